@@ -1,0 +1,1 @@
+"""pitchrec.sources."""

@@ -1,0 +1,88 @@
+"""Shared fixtures: a fresh SQLite file per test, and for integration tests a database of
+its own on the real MariaDB and a Redis database, both cleaned up afterwards.
+
+Server-backed fixtures skip with a one-line reason when the server is not reachable, unless
+``PITCHREC_REQUIRE_SERVERS=1`` (set by ``.ci/run``), which turns a missing server into a
+failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+MARIADB_HOST = os.environ.get("PITCHREC_TEST_MYSQL_HOST", "127.0.0.1")
+MARIADB_PORT = int(os.environ.get("PITCHREC_TEST_MYSQL_PORT", "3306"))
+MARIADB_USER = os.environ.get("PITCHREC_TEST_MYSQL_USER", "root")
+REDIS_HOST = os.environ.get("PITCHREC_TEST_REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("PITCHREC_TEST_REDIS_PORT", "6379"))
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _require(host: str, port: int, what: str) -> None:
+    if _reachable(host, port):
+        return
+    message = f"{what} not reachable on {host}:{port}"
+    if os.environ.get("PITCHREC_REQUIRE_SERVERS") == "1":
+        pytest.fail(message + " (PITCHREC_REQUIRE_SERVERS=1)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """URL of a new, empty SQLite file."""
+    return f"sqlite:///{tmp_path / 'pitchrec.db'}"
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """URL of a new, empty database on the real MariaDB, dropped after the test."""
+    _require(MARIADB_HOST, MARIADB_PORT, "MariaDB")
+    import pymysql
+
+    name = f"pitchrec_test_{uuid.uuid4().hex[:12]}"
+    admin = pymysql.connect(
+        host=MARIADB_HOST, port=MARIADB_PORT, user=MARIADB_USER, password="", autocommit=True
+    )
+    try:
+        with admin.cursor() as cursor:
+            # The name is made here from hex digits, never from input; identifiers cannot be
+            # bound parameters.
+            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        yield f"mysql+pymysql://{MARIADB_USER}@{MARIADB_HOST}:{MARIADB_PORT}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """URL of a Redis database flushed before and after the test.
+
+    Tests that use it are serialised on one logical database (15); they also use key
+    prefixes of their own.
+    """
+    _require(REDIS_HOST, REDIS_PORT, "Redis")
+    import redis
+
+    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/15"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
