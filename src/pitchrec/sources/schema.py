@@ -18,6 +18,9 @@ selects ``*``.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -44,15 +47,15 @@ CHALLENGE_MODEL_TYPE = "App\\Interacpedia\\Challenges\\Challenge"
 #: ``activity_log.causer_type`` written by the legacy flush (spec 4.4).
 USER_MODEL_TYPE = "App\\User"
 
-_MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
+_MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
 _URL = 500  # VARCHAR length of media URLs: 500 * 4 bytes fits InnoDB's 3072-byte key limit
 
 
-def _timestamps() -> list[Column[object]]:
-    return [
+def _timestamps() -> tuple[Column[datetime], Column[datetime]]:
+    return (
         Column("created_at", DateTime, nullable=True),
         Column("updated_at", DateTime, nullable=True),
-    ]
+    )
 
 
 users = Table(

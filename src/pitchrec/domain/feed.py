@@ -1,0 +1,79 @@
+"""Feed vocabulary shared by every layer: kinds, pools, requests, items, feeds.
+
+Imports nothing from pitchrec; frozen dataclasses and enums only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class FeedKind(StrEnum):
+    TOTAL = "total"  # resumes and challenges, pattern VMP AU AU VMP NU FW (spec 2.7)
+    DISCOVER = "discover"  # resumes only, pattern VMP AU AU VMP NU
+    FLOW = "flow"  # challenges only (spec 2.10)
+
+
+class Pool(StrEnum):
+    VMP = "VMP"  # valued / popular
+    AU = "AU"  # affine to user
+    NU = "NU"  # new
+    FW = "FW"  # flows (challenges)
+    EXPLORE = "EXPLORE"  # uniform fallback
+
+
+class ItemKind(StrEnum):
+    RESUME = "resume"
+    CHALLENGE = "challenge"
+
+
+#: Spec 2.1: items per response.
+DEFAULT_FEED_SIZE = 24
+
+
+@dataclass(frozen=True)
+class FeedRequest:
+    """One feed request, already validated.
+
+    ``user_id`` None means anonymous (cold start). ``exclude`` holds ids of either kind
+    (spec 2.8: resume and challenge ids are mixed). ``seed`` fixes the request's random
+    stream; None draws a fresh one. ``now`` is the request clock (unix seconds), None for
+    the wall clock.
+    """
+
+    kind: FeedKind
+    user_id: int | None = None
+    exclude: frozenset[int] = frozenset()
+    size: int = DEFAULT_FEED_SIZE
+    seed: int | None = None
+    now: float | None = None
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One placed item. ``slot`` is the pattern label the legacy API shows (VMP, AU, NU,
+    FW); ``pool`` is where the item really came from (EXPLORE for fallbacks)."""
+
+    item_id: int
+    kind: ItemKind
+    position: int  # 1-based
+    slot: Pool
+    pool: Pool
+    creator_id: int
+    score: float
+    #: The 18-feature context the pool's policy scored it with (empty for challenges).
+    context: tuple[float, ...] = ()
+    #: Probability that the sampling step picked it, when the pool samples (VMP, NU,
+    #: EXPLORE); None for deterministic top-k pools.
+    propensity: float | None = None
+    #: True when the skill-novelty rule was waived to fill the slot (small catalogues).
+    novelty_waived: bool = False
+
+
+@dataclass(frozen=True)
+class Feed:
+    request: FeedRequest
+    items: tuple[FeedItem, ...]
+    metrics: dict[str, object] = field(default_factory=dict)
+    seed: int = 0  # the seed actually used, so the response can be reproduced

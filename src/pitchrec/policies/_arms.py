@@ -1,0 +1,125 @@
+"""Per-arm statistics keyed by arbitrary int64 arm ids, vectorised.
+
+The table is a sorted array of ids (k,) and aligned float64 columns (k,). Lookups are one
+``searchsorted``; new ids are merged in with ``union1d``. Per-arm deltas use the keys
+``"<prefix>:<arm id>"`` (see ``pitchrec.policies.deltas``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pitchrec.policies.deltas import DeltaValue, StatsDelta
+
+Float64Array = NDArray[np.float64]
+Int64Array = NDArray[np.int64]
+
+
+class ArmTable:
+    """Float64 columns of per-arm sums, e.g. successes and failures, keyed by arm id."""
+
+    def __init__(self, columns: Iterable[str]) -> None:
+        self.ids: Int64Array = np.empty(0, dtype=np.int64)
+        self.columns: dict[str, Float64Array] = {c: np.empty(0, np.float64) for c in columns}
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+    def gather(self, column: str, arm_ids: Int64Array) -> Float64Array:
+        """The column's values (n,) for ``arm_ids`` (n,); 0.0 for arms never seen."""
+        values = self.columns[column]
+        if self.ids.size == 0:
+            return np.zeros(arm_ids.shape, dtype=np.float64)
+        index = np.minimum(np.searchsorted(self.ids, arm_ids), self.ids.size - 1)
+        found = self.ids[index] == arm_ids
+        return np.where(found, values[index], 0.0)
+
+    def add(self, arm_ids: Int64Array, values: Mapping[str, Float64Array]) -> None:
+        """Add ``values[column]`` (m,) to the rows of ``arm_ids`` (m,); repeated ids add up."""
+        if arm_ids.size == 0:
+            return
+        self._ensure(arm_ids)
+        index = np.searchsorted(self.ids, arm_ids)
+        for column, increment in values.items():
+            np.add.at(self.columns[column], index, increment)
+
+    def clear(self) -> None:
+        self.ids = np.empty(0, dtype=np.int64)
+        self.columns = {c: np.empty(0, np.float64) for c in self.columns}
+
+    def _ensure(self, arm_ids: Int64Array) -> None:
+        new = np.setdiff1d(arm_ids, self.ids)
+        if new.size == 0:
+            return
+        merged = np.union1d(self.ids, new)
+        position = np.searchsorted(merged, self.ids)
+        for column, values in self.columns.items():
+            grown = np.zeros(merged.size, dtype=np.float64)
+            grown[position] = values
+            self.columns[column] = grown
+        self.ids = merged
+
+    # -- deltas and state -------------------------------------------------------------
+
+    def to_delta(self, prefixes: Mapping[str, str]) -> StatsDelta:
+        """``{"<prefix>:<id>": value}`` per arm and column; ``prefixes``: column -> prefix."""
+        delta: StatsDelta = {}
+        ids = self.ids.tolist()
+        for column, prefix in prefixes.items():
+            for arm, value in zip(ids, self.columns[column].tolist(), strict=True):
+                delta[f"{prefix}:{arm}"] = value
+        return delta
+
+    def add_delta(self, delta: Mapping[str, DeltaValue], prefixes: Mapping[str, str]) -> None:
+        """Add a per-arm delta; raises ``ValueError`` on a key of another shape."""
+        columns = {prefix: column for column, prefix in prefixes.items()}
+        collected: dict[str, tuple[list[int], list[float]]] = {c: ([], []) for c in prefixes}
+        for key, value in delta.items():
+            prefix, sep, arm = key.partition(":")
+            if not sep or prefix not in columns:
+                raise ValueError(f"unexpected delta key {key!r}")
+            try:
+                arm_id = int(arm)
+            except ValueError:
+                raise ValueError(f"delta key {key!r}: arm id is not an integer") from None
+            number = np.asarray(value, dtype=np.float64)
+            if number.ndim != 0 or not np.isfinite(number):
+                raise ValueError(f"delta key {key!r}: expected a finite scalar")
+            ids, values = collected[columns[prefix]]
+            ids.append(arm_id)
+            values.append(float(number))
+        for column, (ids, values) in collected.items():
+            if ids:
+                self.add(np.asarray(ids, dtype=np.int64), {column: np.asarray(values)})
+
+    def export(self) -> dict[str, NDArray[Any]]:
+        """Copies: ``"arm_ids"`` (k,) int64 and one float64 (k,) array per column."""
+        arrays: dict[str, NDArray[Any]] = {"arm_ids": self.ids.copy()}
+        arrays.update({column: values.copy() for column, values in self.columns.items()})
+        return arrays
+
+    def load(self, arrays: Mapping[str, NDArray[Any]]) -> None:
+        """Replace the content by ``export()``-shaped arrays (validated, copied)."""
+        ids = np.asarray(arrays["arm_ids"])
+        if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+            raise ValueError("arm_ids must be a 1-D integer array")
+        ids = ids.astype(np.int64)
+        if not (ids[1:] > ids[:-1]).all():
+            raise ValueError("arm_ids must be sorted and unique")
+        columns: dict[str, Float64Array] = {}
+        for column in self.columns:
+            values = np.array(arrays[column], dtype=np.float64)
+            if values.shape != ids.shape:
+                raise ValueError(f"{column} must have shape {ids.shape}, got {values.shape}")
+            columns[column] = values
+        self.ids = ids
+        self.columns = columns
+
+    def most_observed(self, weight: Float64Array, limit: int) -> Int64Array:
+        """Row indices of the ``limit`` arms of largest ``weight`` (k,), largest first."""
+        order = np.argsort(-weight, kind="stable")
+        return order[:limit].astype(np.int64)

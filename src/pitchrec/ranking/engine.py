@@ -1,0 +1,202 @@
+"""The feed engine: one request in, one :class:`~pitchrec.domain.feed.Feed` out.
+
+Pure functions over an immutable snapshot, the pool policies and a per-request
+``np.random.Generator`` seeded from (request seed, user): the same request with the same
+seed gives the same feed; a request without a seed draws a fresh one and reports it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pitchrec.domain.feed import Feed, FeedItem, FeedKind, FeedRequest, ItemKind, Pool
+from pitchrec.index.derived import SECONDS_PER_DAY
+from pitchrec.index.snapshot import Snapshot
+from pitchrec.ranking.assemble import DISCOVER_PATTERN, TOTAL_PATTERN, FeedAssembler, Placement
+from pitchrec.ranking.features import catalogue_features
+from pitchrec.ranking.metrics import feed_metrics
+from pitchrec.ranking.pools import (
+    PoolCandidates,
+    Scorer,
+    au_pool,
+    explore_pool,
+    fw_pool,
+    nu_pool,
+    top_k,
+    vmp_pool,
+)
+from pitchrec.ranking.user_context import UserContext, user_context
+
+#: The pools a policy scores (spec 2.5); FW and EXPLORE have no policy term.
+POLICY_POOLS = (Pool.VMP, Pool.AU, Pool.NU)
+# Spec 2.10: flows-only score max(0, 30 (90 - days) / 90) + 30 if followed + U(0, 20).
+FLOW_WINDOW_DAYS = 90.0
+FLOW_FRESHNESS_POINTS = 30.0
+FLOW_SOCIAL_BONUS = 30.0
+FLOW_NOISE_HIGH = 20.0
+_SEED_BITS = 63
+
+
+def request_rng(request: FeedRequest) -> tuple[np.random.Generator, int]:
+    """The request's generator and the seed it came from."""
+    seed = request.seed if request.seed is not None else secrets.randbits(_SEED_BITS)
+    user_key = [0] if request.user_id is None else [1, request.user_id & ((1 << _SEED_BITS) - 1)]
+    return np.random.default_rng([seed & ((1 << _SEED_BITS) - 1), *user_key]), seed
+
+
+def _mask_out(sorted_ids: NDArray[np.int64], *id_sets: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """(n,) True for ids of ``sorted_ids`` that are in none of ``id_sets``."""
+    available = np.ones(sorted_ids.shape[0], dtype=np.bool_)
+    for ids in id_sets:
+        if ids.shape[0] == 0 or sorted_ids.shape[0] == 0:
+            continue
+        positions = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.shape[0] - 1)
+        available[positions[sorted_ids[positions] == ids]] = False
+    return available
+
+
+def _challenge_available(snapshot: Snapshot, *id_sets: NDArray[np.int64]) -> NDArray[np.bool_]:
+    challenges = snapshot.challenges
+    order = np.asarray(challenges.order_by_id)
+    by_id = _mask_out(np.asarray(challenges.id)[order], *id_sets)
+    available = np.empty_like(by_id)
+    available[order] = by_id
+    return available
+
+
+def _exclusions(request: FeedRequest) -> NDArray[np.int64]:
+    return np.fromiter(request.exclude, dtype=np.int64, count=len(request.exclude))
+
+
+def recommend(snapshot: Snapshot, request: FeedRequest, policies: Mapping[Pool, Scorer]) -> Feed:
+    """Build the feed ``request`` asks for."""
+    started = time.perf_counter()
+    rng, seed = request_rng(request)
+    now = time.time() if request.now is None else request.now
+    user = user_context(snapshot, request.user_id)
+    if request.kind is FeedKind.FLOW:
+        return _flow_feed(snapshot, request, user, rng, seed, now, started)
+    return _mixed_feed(snapshot, request, user, policies, rng, seed, now, started)
+
+
+def _mixed_feed(
+    snapshot: Snapshot,
+    request: FeedRequest,
+    user: UserContext,
+    policies: Mapping[Pool, Scorer],
+    rng: np.random.Generator,
+    seed: int,
+    now: float,
+    started: float,
+) -> Feed:
+    resumes, challenges = snapshot.resumes, snapshot.challenges
+    excluded = _exclusions(request)
+    available = _mask_out(np.asarray(resumes.id), user.seen_resumes, excluded)
+    catalogue = catalogue_features(resumes, user, now)
+    pools: dict[Pool, PoolCandidates] = {}
+    pools[Pool.VMP] = vmp_pool(available, catalogue, resumes, policies[Pool.VMP], rng)
+    pools[Pool.NU] = nu_pool(available, catalogue, resumes, policies[Pool.NU], rng)
+    remaining = available.copy()
+    remaining[pools[Pool.VMP].rows] = False
+    remaining[pools[Pool.NU].rows] = False
+    pools[Pool.AU] = au_pool(remaining, catalogue, resumes, policies[Pool.AU], rng)
+    if request.kind is FeedKind.TOTAL:
+        flows = _challenge_available(snapshot, user.seen_challenges, excluded)
+        pools[Pool.FW] = fw_pool(flows, challenges, now, rng)
+    remaining[pools[Pool.AU].rows] = False
+    pools[Pool.EXPLORE] = explore_pool(remaining, rng)
+
+    pattern = TOTAL_PATTERN if request.kind is FeedKind.TOTAL else DISCOVER_PATTERN
+    placements = FeedAssembler(resumes, challenges, pools, request.size).run(pattern)
+    items = tuple(_item(snapshot, pools, p, i + 1) for i, p in enumerate(placements))
+    resume_rows = [p.row for p in placements if not p.is_challenge]
+    days = [_days(snapshot, p, now) for p in placements]
+    pooled = {int(r) for pool in (*POLICY_POOLS, Pool.EXPLORE) for r in pools[pool].rows}
+    metrics = feed_metrics(
+        snapshot,
+        items,
+        resume_rows=resume_rows,
+        item_days=days,
+        pool_sizes={pool: len(candidates) for pool, candidates in pools.items()},
+        pooled_resume_rows=len(pooled),
+        available_resumes=int(available.sum()),
+        target_size=request.size,
+        elapsed_seconds=time.perf_counter() - started,
+    )
+    return Feed(request, items, metrics, seed)
+
+
+def _days(snapshot: Snapshot, placement: Placement, now: float) -> float:
+    table = snapshot.challenges if placement.is_challenge else snapshot.resumes
+    return float(np.floor(max(now - float(table.created_at[placement.row]), 0.0) / SECONDS_PER_DAY))
+
+
+def _item(
+    snapshot: Snapshot, pools: dict[Pool, PoolCandidates], placement: Placement, position: int
+) -> FeedItem:
+    candidates = pools[placement.pool]
+    table = snapshot.challenges if placement.is_challenge else snapshot.resumes
+    context = candidates.contexts[placement.pool_position]
+    return FeedItem(
+        item_id=int(table.id[placement.row]),
+        kind=ItemKind.CHALLENGE if placement.is_challenge else ItemKind.RESUME,
+        position=position,
+        slot=placement.slot,
+        pool=placement.pool,
+        creator_id=int(table.creator[placement.row]),
+        score=float(candidates.scores[placement.pool_position]),
+        context=tuple(float(x) for x in context),
+        novelty_waived=placement.novelty_waived,
+    )
+
+
+def _flow_feed(
+    snapshot: Snapshot,
+    request: FeedRequest,
+    user: UserContext,
+    rng: np.random.Generator,
+    seed: int,
+    now: float,
+    started: float,
+) -> Feed:
+    """Spec 2.10, with the user's seen challenges excluded (D-C4) and the social bonus
+    applied to challenges of followed creators (D-C3). Wraps around when everything is
+    excluded."""
+    challenges = snapshot.challenges
+    available = _challenge_available(snapshot, user.seen_challenges, _exclusions(request))
+    if not available.any():
+        available = np.ones(len(challenges), dtype=np.bool_)
+    rows = np.flatnonzero(available).astype(np.int64)
+    created = np.asarray(challenges.created_at)[rows]
+    days = np.floor(np.maximum(now - created, 0.0) / SECONDS_PER_DAY)
+    creators = np.asarray(challenges.creator)[rows]
+    scores = (
+        np.maximum(0.0, FLOW_FRESHNESS_POINTS * (FLOW_WINDOW_DAYS - days) / FLOW_WINDOW_DAYS)
+        + FLOW_SOCIAL_BONUS * np.isin(creators, user.following)
+        + rng.uniform(0.0, FLOW_NOISE_HIGH, size=rows.shape[0])
+    )
+    top = top_k(scores, request.size)
+    items = tuple(
+        FeedItem(
+            item_id=int(challenges.id[rows[i]]),
+            kind=ItemKind.CHALLENGE,
+            position=position,
+            slot=Pool.FW,
+            pool=Pool.FW,
+            creator_id=int(creators[i]),
+            score=float(scores[i]),
+        )
+        for position, i in enumerate(top.tolist(), start=1)
+    )
+    metrics: dict[str, object] = {
+        "total_flows": len(items),
+        "available_flows": int(rows.shape[0]),
+        "unique_creators": len({item.creator_id for item in items}),
+        "execution_time": round(time.perf_counter() - started, 6),
+    }
+    return Feed(request, items, metrics, seed)

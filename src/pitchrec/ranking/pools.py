@@ -1,0 +1,207 @@
+"""The five candidate pools of spec 2.6, with the legacy weights and sizes.
+
+Each pool is an ordered array of catalogue rows (resumes) or challenge rows (FW), plus
+the score and context each candidate was ranked with. The order is the order in which
+assembly walks the pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pitchrec.domain.feed import Pool
+from pitchrec.index.derived import SECONDS_PER_DAY
+from pitchrec.index.snapshot import ChallengeIndex, ResumeIndex
+from pitchrec.ranking.features import (
+    DIVERSITY,
+    EXTENDED_MATCH,
+    SKILL_SIMILARITY,
+    CatalogueFeatures,
+    candidate_features,
+)
+
+# Spec 2.6 / appendix B: pool sizes.
+POOL_SIZES = {Pool.VMP: 110, Pool.NU: 95, Pool.AU: 170, Pool.FW: 40, Pool.EXPLORE: 75}
+#: VMP and NU first keep the top 2n by score, then sample n.
+TOP_FACTOR = 2
+NU_NOISE_HIGH = 0.6  # NU score + U(0, 0.6)
+FW_NOISE_HIGH = 40.0  # FW score U(0, 40) + (60 - days)
+FW_FRESH_DAYS = 60.0
+
+Rows = NDArray[np.int64]
+
+
+class Scorer(Protocol):
+    """What a pool needs from a policy: a score per candidate context (higher is better)."""
+
+    def score(
+        self, contexts: NDArray[np.float64], arm_ids: NDArray[np.int64], rng: np.random.Generator
+    ) -> NDArray[np.float64]: ...
+
+
+@dataclass(frozen=True)
+class PoolCandidates:
+    """One pool: ``rows`` (k,) in walk order, their ``scores`` (k,) and ``contexts`` (k, 18)
+    (contexts are (k, 0) for FW and EXPLORE, which no policy scores)."""
+
+    pool: Pool
+    rows: Rows
+    scores: NDArray[np.float64]
+    contexts: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.rows.shape[0])
+
+
+def top_k(scores: NDArray[np.float64], k: int) -> NDArray[np.int64]:
+    """Positions of the k highest scores, best first (ties by position)."""
+    n = scores.shape[0]
+    if k <= 0 or n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if k < n:
+        part = np.argpartition(-scores, k - 1)[:k]
+        return part[np.lexsort((part, -scores[part]))].astype(np.int64)
+    return np.lexsort((np.arange(n), -scores)).astype(np.int64)
+
+
+def weighted_sample(
+    weights: NDArray[np.float64], k: int, rng: np.random.Generator
+) -> NDArray[np.int64]:
+    """k positions drawn without replacement with probability proportional to
+    max(weight, 0), in draw order; uniform when every weight is 0 (spec 2.6, VMP).
+
+    Uses exponential keys (Efraimidis-Spirakis): sorting by ``-log(u) / w`` ascending is
+    distributed exactly as successive weighted draws.
+    """
+    n = weights.shape[0]
+    k = min(k, n)
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    positive = np.maximum(weights, 0.0)
+    if not positive.any():
+        return rng.permutation(n)[:k].astype(np.int64)
+    keys = np.full(n, np.inf)
+    nonzero = positive > 0
+    keys[nonzero] = rng.exponential(size=int(nonzero.sum())) / positive[nonzero]
+    order = np.argsort(keys, kind="stable")[:k]
+    # Zero-weight items are drawn only after all positive ones, uniformly at random.
+    zero_tail = ~nonzero[order]
+    if zero_tail.any():
+        order[zero_tail] = rng.permutation(order[zero_tail])
+    return order.astype(np.int64)
+
+
+def _scored(
+    rows: Rows,
+    catalogue: CatalogueFeatures,
+    resumes: ResumeIndex,
+    scorer: Scorer,
+    rng: np.random.Generator,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    contexts = candidate_features(catalogue, resumes, rows, rng)
+    ucb = scorer.score(contexts, np.asarray(resumes.id)[rows], rng)
+    return contexts, ucb
+
+
+def vmp_pool(
+    available: NDArray[np.bool_],
+    catalogue: CatalogueFeatures,
+    resumes: ResumeIndex,
+    scorer: Scorer,
+    rng: np.random.Generator,
+) -> PoolCandidates:
+    """Valued/popular: gated candidates (the gate is dropped if none pass), top 2n by
+    score, then a weighted sample of n in draw order."""
+    gated = available & catalogue.gate
+    rows = np.flatnonzero(gated if gated.any() else available).astype(np.int64)
+    contexts, ucb = _scored(rows, catalogue, resumes, scorer, rng)
+    scores = (
+        ucb
+        + 2.2 * np.asarray(resumes.engagement)[rows]
+        + 1.6 * np.asarray(resumes.popularity)[rows]
+        + 1.8 * np.asarray(resumes.quality)[rows]
+        + 1.4 * catalogue.age.is_new[rows]
+    )
+    top = top_k(scores, TOP_FACTOR * POOL_SIZES[Pool.VMP])
+    drawn = top[weighted_sample(scores[top], POOL_SIZES[Pool.VMP], rng)]
+    return PoolCandidates(Pool.VMP, rows[drawn], scores[drawn], contexts[drawn])
+
+
+def nu_pool(
+    available: NDArray[np.bool_],
+    catalogue: CatalogueFeatures,
+    resumes: ResumeIndex,
+    scorer: Scorer,
+    rng: np.random.Generator,
+) -> PoolCandidates:
+    """New: candidates at most 45 days old, top 2n, then a uniform sample of n."""
+    rows = np.flatnonzero(available & catalogue.age.is_new).astype(np.int64)
+    contexts, ucb = _scored(rows, catalogue, resumes, scorer, rng)
+    age = catalogue.age
+    scores = (
+        ucb
+        + 2.5 * age.temporal[rows]
+        + 1.8 * contexts[:, DIVERSITY]
+        + 1.4 * np.asarray(resumes.rarity)[rows] / 100.0
+        + 0.8 * age.boost[rows]
+        + rng.uniform(0.0, NU_NOISE_HIGH, size=rows.shape[0])
+    )
+    top = top_k(scores, TOP_FACTOR * POOL_SIZES[Pool.NU])
+    if top.shape[0] > POOL_SIZES[Pool.NU]:
+        top = rng.permutation(top)[: POOL_SIZES[Pool.NU]]
+    return PoolCandidates(Pool.NU, rows[top], scores[top], contexts[top])
+
+
+def au_pool(
+    available: NDArray[np.bool_],
+    catalogue: CatalogueFeatures,
+    resumes: ResumeIndex,
+    scorer: Scorer,
+    rng: np.random.Generator,
+) -> PoolCandidates:
+    """Affine to the user: what VMP and NU did not take, deterministic top n."""
+    rows = np.flatnonzero(available).astype(np.int64)
+    contexts, ucb = _scored(rows, catalogue, resumes, scorer, rng)
+    age = catalogue.age
+    scores = (
+        ucb
+        + 3.5 * contexts[:, SKILL_SIMILARITY]
+        + 3.0 * contexts[:, EXTENDED_MATCH]
+        + 1.1 * np.asarray(resumes.popularity)[rows]
+        + 1.4 * np.asarray(resumes.quality)[rows]
+        + 0.9 * age.temporal[rows]
+        + 0.9 * np.asarray(resumes.rarity)[rows] / 100.0
+        + 0.9 * age.is_new[rows]
+    )
+    top = top_k(scores, POOL_SIZES[Pool.AU])
+    return PoolCandidates(Pool.AU, rows[top], scores[top], contexts[top])
+
+
+def explore_pool(available: NDArray[np.bool_], rng: np.random.Generator) -> PoolCandidates:
+    """Uniform random sample of what no other pool took."""
+    rows = np.flatnonzero(available).astype(np.int64)
+    size = min(POOL_SIZES[Pool.EXPLORE], rows.shape[0])
+    picked = rng.permutation(rows.shape[0])[:size]
+    return PoolCandidates(
+        Pool.EXPLORE, rows[picked], np.zeros(size), np.zeros((size, 0), dtype=np.float64)
+    )
+
+
+def fw_pool(
+    available: NDArray[np.bool_],
+    challenges: ChallengeIndex,
+    now: float,
+    rng: np.random.Generator,
+) -> PoolCandidates:
+    """Flows for the mixed feed: U(0, 40) + (60 - days), top n. No policy term."""
+    rows = np.flatnonzero(available).astype(np.int64)
+    days = np.floor(np.maximum(now - np.asarray(challenges.created_at)[rows], 0) / SECONDS_PER_DAY)
+    scores = rng.uniform(0.0, FW_NOISE_HIGH, size=rows.shape[0]) + (FW_FRESH_DAYS - days)
+    top = top_k(scores, POOL_SIZES[Pool.FW])
+    return PoolCandidates(
+        Pool.FW, rows[top], scores[top], np.zeros((top.shape[0], 0), dtype=np.float64)
+    )

@@ -1,0 +1,126 @@
+"""What the engine knows about the requesting user (spec 2.2), from the snapshot.
+
+Fixes D-C13: the preference sample is the user's most recent 80 history rows (the
+snapshot stores history newest first), each weighted by kind and rating
+(:data:`pitchrec.index.build.KIND_WEIGHTS`), instead of an arbitrary 80 of a set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pitchrec.index.snapshot import Snapshot
+from pitchrec.sources.columns import ItemType
+
+#: Spec 2.2: size of the preference sample.
+PREFERENCE_SAMPLE = 80
+
+_EMPTY_IDS = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class UserContext:
+    """Per-request user state; vocabulary masks are boolean arrays over a vocabulary."""
+
+    user_id: int | None
+    seen_resumes: NDArray[np.int64]  # (k,) resume ids in the user's history
+    seen_challenges: NDArray[np.int64]  # (j,) challenge ids in the user's history
+    following: NDArray[np.int64]  # (f,) sorted ids of users this user follows
+    influence: float  # log1p(out-degree) / 10 (spec 1.6)
+    skill_vector: NDArray[np.float64] | None  # (n_skills,) L2-normalised, None: cold
+    skill_weights: NDArray[np.float64]  # (n_skills,) weights summing to 1 (pesos_skills)
+    skills: NDArray[np.bool_]  # (n_skills,)
+    knowledges: NDArray[np.bool_]  # (n_knowledges,)
+    tools: NDArray[np.bool_]  # (n_tools,)
+    languages: NDArray[np.bool_]  # (n_languages,)
+    cities: NDArray[np.bool_]  # (n_cities,)
+
+    @property
+    def is_cold(self) -> bool:
+        return self.skill_vector is None
+
+
+def _row(users: NDArray[np.int64], user_id: int | None) -> int:
+    """Row of ``user_id`` in a sorted id array, or -1."""
+    if user_id is None or users.shape[0] == 0:
+        return -1
+    i = int(np.searchsorted(users, user_id))
+    return i if i < users.shape[0] and int(users[i]) == user_id else -1
+
+
+def _locate(sorted_ids: NDArray[np.int64], ids: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Positions of ``ids`` in ``sorted_ids``, -1 where absent."""
+    if sorted_ids.shape[0] == 0 or ids.shape[0] == 0:
+        return np.full(ids.shape[0], -1, dtype=np.int64)
+    positions = np.searchsorted(sorted_ids, ids)
+    clipped = np.minimum(positions, sorted_ids.shape[0] - 1)
+    return np.where(sorted_ids[clipped] == ids, clipped, -1).astype(np.int64)
+
+
+def user_context(snapshot: Snapshot, user_id: int | None) -> UserContext:
+    """Build the user's context; unknown or anonymous users get the cold-start context."""
+    users, resumes, vocab = snapshot.users, snapshot.resumes, snapshot.vocab
+    n_skills = len(vocab.skills)
+    following = _EMPTY_IDS
+    social_row = _row(users.social_users, user_id)
+    if social_row >= 0:
+        following = np.asarray(users.social.row(social_row), dtype=np.int64)
+    influence = float(np.log1p(following.shape[0]) / 10.0)
+
+    seen_resumes = seen_challenges = _EMPTY_IDS
+    sample_rows = _EMPTY_IDS
+    sample_weights = np.zeros(0, dtype=np.float64)
+    row = _row(users.history_users, user_id)
+    if row >= 0:
+        start, end = int(users.history.indptr[row]), int(users.history.indptr[row + 1])
+        items = np.asarray(users.history.indices[start:end], dtype=np.int64)
+        types = np.asarray(users.history_item_type[start:end])
+        seen_resumes = items[types == ItemType.RESUME]
+        seen_challenges = items[types == ItemType.CHALLENGE]
+        # The most recent rows, newest first, that are resumes still in the catalogue.
+        recent = slice(0, PREFERENCE_SAMPLE)
+        recent_items = items[recent]
+        recent_types = types[recent]
+        recent_weights = np.asarray(users.history_weight[start:end][recent], dtype=np.float64)
+        positions = _locate(resumes.id, recent_items)
+        keep = (positions >= 0) & (recent_types == ItemType.RESUME)
+        sample_rows, sample_weights = positions[keep], recent_weights[keep]
+
+    sample_skills, owner = resumes.skills.take(sample_rows)
+    skill_counts = np.bincount(
+        sample_skills, weights=sample_weights[owner], minlength=n_skills
+    ).astype(np.float64)
+    skills_mask = np.zeros(n_skills, dtype=np.bool_)
+    skills_mask[sample_skills] = True
+    knowledges = np.zeros(len(vocab.knowledges), dtype=np.bool_)
+    knowledges[resumes.knowledges.take(sample_rows)[0]] = True
+    tools = np.zeros(len(vocab.tools), dtype=np.bool_)
+    tools[resumes.tools.take(sample_rows)[0]] = True
+    languages = np.zeros(len(vocab.languages), dtype=np.bool_)
+    languages[resumes.languages.take(sample_rows)[0]] = True
+    cities = np.zeros(len(vocab.cities), dtype=np.bool_)
+    cities[np.asarray(resumes.city)[sample_rows]] = True
+
+    total = float(skill_counts.sum())
+    skill_vector: NDArray[np.float64] | None = None
+    skill_weights = np.zeros(n_skills, dtype=np.float64)
+    if total > 0.0:
+        skill_weights = skill_counts / total
+        skill_vector = skill_counts / float(np.linalg.norm(skill_counts))
+    return UserContext(
+        user_id=user_id,
+        seen_resumes=seen_resumes,
+        seen_challenges=seen_challenges,
+        following=following,
+        influence=influence,
+        skill_vector=skill_vector,
+        skill_weights=skill_weights,
+        skills=skills_mask,
+        knowledges=knowledges,
+        tools=tools,
+        languages=languages,
+        cities=cities,
+    )

@@ -1,0 +1,158 @@
+"""Property-based tests of the feed invariants of spec section 0, items 5 to 9, over random
+small worlds (hypothesis)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from factories import NOW, random_snapshot
+from pitchrec.domain.feed import DEFAULT_FEED_SIZE, Feed, FeedKind, FeedRequest, ItemKind, Pool
+from pitchrec.index.snapshot import Snapshot
+from pitchrec.ranking.assemble import CREATOR_WINDOW, SKILL_NOVELTY_THRESHOLD
+from pitchrec.ranking.engine import recommend
+from pitchrec.ranking.pool_policies import legacy_pool_policies
+from pitchrec.ranking.user_context import user_context
+
+worlds = st.builds(
+    lambda seed, n_resumes, n_challenges, n_creators: (
+        seed,
+        random_snapshot(
+            seed, n_resumes=n_resumes, n_challenges=n_challenges, n_creators=n_creators
+        ),
+    ),
+    seed=st.integers(0, 10_000),
+    n_resumes=st.integers(0, 400),
+    n_challenges=st.integers(0, 30),
+    n_creators=st.integers(1, 150),
+)
+users = st.one_of(st.none(), st.integers(0, 40))
+kinds = st.sampled_from(list(FeedKind))
+PROPERTY_SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def _feed(snapshot: Snapshot, kind: FeedKind, user: int | None, exclude: frozenset[int]) -> Feed:
+    request = FeedRequest(kind=kind, user_id=user, exclude=exclude, seed=11, now=NOW)
+    return recommend(snapshot, request, legacy_pool_policies())
+
+
+def _exclusions(snapshot: Snapshot, data: st.DataObject) -> frozenset[int]:
+    ids = np.concatenate([snapshot.resumes.id, snapshot.challenges.id]).tolist()
+    if not ids:
+        return frozenset()
+    return frozenset(data.draw(st.lists(st.sampled_from(ids), max_size=60)))
+
+
+@PROPERTY_SETTINGS
+@given(world=worlds, user=users, kind=kinds, data=st.data())
+def test_sizes_positions_and_no_duplicates(
+    world: tuple[int, Snapshot], user: int | None, kind: FeedKind, data: st.DataObject
+) -> None:
+    _, snapshot = world
+    feed = _feed(snapshot, kind, user, _exclusions(snapshot, data))
+    assert len(feed.items) <= DEFAULT_FEED_SIZE
+    assert [item.position for item in feed.items] == list(range(1, len(feed.items) + 1))
+    keys = [(item.kind, item.item_id) for item in feed.items]
+    assert len(keys) == len(set(keys))
+    if kind is FeedKind.DISCOVER:
+        assert all(item.kind is ItemKind.RESUME for item in feed.items)
+    if kind is FeedKind.FLOW:
+        assert all(item.kind is ItemKind.CHALLENGE for item in feed.items)
+        assert len(feed.items) == min(DEFAULT_FEED_SIZE, len(snapshot.challenges))
+    for item in feed.items:
+        if item.kind is ItemKind.CHALLENGE:
+            assert item.slot is Pool.FW
+        else:
+            assert item.slot in (Pool.VMP, Pool.AU, Pool.NU)
+
+
+@PROPERTY_SETTINGS
+@given(world=worlds, user=users, kind=kinds, data=st.data())
+def test_exclusions_and_history_respected(
+    world: tuple[int, Snapshot], user: int | None, kind: FeedKind, data: st.DataObject
+) -> None:
+    _, snapshot = world
+    excluded = _exclusions(snapshot, data)
+    feed = _feed(snapshot, kind, user, excluded)
+    context = user_context(snapshot, user)
+    seen_resumes = set(context.seen_resumes.tolist())
+    seen_challenges = set(context.seen_challenges.tolist())
+    flow_wrapped = kind is FeedKind.FLOW and all(
+        int(i) in excluded or int(i) in seen_challenges for i in snapshot.challenges.id
+    )
+    for item in feed.items:
+        if item.kind is ItemKind.RESUME:
+            assert item.item_id not in excluded
+            assert item.item_id not in seen_resumes
+        elif not flow_wrapped:  # /flow starts again when everything is excluded
+            assert item.item_id not in excluded
+            assert item.item_id not in seen_challenges
+
+
+@PROPERTY_SETTINGS
+@given(world=worlds, user=users, kind=st.sampled_from([FeedKind.TOTAL, FeedKind.DISCOVER]))
+def test_sliding_creator_window(
+    world: tuple[int, Snapshot], user: int | None, kind: FeedKind
+) -> None:
+    _, snapshot = world
+    creators = [item.creator_id for item in _feed(snapshot, kind, user, frozenset()).items]
+    for i in range(len(creators)):
+        window = creators[i : i + CREATOR_WINDOW]
+        assert len(window) == len(set(window)), f"creator repeated within 12 at {i}: {window}"
+
+
+@PROPERTY_SETTINGS
+@given(world=worlds, user=users, kind=st.sampled_from([FeedKind.TOTAL, FeedKind.DISCOVER]))
+def test_skill_novelty(world: tuple[int, Snapshot], user: int | None, kind: FeedKind) -> None:
+    _, snapshot = world
+    shown: set[int] = set()
+    for item in _feed(snapshot, kind, user, frozenset()).items:
+        if item.kind is not ItemKind.RESUME:
+            continue
+        skills = set(snapshot.resumes.skills.row(snapshot.resumes.row_of(item.item_id)).tolist())
+        if item.pool is not Pool.EXPLORE and not item.novelty_waived:
+            assert len(shown) < SKILL_NOVELTY_THRESHOLD or skills - shown
+        shown |= skills
+
+
+@PROPERTY_SETTINGS
+@given(world=worlds, user=users)
+def test_total_pattern_puts_challenges_every_sixth_when_plenty(
+    world: tuple[int, Snapshot], user: int | None
+) -> None:
+    seed, _ = world
+    snapshot = random_snapshot(seed, n_resumes=600, n_challenges=30, n_creators=400)
+    feed = _feed(snapshot, FeedKind.TOTAL, user, frozenset())
+    assert len(feed.items) == DEFAULT_FEED_SIZE
+    positions = [item.position for item in feed.items if item.kind is ItemKind.CHALLENGE]
+    assert positions == [6, 12, 18, 24]
+    resume_slots = "".join(item.slot.value[0] for item in feed.items[:5])
+    assert resume_slots == "VAAVN"
+
+
+@PROPERTY_SETTINGS
+@given(world=worlds, kind=kinds, user=st.one_of(st.none(), st.just(0), st.integers(10**9, 10**12)))
+def test_cold_start_never_fails(
+    world: tuple[int, Snapshot], kind: FeedKind, user: int | None
+) -> None:
+    _, snapshot = world
+    feed = _feed(snapshot, kind, user, frozenset())
+    assert user_context(snapshot, user).is_cold
+    available = len(snapshot.challenges) if kind is FeedKind.FLOW else len(snapshot.resumes)
+    if available and kind is not FeedKind.TOTAL:
+        assert feed.items
+
+
+def test_same_seed_same_feed_and_different_seeds_differ() -> None:
+    snapshot = random_snapshot(3, n_resumes=500, n_challenges=20, n_creators=300)
+    policies = legacy_pool_policies()
+
+    def ids(seed: int) -> list[int]:
+        request = FeedRequest(kind=FeedKind.TOTAL, user_id=5, seed=seed, now=NOW)
+        return [item.item_id for item in recommend(snapshot, request, policies).items]
+
+    assert ids(1) == ids(1)
+    assert len({tuple(ids(seed)) for seed in range(5)}) > 1
