@@ -29,6 +29,7 @@ app = typer.Typer(
     help="A feed recommender for talent networks (TalentPitch-compatible).",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold credentials
 )
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -111,7 +112,7 @@ def seed(
         elapsed = time.perf_counter() - started
         err.print(f"seeded {redact(url)} at scale {scale} in {elapsed:.1f} s")
         err.print(f"ground truth: {truth_out}")
-        typer.echo(json.dumps(_jsonable(summary), indent=2))
+        typer.echo(json.dumps(_jsonable(summary), indent=2, default=str))
 
 
 def _jsonable(value: Any) -> Any:

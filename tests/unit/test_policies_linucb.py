@@ -39,7 +39,8 @@ def test_legacy_prior_score_is_exactly_alpha_norm_plus_07(
     rng = np.random.default_rng(3)
     before = rng.bit_generator.state
     out = policy.score(contexts, np.zeros(len(contexts), dtype=np.int64), rng)
-    np.testing.assert_array_equal(out, alpha * np.linalg.norm(contexts, axis=1) + 0.7)
+    # Equal up to summation order (einsum vs norm): 1e-12 relative.
+    np.testing.assert_allclose(out, alpha * np.linalg.norm(contexts, axis=1) + 0.7, rtol=1e-12)
     assert rng.bit_generator.state == before  # the constant bonus draws nothing
 
 
@@ -50,7 +51,7 @@ def test_prior_score_without_bonus_is_alpha_norm(
 ) -> None:
     policy = make_policy("linucb", dimension=D, alpha=alpha)
     out = policy.score(contexts, np.zeros(len(contexts), dtype=np.int64), np.random.default_rng())
-    np.testing.assert_array_equal(out, alpha * np.linalg.norm(contexts, axis=1))
+    np.testing.assert_allclose(out, alpha * np.linalg.norm(contexts, axis=1), rtol=1e-12, atol=1e-300)
 
 
 def test_make_policy_passes_config_fields() -> None:

@@ -22,7 +22,8 @@ def test_round_trip_is_memory_mapped_and_gives_the_same_feeds(tmp_path: Path) ->
     snapshot = random_snapshot(5, n_resumes=200, n_challenges=10)
     files.save(snapshot, tmp_path / "snap")
     loaded = files.load(tmp_path / "snap")
-    assert isinstance(loaded.resumes.id, np.memmap)
+    assert isinstance(loaded.resumes.id.base, np.memmap)  # a view of the mapped file
+    assert not loaded.resumes.id.flags.writeable
     assert loaded.built_at == snapshot.built_at
     assert loaded.resumes.description.to_list() == snapshot.resumes.description.to_list()
     for kind in FeedKind:

@@ -113,17 +113,25 @@ def _mixed_feed(
 
     pattern = TOTAL_PATTERN if request.kind is FeedKind.TOTAL else DISCOVER_PATTERN
     placements = FeedAssembler(resumes, challenges, pools, request.size).run(pattern)
-    items = tuple(_item(snapshot, pools, p, i + 1) for i, p in enumerate(placements))
-    resume_rows = [p.row for p in placements if not p.is_challenge]
-    days = [_days(snapshot, p, now) for p in placements]
-    pooled = {int(r) for pool in (*POLICY_POOLS, Pool.EXPLORE) for r in pools[pool].rows}
+    items = _items(snapshot, pools, placements)
+    resume_rows = np.asarray([p.row for p in placements if not p.is_challenge], dtype=np.int64)
+    challenge_rows = np.asarray([p.row for p in placements if p.is_challenge], dtype=np.int64)
+    created = np.concatenate(
+        [
+            np.asarray(resumes.created_at)[resume_rows],
+            np.asarray(challenges.created_at)[challenge_rows],
+        ]
+    )
+    pooled = np.zeros(len(resumes), dtype=np.bool_)
+    for pool in (*POLICY_POOLS, Pool.EXPLORE):
+        pooled[pools[pool].rows] = True
     metrics = feed_metrics(
         snapshot,
         items,
         resume_rows=resume_rows,
-        item_days=days,
+        item_days=np.floor(np.maximum(now - created, 0.0) / SECONDS_PER_DAY),
         pool_sizes={pool: len(candidates) for pool, candidates in pools.items()},
-        pooled_resume_rows=len(pooled),
+        pooled_resume_rows=int(pooled.sum()),
         available_resumes=int(available.sum()),
         target_size=request.size,
         elapsed_seconds=time.perf_counter() - started,
@@ -131,28 +139,28 @@ def _mixed_feed(
     return Feed(request, items, metrics, seed)
 
 
-def _days(snapshot: Snapshot, placement: Placement, now: float) -> float:
-    table = snapshot.challenges if placement.is_challenge else snapshot.resumes
-    return float(np.floor(max(now - float(table.created_at[placement.row]), 0.0) / SECONDS_PER_DAY))
-
-
-def _item(
-    snapshot: Snapshot, pools: dict[Pool, PoolCandidates], placement: Placement, position: int
-) -> FeedItem:
-    candidates = pools[placement.pool]
-    table = snapshot.challenges if placement.is_challenge else snapshot.resumes
-    context = candidates.contexts[placement.pool_position]
-    return FeedItem(
-        item_id=int(table.id[placement.row]),
-        kind=ItemKind.CHALLENGE if placement.is_challenge else ItemKind.RESUME,
-        position=position,
-        slot=placement.slot,
-        pool=placement.pool,
-        creator_id=int(table.creator[placement.row]),
-        score=float(candidates.scores[placement.pool_position]),
-        context=tuple(float(x) for x in context),
-        novelty_waived=placement.novelty_waived,
-    )
+def _items(
+    snapshot: Snapshot, pools: dict[Pool, PoolCandidates], placements: list[Placement]
+) -> tuple[FeedItem, ...]:
+    items = []
+    for position, placement in enumerate(placements, start=1):
+        candidates = pools[placement.pool]
+        table = snapshot.challenges if placement.is_challenge else snapshot.resumes
+        at = placement.pool_position
+        items.append(
+            FeedItem(
+                item_id=int(table.id[placement.row]),
+                kind=ItemKind.CHALLENGE if placement.is_challenge else ItemKind.RESUME,
+                position=position,
+                slot=placement.slot,
+                pool=placement.pool,
+                creator_id=int(table.creator[placement.row]),
+                score=float(candidates.scores[at]),
+                context=tuple(candidates.contexts[at].tolist()),
+                novelty_waived=placement.novelty_waived,
+            )
+        )
+    return tuple(items)
 
 
 def _flow_feed(

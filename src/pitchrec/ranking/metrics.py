@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from pitchrec.domain.feed import FeedItem, ItemKind, Pool
 from pitchrec.index.derived import NEW_CONTENT_DAYS
@@ -27,8 +28,8 @@ def feed_metrics(
     snapshot: Snapshot,
     items: Sequence[FeedItem],
     *,
-    resume_rows: Sequence[int],
-    item_days: Sequence[float],
+    resume_rows: NDArray[np.int64],
+    item_days: NDArray[np.float64],
     pool_sizes: dict[Pool, int],
     pooled_resume_rows: int,
     available_resumes: int,
@@ -47,11 +48,11 @@ def feed_metrics(
     kinds = {kind.value: 0 for kind in ItemKind}
     for item in items:
         kinds[item.kind.value] += 1
-    rows = np.asarray(resume_rows, dtype=np.int64)
+    rows = resume_rows
     skills = int(np.unique(resumes.skills.take(rows)[0]).shape[0]) if rows.size else 0
-    views = np.asarray(resumes.views)[rows] if rows.size else np.zeros(0)
-    ratings = np.asarray(resumes.avg_rating)[rows] if rows.size else np.zeros(0)
-    new_items = sum(1 for days in item_days if days <= NEW_CONTENT_DAYS)
+    views = np.asarray(resumes.views)[rows]
+    ratings = np.asarray(resumes.avg_rating)[rows]
+    new_items = int((item_days <= NEW_CONTENT_DAYS).sum())
     return {
         "total_items": n,
         "type_distribution": kinds,
@@ -63,7 +64,7 @@ def feed_metrics(
         "catalog_coverage": _percent(pooled_resume_rows, available_resumes),
         "feed_coverage": _percent(n, target_size),
         "new_content_ratio": _percent(new_items, n),
-        "skill_diversity": _percent(skills, 2 * len(resume_rows)),
+        "skill_diversity": _percent(skills, 2 * int(rows.shape[0])),
         "total_catalog": len(resumes),
         "total_challenges": len(snapshot.challenges),
         "available_catalog": available_resumes,
