@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is set-up they do themselves.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -9,7 +9,7 @@ DEMO_URL := sqlite:///$(DEMO_DB)
 .PHONY: run test lint typecheck unit install clean
 
 $(BIN)/python:
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (pitchrec needs Python >= 3.11; set PYTHON=...)"; exit 1; }
+	@$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11))" || { echo "error: pitchrec needs Python >= 3.11 (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 
@@ -19,11 +19,17 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Seed into a temporary file and rename, so an interrupted seed is never mistaken for a demo.
 $(DEMO_DB): | $(STAMP)
-	$(BIN)/pitchrec seed --database-url $(DEMO_URL) --scale 1 --seed 7
+	@mkdir -p var
+	rm -f var/.demo-seeding.db*
+	$(BIN)/pitchrec seed --database-url sqlite:///var/.demo-seeding.db --scale 1 --seed 7 \
+		--truth-out var/pitchrec-demo.truth.npz --blacklist-out var/pitchrec-demo.blacklist.csv \
+		> var/pitchrec-demo.seed.json
+	mv var/.demo-seeding.db $(DEMO_DB)
 
 run: $(STAMP) $(DEMO_DB)
-	$(BIN)/pitchrec demo --database-url $(DEMO_URL)
+	$(BIN)/pitchrec demo --database-url $(DEMO_URL) --blacklist var/pitchrec-demo.blacklist.csv
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -32,8 +38,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
+# pytest exits 5 when it collects no test: that is a failure here, said plainly.
 test: lint typecheck
-	$(BIN)/pytest -q
+	@scripts/ensure-services.sh
+	@status=0; $(BIN)/pytest -q || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

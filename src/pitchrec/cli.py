@@ -88,12 +88,16 @@ def seed(
     seed: Annotated[int, typer.Option(help="Random seed of the world.")] = 7,
     truth_out: Annotated[
         Path | None,
-        typer.Option(help="Hidden ground truth (.npz). Default: next to a SQLite file."),
+        typer.Option(help="Hidden ground truth (.npz). Default: beside a SQLite file, else var/."),
+    ] = None,
+    blacklist_out: Annotated[
+        Path | None,
+        typer.Option(help="Write the world's blacklisted URLs here. Default: beside the truth."),
     ] = None,
 ) -> None:
     """Create the schema and fill it with a deterministic synthetic world."""
     from pitchrec.sources.database import is_sqlite, make_engine, normalise_url, redact
-    from pitchrec.sources.synthetic import generate_world
+    from pitchrec.sources.synthetic import generate_world, write_blacklist
 
     with _friendly_errors():
         url = _database(database_url)
@@ -103,15 +107,19 @@ def seed(
                 truth_out = Path(parsed.database).with_suffix(".truth.npz")
             else:
                 truth_out = Path("var") / f"truth-{parsed.database or 'world'}.npz"
+        if blacklist_out is None:
+            stem = truth_out.name.removesuffix(".npz").removesuffix(".truth")
+            blacklist_out = truth_out.with_name(f"{stem}.blacklist.csv")
         engine = make_engine(url)
         started = time.perf_counter()
         summary = generate_world(
             engine, scale=scale, seed=seed, truth_path=truth_out, reporter=RichReporter()
         )
         engine.dispose()
+        write_blacklist(blacklist_out, summary.blacklist)
         elapsed = time.perf_counter() - started
         err.print(f"seeded {redact(url)} at scale {scale} in {elapsed:.1f} s")
-        err.print(f"ground truth: {truth_out}")
+        err.print(f"ground truth: {truth_out}; blacklist: {blacklist_out}")
         typer.echo(json.dumps(_jsonable(summary), indent=2, default=str))
 
 
@@ -204,6 +212,7 @@ def feed(
     exclude: Annotated[str, typer.Option(help="Comma-separated ids already shown.")] = "",
     seed: Annotated[int | None, typer.Option(help="Fix the request's randomness.")] = None,
     metrics: Annotated[bool, typer.Option(help="Also print the feed metrics to stderr.")] = False,
+    blacklist: Annotated[Path | None, typer.Option(help="Blacklist file of media URLs.")] = None,
 ) -> None:
     """Print the legacy response envelope of one feed request as JSON."""
     from pitchrec.service import Recommender, snapshot_from_database
@@ -212,7 +221,9 @@ def feed(
         if snapshot is not None:
             recommender = Recommender.from_snapshot_dir(snapshot)
         else:
-            recommender = Recommender(snapshot_from_database(_database(database_url)))
+            recommender = Recommender(
+                snapshot_from_database(_database(database_url), blacklist_path=blacklist)
+            )
         request = FeedRequest(kind=kind, user_id=user_id, exclude=parse_id_list(exclude), seed=seed)
         result = recommender.feed(request)
         typer.echo(json.dumps(recommender.legacy_response(result), ensure_ascii=False, indent=2))
@@ -221,14 +232,19 @@ def feed(
 
 
 @app.command()
-def demo(database_url: DatabaseOption = None) -> None:
+def demo(
+    database_url: DatabaseOption = None,
+    blacklist: Annotated[Path | None, typer.Option(help="Blacklist file of media URLs.")] = None,
+) -> None:
     """The main job of ``make run``: a feed for the demo's most active user."""
     from pitchrec.service import Recommender, snapshot_from_database
 
     with _friendly_errors():
         started = time.perf_counter()
         recommender = Recommender(
-            snapshot_from_database(_database(database_url), reporter=RichReporter())
+            snapshot_from_database(
+                _database(database_url), blacklist_path=blacklist, reporter=RichReporter()
+            )
         )
         users = recommender.snapshot.users
         lengths = users.history.lengths()

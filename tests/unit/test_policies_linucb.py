@@ -51,7 +51,8 @@ def test_prior_score_without_bonus_is_alpha_norm(
 ) -> None:
     policy = make_policy("linucb", dimension=D, alpha=alpha)
     out = policy.score(contexts, np.zeros(len(contexts), dtype=np.int64), np.random.default_rng())
-    np.testing.assert_allclose(out, alpha * np.linalg.norm(contexts, axis=1), rtol=1e-12, atol=1e-300)
+    expected = alpha * np.linalg.norm(contexts, axis=1)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-300)
 
 
 def test_make_policy_passes_config_fields() -> None:
