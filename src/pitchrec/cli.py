@@ -218,13 +218,14 @@ def feed(
     from pitchrec.service import Recommender, snapshot_from_database
 
     with _friendly_errors():
+        excluded = parse_id_list(exclude)
         if snapshot is not None:
             recommender = Recommender.from_snapshot_dir(snapshot)
         else:
             recommender = Recommender(
                 snapshot_from_database(_database(database_url), blacklist_path=blacklist)
             )
-        request = FeedRequest(kind=kind, user_id=user_id, exclude=parse_id_list(exclude), seed=seed)
+        request = FeedRequest(kind=kind, user_id=user_id, exclude=excluded, seed=seed)
         result = recommender.feed(request)
         typer.echo(json.dumps(recommender.legacy_response(result), ensure_ascii=False, indent=2))
         if metrics:
