@@ -30,6 +30,13 @@ $(DEMO_DB): | $(STAMP)
 
 run: $(STAMP) $(DEMO_DB)
 	$(BIN)/pitchrec demo --database-url $(DEMO_URL) --blacklist var/pitchrec-demo.blacklist.csv
+	@echo
+	@echo "Serving the demo on http://127.0.0.1:8000 (Ctrl+C stops). Try:"
+	@echo "  curl -s -X POST http://127.0.0.1:8000/api/search/total -H 'Content-Type: application/json' -d '{\"SELF_ID\": 0}'"
+	@echo "  curl -s 'http://127.0.0.1:8000/v1/feed/discover?size=10'"
+	@echo "  open http://127.0.0.1:8000/docs for the OpenAPI document"
+	$(BIN)/pitchrec serve --database-url $(DEMO_URL) --snapshot var/snapshot \
+		--blacklist var/pitchrec-demo.blacklist.csv --host 127.0.0.1 --port 8000
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL
 
 from pitchrec import __version__
 from pitchrec.domain.feed import FeedKind, FeedRequest
-from pitchrec.errors import InvalidRequestError, PitchrecError
+from pitchrec.errors import PitchrecError
 from pitchrec.progress import RichReporter
 from pitchrec.settings import Settings
 
@@ -189,16 +189,9 @@ def build(
 
 
 def parse_id_list(text: str) -> frozenset[int]:
-    """``"1, 2,3"`` -> {1, 2, 3}; anything that is not a non-negative integer is refused."""
-    ids: set[int] = set()
-    for token in text.split(","):
-        token = token.strip()
-        if not token:
-            continue
-        if not token.isdigit():
-            raise InvalidRequestError("exclude", f"{token!r} is not a non-negative integer id")
-        ids.add(int(token))
-    return frozenset(ids)
+    from pitchrec.api.legacy_params import parse_id_csv
+
+    return parse_id_csv("exclude", text, limit=1_000_000)
 
 
 @app.command()
@@ -257,6 +250,60 @@ def demo(
             k: result.metrics[k] for k in ("total_items", "unique_creators", "execution_time")
         }
         err.print(f"feed metrics: {summary}")
+
+
+@app.command()
+def serve(
+    database_url: DatabaseOption = None,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option(
+            help="Snapshot directory. Alone: serve it (and follow its updates). With a "
+            "database: build it there, so all workers map the same files."
+        ),
+    ] = None,
+    redis_url: Annotated[
+        str | None, typer.Option(help="Redis for tracking and reload announcements.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    blacklist: Annotated[Path | None, typer.Option(help="Blacklist file of media URLs.")] = None,
+) -> None:
+    """Serve the legacy and v1 HTTP APIs (uvicorn). Secrets come from the environment:
+    PITCHREC_ADMIN_TOKEN enables the reload routes."""
+    import os
+
+    import uvicorn
+
+    from pitchrec.logs import configure_logging
+
+    if database_url:
+        os.environ["PITCHREC_DATABASE_URL"] = database_url
+    if snapshot is not None:
+        os.environ["PITCHREC_SNAPSHOT_DIR"] = str(snapshot)
+        os.environ["PITCHREC_BUILD_FROM_DATABASE"] = "true" if database_url else "false"
+    elif workers > 1:
+        # Workers must share one mapped snapshot rather than build a copy each.
+        os.environ["PITCHREC_SNAPSHOT_DIR"] = str(Path("var") / "snapshot")
+        os.environ["PITCHREC_BUILD_FROM_DATABASE"] = "true"
+    if redis_url:
+        os.environ["PITCHREC_REDIS_URL"] = redis_url
+    if blacklist is not None:
+        os.environ["PITCHREC_BLACKLIST_PATH"] = str(blacklist)
+    configure_logging()
+    uvicorn.run(
+        "pitchrec.api.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=20,
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point

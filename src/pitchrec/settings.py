@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
@@ -59,11 +59,44 @@ class Settings(BaseSettings):
     #: Blacklist of media URLs, one per line (spec 1.2.7). None: the packaged empty file.
     blacklist_path: Path | None = None
     redis_url: SecretStr | None = None
+    #: Serve from this snapshot directory; with a database, builds are written here too.
+    snapshot_dir: Path | None = None
+    #: With a snapshot directory, also build it from the database (start, reload, refresh).
+    build_from_database: bool = False
 
-    @field_validator("database_url", "redis_url", mode="before")
+    # HTTP service.
+    #: Prefix of the legacy routes; the legacy ``API_PATH`` variable is read too (spec 3.1).
+    api_path: str = Field(
+        default="", validation_alias=AliasChoices("PITCHREC_API_PATH", "API_PATH")
+    )
+    #: Bearer token of the reload routes; unset disables them (D-S2).
+    admin_token: SecretStr | None = None
+    #: Allowed CORS origins; empty (the default) sends no CORS headers at all (D-S3).
+    cors_origins: list[str] = Field(default_factory=list)
+    #: Seconds between snapshot refreshes from the database (D-R10); 0 disables.
+    refresh_seconds: float = Field(default=600.0, ge=0.0)
+    #: Largest request body accepted, bytes.
+    max_body_bytes: int = Field(default=1_000_000, ge=1_024)
+    #: Largest exclusion list accepted (ids); more is answered 413.
+    max_exclusions: int = Field(default=10_000, ge=1)
+
+    @field_validator("database_url", "redis_url", "admin_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("api_path")
+    @classmethod
+    def _clean_api_path(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith("/"):
+            value = "/" + value
+        return value
+
+    @property
+    def legacy_prefix(self) -> str:
+        """The router prefix of the legacy routes: ``API_PATH`` or ``/api`` (spec 3.1)."""
+        return self.api_path or "/api"
 
     def resolved_database_url(self) -> str | URL:
         """The database to use, by the precedence in the module docstring."""

@@ -27,7 +27,8 @@ from pitchrec.ranking.pools import PoolCandidates
 
 TOTAL_PATTERN = (Pool.VMP, Pool.AU, Pool.AU, Pool.VMP, Pool.NU, Pool.FW)
 DISCOVER_PATTERN = (Pool.VMP, Pool.AU, Pool.AU, Pool.VMP, Pool.NU)
-MAX_CYCLES = 5  # 24 // 6 + 1 (spec 2.7)
+#: Spec 2.7 walks 24 // 6 + 1 = 5 cycles for 24 items; for other sizes (the v1 API honours
+#: ``size``) the walk gets one spare cycle beyond what the size needs.
 CREATOR_WINDOW = 12
 MAX_ATTEMPTS = 150
 SKILL_NOVELTY_THRESHOLD = 3
@@ -103,7 +104,8 @@ class FeedAssembler:
         self.placements: list[Placement] = []
 
     def run(self, pattern: tuple[Pool, ...]) -> list[Placement]:
-        for _cycle in range(MAX_CYCLES):
+        cycles = -(-self._size // len(pattern)) + 1
+        for _cycle in range(cycles):
             for slot in pattern:
                 if len(self.placements) >= self._size:
                     return self.placements

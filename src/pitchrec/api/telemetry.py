@@ -1,0 +1,77 @@
+"""Prometheus metrics of one serving process (a registry per app, so tests stay apart).
+
+With several worker processes each worker exports its own series; scrape them per pod
+(the Kubernetes manifests do) or sum them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from pitchrec.domain.feed import Feed
+
+#: Request latency buckets, seconds: dense around the 1-25 ms the service targets.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+SIZE_BUCKETS = (0, 1, 6, 12, 18, 24, 48, 100)
+
+
+class Telemetry:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self, snapshot_age: Callable[[], float]) -> None:
+        self.registry = CollectorRegistry()
+        self.request_seconds = Histogram(
+            "pitchrec_http_request_duration_seconds",
+            "HTTP request latency by route template, method and status.",
+            ["route", "method", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.feed_items = Histogram(
+            "pitchrec_feed_items",
+            "Items per feed response.",
+            ["kind"],
+            buckets=SIZE_BUCKETS,
+            registry=self.registry,
+        )
+        self.pool_items = Counter(
+            "pitchrec_feed_pool_items",
+            "Items served, by the pool they came from.",
+            ["pool"],
+            registry=self.registry,
+        )
+        self.events = Counter(
+            "pitchrec_events",
+            "Feedback events received, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.tracking_errors = Counter(
+            "pitchrec_tracking_errors",
+            "Tracking operations that failed (the feed was served anyway).",
+            ["operation"],
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "pitchrec_snapshot_reloads",
+            "Snapshot reloads, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        age = Gauge(
+            "pitchrec_snapshot_age_seconds",
+            "Seconds since the served snapshot was built (NaN before the first load).",
+            registry=self.registry,
+        )
+        age.set_function(snapshot_age)
+
+    def observe_feed(self, feed: Feed) -> None:
+        self.feed_items.labels(feed.request.kind.value).observe(len(feed.items))
+        for item in feed.items:
+            self.pool_items.labels(item.pool.value).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

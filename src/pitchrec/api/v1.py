@@ -1,0 +1,177 @@
+"""The typed v1 API: feeds with honoured sizes, and feedback events.
+
+Every request and response is a pydantic model, so the OpenAPI document is complete.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from pitchrec.api.deps import RuntimeDep, require_admin
+from pitchrec.api.errors import error_response
+from pitchrec.api.legacy import json_response, not_ready
+from pitchrec.api.legacy_params import parse_id_csv
+from pitchrec.api.runtime import Runtime
+from pitchrec.domain.feed import FeedKind, FeedRequest, ItemKind, Pool
+from pitchrec.logs import request_id_var
+
+MAX_EVENTS = 1_000  # per POST /v1/events call
+MAX_ID = 2**63 - 1
+
+
+class FeedItemOut(BaseModel):
+    id: int
+    type: ItemKind
+    position: int
+    pool: Pool = Field(description="Where the item came from (EXPLORE for fallbacks).")
+    slot: Pool = Field(description="The pattern slot it fills (the legacy label).")
+    creator_id: int
+    score: float
+
+
+class FeedOut(BaseModel):
+    request_id: str
+    kind: FeedKind
+    user_id: int | None
+    seed: int = Field(description="Replays this exact feed when sent back with the request.")
+    items: list[FeedItemOut]
+    metrics: dict[str, Any]
+    snapshot_built_at: float
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(min_length=1, max_length=128, description="Client-made, idempotent.")
+    type: Literal["view", "like", "save", "match", "skip", "share"]
+    user_id: int = Field(ge=0, le=MAX_ID)
+    item_id: int = Field(ge=0, le=MAX_ID)
+    item_type: ItemKind
+    request_id: str | None = Field(default=None, max_length=128)
+    position: int | None = Field(default=None, ge=1, le=1_000)
+    value: float | None = Field(default=None, ge=0.0, le=1.0, description="Watch fraction.")
+    timestamp: datetime | None = None
+
+
+class EventsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+class EventsAccepted(BaseModel):
+    accepted: int
+
+
+class ReloadOut(BaseModel):
+    status: Literal["reloaded"]
+    snapshot_built_at: float
+
+
+def v1_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["v1"])
+
+    @router.get(
+        "/feed/{kind}",
+        response_model=FeedOut,
+        responses={
+            413: {"description": "Too many excluded ids"},
+            503: {"description": "Not ready"},
+        },
+    )
+    async def get_feed(
+        kind: Annotated[FeedKind, Path(description="total, discover or flow")],
+        runtime: RuntimeDep,
+        user_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+        exclude: Annotated[str | None, Query(max_length=200_000)] = None,
+        size: Annotated[int, Query(ge=1, le=100)] = 24,
+        session_id: Annotated[str | None, Query(max_length=128)] = None,
+        seed: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    ) -> Response:
+        """A feed of ``size`` items; unknown or absent users get a cold-start feed."""
+        excluded = parse_id_csv("exclude", exclude or "", runtime.settings.max_exclusions)
+        if not runtime.ready:
+            return not_ready(runtime)
+        request = FeedRequest(kind=kind, user_id=user_id, exclude=excluded, size=size, seed=seed)
+        feed, _ = await runtime.feed(request)
+        assert runtime.recommender is not None
+        body = {
+            "request_id": request_id_var.get(),
+            "kind": kind.value,
+            "user_id": user_id,
+            "seed": feed.seed,
+            "items": [
+                {
+                    "id": item.item_id,
+                    "type": item.kind.value,
+                    "position": item.position,
+                    "pool": item.pool.value,
+                    "slot": item.slot.value,
+                    "creator_id": item.creator_id,
+                    "score": item.score,
+                }
+                for item in feed.items
+            ],
+            "metrics": feed.metrics,
+            "snapshot_built_at": runtime.recommender.snapshot.built_at,
+        }
+        return json_response(body)
+
+    @router.post("/events", status_code=202, response_model=EventsAccepted)
+    async def post_events(payload: EventsIn, runtime: RuntimeDep) -> EventsAccepted:
+        """Feedback events (at most 1,000 a call); 202 with how many were accepted."""
+        for event in payload.events:
+            runtime.events.append(event.model_dump(mode="json"))
+        runtime.telemetry.events.labels("accepted").inc(len(payload.events))
+        return EventsAccepted(accepted=len(payload.events))
+
+    @router.post("/admin/reload", response_model=ReloadOut, dependencies=[Depends(require_admin)])
+    async def admin_reload(runtime: RuntimeDep) -> Response:
+        """Rebuild the snapshot aside, swap it, and announce it to every replica."""
+        await runtime.reload()
+        assert runtime.recommender is not None
+        built_at = runtime.recommender.snapshot.built_at
+        return json_response({"status": "reloaded", "snapshot_built_at": built_at})
+
+    return router
+
+
+def ops_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> Response:
+        """Liveness: the process answers. No I/O."""
+        return json_response({"status": "ok"})
+
+    @router.get("/readyz")
+    async def readyz(runtime: RuntimeDep) -> Response:
+        """Readiness: the snapshot is loaded and Redis answers when configured."""
+        if not runtime.ready:
+            return not_ready(runtime)
+        redis = await runtime.redis_ok()
+        if redis is False:
+            return error_response(503, "not_ready", "redis", "Redis does not answer")
+        assert runtime.recommender is not None
+        snapshot = runtime.recommender.snapshot
+        body = {
+            "status": "ready",
+            "snapshot_built_at": snapshot.built_at,
+            "resumes": len(snapshot.resumes),
+            "challenges": len(snapshot.challenges),
+            "redis": "not configured" if redis is None else "ok",
+        }
+        return json_response(body)
+
+    @router.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        """Prometheus text format."""
+        runtime: Runtime = request.app.state.runtime
+        return Response(runtime.telemetry.render(), media_type=runtime.telemetry.content_type)
+
+    return router
