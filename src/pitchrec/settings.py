@@ -80,6 +80,19 @@ class Settings(BaseSettings):
     #: Largest exclusion list accepted (ids); more is answered 413.
     max_exclusions: int = Field(default=10_000, ge=1)
 
+    # Tracking.
+    #: D-C11/D-C12: archive served items as views (the legacy loop: what was served is
+    #: not served again after the next load) or as impressions only.
+    impressions_as_views: bool = True
+    #: Seconds an impression (context, pool, propensity) waits for its reward.
+    impression_ttl_seconds: int = Field(default=7_200, ge=60)
+    #: Writes kept in process while Redis is down; older ones are dropped (and counted).
+    spool_capacity: int = Field(default=100_000, ge=100)
+    #: Reward of each event type in [0, 1] (views use their watch fraction).
+    rewards: dict[str, float] = Field(
+        default_factory=lambda: {"like": 1.0, "save": 1.0, "share": 1.0, "match": 1.0, "skip": 0.0}
+    )
+
     @field_validator("database_url", "redis_url", "admin_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

@@ -17,7 +17,8 @@ from pitchrec.api.errors import error_response
 from pitchrec.api.legacy_params import parse_legacy_body
 from pitchrec.api.runtime import Runtime
 from pitchrec.domain.feed import Feed, FeedKind, FeedRequest
-from pitchrec.service import Recommender
+from pitchrec.logs import request_id_var
+from pitchrec.service import Recommender, RequestInfo
 
 VERSION = "2.0"  # spec 3.1
 TITLE = "TalentPitch Search API"
@@ -66,7 +67,17 @@ async def legacy_feed(kind: FeedKind, request: Request, runtime: Runtime) -> Res
     if not runtime.ready:
         return not_ready(runtime)
     feed_request = FeedRequest(kind=kind, user_id=params.user_id, exclude=params.exclude)
-    _feed, body = await runtime.feed(feed_request, render=_render_legacy)
+    tracked: dict[str, Any] = (
+        {"excluded_count": len(params.exclude)} if kind is FeedKind.TOTAL else {"size": params.size}
+    )
+    info = RequestInfo(
+        request_id=request_id_var.get(),
+        endpoint=kind.value,
+        raw_user=params.raw_user,
+        params=tracked,
+        session_id=params.session_id,
+    )
+    _feed, body = await runtime.feed(feed_request, info, render=_render_legacy)
     return Response(body, media_type="application/json")
 
 

@@ -13,24 +13,30 @@ import contextlib
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import anyio
 
 from pitchrec.api.telemetry import Telemetry
-from pitchrec.domain.feed import Feed, FeedRequest
-from pitchrec.service import Recommender
+from pitchrec.domain.feed import Feed, FeedRequest, Pool
+from pitchrec.index.snapshot import Snapshot
+from pitchrec.policies.base import Policy
+from pitchrec.ranking.pool_policies import pool_policy_factory
+from pitchrec.service import Recommender, RequestInfo
 from pitchrec.settings import Settings
 from pitchrec.snapshot_manager import SnapshotManager, SnapshotSource
+from pitchrec.tracking.learner import PolicyLearner
+from pitchrec.tracking.memory_store import MemoryStore
+from pitchrec.tracking.redis_store import RedisStore
+from pitchrec.tracking.store import TrackingStore
+from pitchrec.tracking.tracker import Tracker, TrackingConfig
 
 log = logging.getLogger(__name__)
 
 RELOAD_CHANNEL = "pitchrec:reload"
 WATCH_SECONDS = 2.0  # how often a worker checks the shared snapshot directory
 REDIS_TIMEOUT_SECONDS = 0.5  # never let Redis stall a request (the legacy waited 10 s)
-EVENT_BUFFER = 10_000  # events kept in process until the tracking layer consumes them
 
 
 class Runtime:
@@ -40,10 +46,10 @@ class Runtime:
         self.recommender: Recommender | None = None
         self.load_error: str | None = None
         self.telemetry = Telemetry(self._snapshot_age)
-        self.events: deque[dict[str, Any]] = deque(maxlen=EVENT_BUFFER)
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: Any = None
         self._reload_lock = asyncio.Lock()
+        self.tracker = self._make_tracker()
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -57,7 +63,29 @@ class Runtime:
                 socket_timeout=REDIS_TIMEOUT_SECONDS,
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
             )
+        self.tracker.start()
         self._tasks.append(asyncio.create_task(self._load_then_maintain()))
+
+    def _make_tracker(self) -> Tracker:
+        settings = self.settings
+        store: TrackingStore
+        if settings.redis_url is not None:
+            store = RedisStore.from_url(settings.redis_url.get_secret_value())
+        else:
+            store = MemoryStore()
+        learner = PolicyLearner(store, pool_policy_factory)
+        config = TrackingConfig(
+            impression_ttl=settings.impression_ttl_seconds,
+            impressions_as_views=settings.impressions_as_views,
+            spool_capacity=settings.spool_capacity,
+            rewards=dict(settings.rewards),
+        )
+        return Tracker(store, learner, config, on_policies=self._set_policies)
+
+    def _set_policies(self, policies: dict[str, Policy]) -> None:
+        recommender = self.recommender
+        if recommender is not None:
+            recommender.set_policies(policies)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -67,6 +95,7 @@ class Runtime:
                 await task
         if self._redis is not None:
             await self._redis.aclose()
+        await anyio.to_thread.run_sync(self.tracker.stop)  # flush queued tracking
 
     @property
     def ready(self) -> bool:
@@ -84,7 +113,7 @@ class Runtime:
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.exception("initial snapshot load failed")
             return
-        self.recommender = Recommender(snapshot)
+        self.recommender = self._new_recommender(snapshot)
         log.info("snapshot ready", extra={"resumes": len(snapshot.resumes)})
         if self.manager.source.directory is not None:
             self._tasks.append(asyncio.create_task(self._watch_directory()))
@@ -98,16 +127,18 @@ class Runtime:
     async def feed(
         self,
         request: FeedRequest,
+        info: RequestInfo | None = None,
         render: Callable[[Recommender, Feed], bytes] | None = None,
     ) -> tuple[Feed, bytes]:
-        """Compute a feed, and render it when asked, in a worker thread, off the event
-        loop (D-P1); the snapshot is read once, so a concurrent swap cannot mix two."""
+        """Compute a feed (tracked when ``info`` is given), and render it when asked, in a
+        worker thread, off the event loop (D-P1); the snapshot is read once, so a
+        concurrent swap cannot mix two."""
         recommender = self.recommender
         if recommender is None:
             raise RuntimeError("not ready")
 
         def work() -> tuple[Feed, bytes]:
-            feed = recommender.feed(request)
+            feed = recommender.serve(request, info)
             return feed, render(recommender, feed) if render is not None else b""
 
         feed, body = await anyio.to_thread.run_sync(work)
@@ -137,9 +168,13 @@ class Runtime:
                 self.telemetry.tracking_errors.labels("reload_announce").inc()
                 log.warning("could not announce the reload to other replicas", exc_info=True)
 
-    def _swap(self, snapshot: Any) -> None:
+    def _new_recommender(self, snapshot: Snapshot) -> Recommender:
+        policies = {Pool(name): policy for name, policy in self.tracker.learner.serving.items()}
+        return Recommender(snapshot, policies, tracker=self.tracker)
+
+    def _swap(self, snapshot: Snapshot) -> None:
         if self.recommender is None:
-            self.recommender = Recommender(snapshot)
+            self.recommender = self._new_recommender(snapshot)
         else:
             self.recommender.swap(snapshot)
         log.info("snapshot swapped", extra={"built_at": snapshot.built_at})

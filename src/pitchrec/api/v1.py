@@ -5,7 +5,7 @@ Every request and response is a pydantic model, so the OpenAPI document is compl
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -19,6 +19,7 @@ from pitchrec.api.legacy_params import parse_id_csv
 from pitchrec.api.runtime import Runtime
 from pitchrec.domain.feed import FeedKind, FeedRequest, ItemKind, Pool
 from pitchrec.logs import request_id_var
+from pitchrec.service import RequestInfo
 
 MAX_EVENTS = 1_000  # per POST /v1/events call
 MAX_ID = 2**63 - 1
@@ -68,6 +69,22 @@ class EventsAccepted(BaseModel):
     accepted: int
 
 
+class PoliciesOut(BaseModel):
+    version: int = Field(description="Statistics version (bumped to reset learning).")
+    pools: dict[str, dict[str, Any]]
+
+
+def _event_dict(event: EventIn) -> dict[str, Any]:
+    """The event as JSON values, its timestamp as naive UTC ISO-8601 (or None)."""
+    data = event.model_dump(mode="json")
+    if event.timestamp is not None:
+        stamp = event.timestamp
+        if stamp.tzinfo is not None:
+            stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+        data["timestamp"] = stamp.isoformat(timespec="microseconds")
+    return data
+
+
 class ReloadOut(BaseModel):
     status: Literal["reloaded"]
     snapshot_built_at: float
@@ -98,7 +115,14 @@ def v1_router() -> APIRouter:
         if not runtime.ready:
             return not_ready(runtime)
         request = FeedRequest(kind=kind, user_id=user_id, exclude=excluded, size=size, seed=seed)
-        feed, _ = await runtime.feed(request)
+        info = RequestInfo(
+            request_id=request_id_var.get(),
+            endpoint=f"v1/{kind.value}",
+            raw_user=0 if user_id is None else user_id,
+            params={"size": size, "excluded_count": len(excluded)},
+            session_id=session_id,
+        )
+        feed, _ = await runtime.feed(request, info)
         assert runtime.recommender is not None
         body = {
             "request_id": request_id_var.get(),
@@ -125,10 +149,15 @@ def v1_router() -> APIRouter:
     @router.post("/events", status_code=202, response_model=EventsAccepted)
     async def post_events(payload: EventsIn, runtime: RuntimeDep) -> EventsAccepted:
         """Feedback events (at most 1,000 a call); 202 with how many were accepted."""
-        for event in payload.events:
-            runtime.events.append(event.model_dump(mode="json"))
-        runtime.telemetry.events.labels("accepted").inc(len(payload.events))
-        return EventsAccepted(accepted=len(payload.events))
+        events = [_event_dict(event) for event in payload.events]
+        accepted = runtime.tracker.record_events(events)
+        runtime.telemetry.events.labels("accepted").inc(accepted)
+        return EventsAccepted(accepted=accepted)
+
+    @router.get("/policies", response_model=PoliciesOut)
+    async def get_policies(runtime: RuntimeDep) -> Response:
+        """Per pool: the policy kind, version, updates applied and current weights (theta)."""
+        return json_response(runtime.tracker.learner.describe())
 
     @router.post("/admin/reload", response_model=ReloadOut, dependencies=[Depends(require_admin)])
     async def admin_reload(runtime: RuntimeDep) -> Response:

@@ -23,3 +23,8 @@ def legacy_pool_policies() -> dict[Pool, Policy]:
         pool: LinUCB(LinUCBConfig.legacy(alpha, beta, dimension=N_FEATURES))
         for pool, (alpha, beta) in LEGACY_ALPHA_BETA.items()
     }
+
+
+def pool_policy_factory() -> dict[str, Policy]:
+    """Fresh legacy-prior policies keyed by pool name (what the learner rebuilds from)."""
+    return {pool.value: policy for pool, policy in legacy_pool_policies().items()}

@@ -221,8 +221,13 @@ activity_log = Table(
     Column("properties", Text, nullable=True),
     Column("url", String(1024), nullable=True),
     *_timestamps(),
+    # Idempotency key of the stream archiver (tracking/archiver.py). Not in the legacy
+    # table: sources/migrations.py adds it to an existing database. Legacy rows keep NULL,
+    # which a UNIQUE index allows any number of times on MySQL, MariaDB and SQLite.
+    Column("event_id", String(64), nullable=True),
     Index("idx_activity_log_causer", "causer_id", "created_at"),
     Index("idx_activity_log_created", "created_at"),
+    Index("uq_activity_log_event_id", "event_id", unique=True),
     **_MYSQL,
 )
 

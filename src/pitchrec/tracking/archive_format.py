@@ -1,0 +1,59 @@
+"""The durable event stream between serving and the MySQL archive.
+
+Every tracked event becomes one entry of the Redis Stream :data:`STREAM_KEY`, bounded with
+``MAXLEN ~`` (:data:`STREAM_MAXLEN`). An entry has two fields:
+
+* ``event_id``: a unique id (client-made for v1 events, server-made otherwise);
+* ``row``: JSON of the ``activity_log`` row to insert, already mapped with the legacy
+  column mapping (spec 4.4): ``log_name``, ``description``, ``subject_id``,
+  ``subject_type``, ``causer_id``, ``causer_type``, ``properties`` (the event JSON, a
+  string), ``url``, ``created_at`` (ISO-8601, naive UTC).
+
+The archiver (consumer group :data:`ARCHIVE_GROUP`) inserts rows under a unique
+``event_id`` and acknowledges only after commit, so every event lands exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+STREAM_KEY = "pitchrec:events"
+ARCHIVE_GROUP = "archiver"
+#: Approximate cap of the stream: about a day of events at 100/s. Entries beyond it are
+#: trimmed oldest first; the archiver keeps up long before that (bench/RESULTS.md).
+STREAM_MAXLEN = 10_000_000
+
+
+@dataclass(frozen=True)
+class ArchiveRow:
+    """One ``activity_log`` row (spec 4.4) plus its idempotency key."""
+
+    event_id: str
+    log_name: str
+    description: str
+    subject_id: int | None
+    subject_type: str | None
+    causer_id: int | None
+    causer_type: str | None
+    properties: str
+    url: str
+    created_at: str  # ISO-8601, naive UTC
+
+    def fields(self) -> dict[str, str]:
+        """The stream entry fields."""
+        row = asdict(self)
+        event_id = row.pop("event_id")
+        return {"event_id": event_id, "row": json.dumps(row, ensure_ascii=False)}
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, str]) -> ArchiveRow:
+        """Decode a stream entry; raises ValueError (or KeyError) when malformed."""
+        row = json.loads(fields["row"])
+        if not isinstance(row, dict):
+            raise ValueError("row is not a JSON object")
+        return cls(event_id=fields["event_id"], **row)
+
+    def created_datetime(self) -> datetime:
+        return datetime.fromisoformat(self.created_at).replace(tzinfo=None)

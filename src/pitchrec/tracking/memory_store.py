@@ -1,0 +1,112 @@
+"""The in-process adapter of :class:`~pitchrec.tracking.store.TrackingStore`: the
+embedded default (``make run`` needs no Redis), with the Redis adapter's semantics:
+lists pushed at the head, sets, hashes with TTLs, an append-only archive queue, and
+float counters. Thread-safe; one process only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from pitchrec.tracking.archive_format import ArchiveRow
+from pitchrec.tracking.store import FeedWrites
+
+ACTIVITY_CAP = 1_000  # per user list; Redis has no cap, but a process must stay bounded
+ARCHIVE_CAP = 1_000_000  # rows waiting for the in-process archiver
+
+
+class MemoryStore:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._lists: dict[str, deque[str]] = {}
+        self._sets: dict[str, set[str]] = {}
+        self._hashes: dict[str, dict[str, str]] = {}
+        self._expiry: dict[str, float] = {}
+        self._stats: dict[str, dict[str, float]] = {}
+        self._version = 1
+        self._applied: set[str] = set()
+        self.archive: deque[ArchiveRow] = deque(maxlen=ARCHIVE_CAP)
+
+    def _alive(self, key: str) -> bool:
+        deadline = self._expiry.get(key)
+        if deadline is not None and deadline <= self._clock():
+            self._lists.pop(key, None)
+            self._sets.pop(key, None)
+            self._hashes.pop(key, None)
+            del self._expiry[key]
+            return False
+        return True
+
+    def _expire(self, key: str, ttl: int) -> None:
+        self._expiry[key] = self._clock() + ttl
+
+    def ping(self) -> bool:
+        return True
+
+    def session_members(self, key: str) -> set[str]:
+        with self._lock:
+            return set(self._sets.get(key, ())) if self._alive(key) else set()
+
+    def activity(self, key: str) -> list[str]:
+        """The list at ``key``, newest first (LRANGE 0 -1)."""
+        with self._lock:
+            return list(self._lists.get(key, ())) if self._alive(key) else []
+
+    def write_feed(self, writes: list[FeedWrites]) -> None:
+        with self._lock:
+            for w in writes:
+                if w.activity_key is not None and w.activity_events:
+                    self._alive(w.activity_key)
+                    items = self._lists.setdefault(w.activity_key, deque(maxlen=ACTIVITY_CAP))
+                    items.extendleft(w.activity_events)
+                    self._expire(w.activity_key, w.activity_ttl)
+                if w.session_members:
+                    self._alive(w.session_key)
+                    self._sets.setdefault(w.session_key, set()).update(w.session_members)
+                    self._expire(w.session_key, w.session_ttl)
+                if w.impressions:
+                    self._alive(w.impressions_key)
+                    self._hashes.setdefault(w.impressions_key, {}).update(w.impressions)
+                    self._expire(w.impressions_key, w.impressions_ttl)
+                self.archive.extend(w.archive)
+
+    def read_impressions(self, lookups: list[tuple[str, str]]) -> list[str | None]:
+        with self._lock:
+            return [
+                self._hashes.get(key, {}).get(field) if self._alive(key) else None
+                for key, field in lookups
+            ]
+
+    def append_archive(self, rows: list[ArchiveRow]) -> None:
+        with self._lock:
+            self.archive.extend(rows)
+
+    def drain_archive(self, limit: int) -> list[ArchiveRow]:
+        """Take up to ``limit`` rows for the in-process archiver."""
+        with self._lock:
+            return [self.archive.popleft() for _ in range(min(limit, len(self.archive)))]
+
+    def add_stats(self, batch_id: str, increments: dict[str, dict[str, float]]) -> bool:
+        with self._lock:
+            if batch_id in self._applied:
+                return False
+            self._applied.add(batch_id)
+            for key, fields in increments.items():
+                target = self._stats.setdefault(key, {})
+                for name, amount in fields.items():
+                    target[name] = target.get(name, 0.0) + amount
+            return True
+
+    def read_stats(self, keys: list[str]) -> dict[str, dict[str, float]]:
+        with self._lock:
+            return {key: dict(self._stats.get(key, {})) for key in keys}
+
+    def policy_version(self) -> int:
+        return self._version
+
+    def set_policy_version(self, version: int) -> None:
+        self._version = version

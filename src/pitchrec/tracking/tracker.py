@@ -1,0 +1,281 @@
+"""The tracking facade the service talks to.
+
+The request path only *enqueues* (a feed's writes, a batch of events); one writer thread
+sends them in pipelined round trips (several requests per round trip under load, never
+more than one per request), looks up the impressions that events refer to, feeds the
+rewards to the learner, and syncs the learner every second. When Redis fails, the writes
+go to a bounded spool behind a circuit breaker and are replayed when it is back.
+
+The only synchronous Redis call is the session read (``SMEMBERS``), behind the breaker and
+a short timeout, and only when the client sends a ``session_id``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pitchrec.domain.feed import Feed, ItemKind
+from pitchrec.policies.base import Policy
+from pitchrec.tracking import legacy_events as legacy
+from pitchrec.tracking.learner import SYNC_SECONDS, PolicyLearner
+from pitchrec.tracking.resilience import CircuitBreaker, Spool
+from pitchrec.tracking.rewards import DEFAULT_REWARDS, reward
+from pitchrec.tracking.store import (
+    FeedWrites,
+    TrackingStore,
+    impression_field,
+    impression_key,
+)
+
+log = logging.getLogger(__name__)
+_SESSION_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+FLUSH_SECONDS = 0.005  # the writer wakes at least this often while work is queued
+BATCH = 256  # feeds per round trip at most
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    activity_ttl: int = 86_400  # spec 4.2, ACTIVITY_TTL_SECONDS
+    session_ttl: int = 3_600  # spec 4.2, SESSION_TTL_SECONDS
+    impression_ttl: int = 7_200  # long enough for a reward to find its impression
+    impressions_as_views: bool = True  # D-C11/D-C12: the legacy "served = seen" loop
+    spool_capacity: int = 100_000  # writes kept while Redis is down
+    rewards: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_REWARDS))
+
+
+@dataclass
+class FeedContext:
+    """What the legacy tracking payload needs besides the feed itself."""
+
+    raw_user: object  # the user id as received (spec 4.2 keeps it verbatim)
+    endpoint: str  # total | discover | flow
+    params: dict[str, Any]
+    session_id: str | None
+    request_id: str
+    feed_type: Callable[[str], str]  # slot label -> legacy feed_type
+    urls: dict[tuple[str, int], str]  # (kind, id) -> media URL
+
+
+@dataclass
+class TrackerStats:
+    feeds: int = 0
+    events: int = 0
+    events_matched: int = 0
+    write_errors: int = 0
+    session_read_errors: int = 0
+    round_trips: int = 0
+
+
+def session_key(user: int | None, session_id: str | None, now: float) -> str:
+    """Namespaced session key (D-S10): never the client's string verbatim."""
+    who = "anon" if user is None else str(user)
+    if session_id:
+        return f"session:{who}:{_SESSION_SAFE.sub('_', session_id)[:128]}"
+    return f"session:{who}:{int(now)}"  # the legacy per-second key
+
+
+class Tracker:
+    def __init__(
+        self,
+        store: TrackingStore,
+        learner: PolicyLearner,
+        config: TrackingConfig | None = None,
+        on_policies: Callable[[dict[str, Policy]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.learner = learner
+        self.config = config or TrackingConfig()
+        self.on_policies = on_policies
+        self.breaker = CircuitBreaker()
+        self.spool: Spool[FeedWrites] = Spool(self.config.spool_capacity)
+        self.stats = TrackerStats()
+        self._writes: deque[FeedWrites] = deque()
+        self._events: deque[dict[str, Any]] = deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_sync = 0.0
+
+    # -- request path ---------------------------------------------------------------
+
+    def seen_in_session(self, user: int | None, session_id: str | None) -> frozenset[int]:
+        if not session_id or not self.breaker.allow():
+            return frozenset()
+        try:
+            members = self.store.session_members(session_key(user, session_id, 0) + ":videos")
+        except Exception:
+            self.breaker.failure()
+            self.stats.session_read_errors += 1
+            return frozenset()
+        self.breaker.success()
+        return frozenset(int(m) for m in members if m.isdigit())
+
+    def record_feed(self, feed: Feed, context: FeedContext, policy_version: int) -> None:
+        self._writes.append(self._feed_writes(feed, context, policy_version))
+        self.stats.feeds += 1
+        self._wake.set()
+
+    def record_events(self, events: list[dict[str, Any]]) -> int:
+        self._events.extend(events)
+        self.stats.events += len(events)
+        self._wake.set()
+        return len(events)
+
+    def _feed_writes(self, feed: Feed, ctx: FeedContext, policy_version: int) -> FeedWrites:
+        cfg = self.config
+        timestamp = legacy.now_iso()
+        user = feed.request.user_id
+        session = session_key(user, ctx.session_id, time.time())
+        request_event = legacy.feed_request_event(
+            ctx.raw_user, ctx.endpoint, ctx.params, timestamp, session
+        )
+        events = [request_event]
+        archive = [legacy.request_row(request_event, legacy.stable_event_id(ctx.request_id, 0))]
+        impressions: dict[str, str] = {}
+        for item in feed.items:
+            kind = item.kind.value
+            view = legacy.video_view_event(
+                ctx.raw_user,
+                item.item_id,
+                ctx.urls.get((kind, item.item_id), ""),
+                item.position,
+                ctx.feed_type(item.slot.value),
+                timestamp,
+                session,
+            )
+            events.append(view)
+            archive.append(
+                legacy.impression_row(
+                    view,
+                    legacy.stable_event_id(ctx.request_id, item.position),
+                    is_challenge=item.kind is ItemKind.CHALLENGE,
+                    impressions_as_views=cfg.impressions_as_views,
+                )
+            )
+            impressions[impression_field(kind, item.item_id)] = json.dumps(
+                {
+                    "pool": item.pool.value,
+                    "slot": item.slot.value,
+                    "position": item.position,
+                    "score": item.score,
+                    "propensity": item.propensity,
+                    "policy_version": policy_version,
+                    "context": list(item.context),
+                    "user_id": user,
+                    "ts": timestamp,
+                }
+            )
+        # The legacy key holds whatever id was received (``user_activity:None`` included).
+        return FeedWrites(
+            activity_key=f"user_activity:{ctx.raw_user}",
+            activity_events=[json.dumps(e, ensure_ascii=False) for e in events],
+            activity_ttl=cfg.activity_ttl,
+            session_key=session + ":videos",
+            session_members=[str(item.item_id) for item in feed.items],
+            session_ttl=cfg.session_ttl,
+            impressions_key=impression_key(ctx.request_id),
+            impressions=impressions,
+            impressions_ttl=cfg.impression_ttl,
+            archive=archive,
+        )
+
+    # -- writer thread --------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="pitchrec-tracker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Flush what is queued (and publish the learning), then stop the thread."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(timeout=SYNC_SECONDS / 4)
+            self._wake.clear()
+            self.process_once()
+            if self._stop.is_set():
+                deadline = time.monotonic() + 5.0
+                while (self._writes or self._events) and time.monotonic() < deadline:
+                    if not self.process_once():
+                        break
+                self.sync_now()
+                return
+            if time.monotonic() - self._last_sync >= SYNC_SECONDS:
+                self.sync_now()
+            if self._writes or self._events:
+                time.sleep(FLUSH_SECONDS)  # let a few more requests join the round trip
+
+    def sync_now(self) -> None:
+        self._last_sync = time.monotonic()
+        if self.learner.sync() and self.on_policies is not None:
+            self.on_policies(self.learner.serving)
+
+    def process_once(self) -> bool:
+        """Handle the queued events, then send the queued writes in one round trip.
+        False when Redis refused them (they are in the spool)."""
+        writes = [self._writes.popleft() for _ in range(min(BATCH, len(self._writes)))]
+        events = [self._events.popleft() for _ in range(min(5 * BATCH, len(self._events)))]
+        if events:
+            writes.append(self._event_writes(events))
+        if not writes and not len(self.spool):
+            return True
+        if not self.breaker.allow():
+            self.spool.put(writes)
+            return False
+        pending = self.spool.take(4 * BATCH) + writes
+        try:
+            self.store.write_feed(pending)
+        except Exception:
+            self.breaker.failure()
+            self.stats.write_errors += 1
+            self.spool.put_back(pending)
+            return False
+        self.breaker.success()
+        self.stats.round_trips += 1
+        return True
+
+    def _event_writes(self, events: list[dict[str, Any]]) -> FeedWrites:
+        rows = [legacy.feedback_row(e, legacy.stable_event_id("v1", e["user_id"], e["event_id"]))
+                for e in events]  # fmt: skip
+        self._learn(events)
+        return FeedWrites(None, [], 0, "", [], 0, "", {}, 0, archive=rows)
+
+    def _learn(self, events: list[dict[str, Any]]) -> None:
+        lookups = [
+            (impression_key(e["request_id"]), impression_field(e["item_type"], e["item_id"]))
+            for e in events
+            if e.get("request_id")
+        ]
+        if not lookups or not self.breaker.allow():
+            return
+        try:
+            found = self.store.read_impressions(lookups)
+        except Exception:
+            self.breaker.failure()
+            return
+        with_request = [e for e in events if e.get("request_id")]
+        for event, raw in zip(with_request, found, strict=True):
+            amount = reward(event["type"], event.get("value"), self.config.rewards)
+            if raw is None or amount is None:
+                continue
+            impression = json.loads(raw)
+            context = impression.get("context") or []
+            if len(context) and self.learner.observe(
+                impression["pool"], np.asarray(context), int(event["item_id"]), amount
+            ):
+                self.stats.events_matched += 1
