@@ -58,6 +58,15 @@ class LegacyParams:
     session_id: str | None
 
 
+def is_decimal(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts '²' and other digits ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
+def is_signed_decimal(text: str) -> bool:
+    return is_decimal(text.removeprefix("-"))
+
+
 def _first(body: Mapping[str, object], aliases: tuple[str, ...]) -> tuple[str, object]:
     """The first alias with a usable value (not null, not '' or []); else the first name."""
     for alias in aliases:
@@ -75,7 +84,7 @@ def parse_user(value: object) -> int | None:
         return value if 0 <= value <= MAX_ID else None
     if isinstance(value, float) and value.is_integer():
         return parse_user(int(value))
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and is_decimal(value.strip()):
         return parse_user(int(value.strip()))
     return None
 
@@ -87,7 +96,7 @@ def parse_exclusions(field: str, value: object, limit: int) -> frozenset[int]:
         tokens = value.split(",")
         if len(tokens) > limit:
             raise TooManyIdsError(field, f"at most {limit} ids are accepted")
-        ids = [int(t.strip()) for t in tokens if t.strip().isdigit()]
+        ids = [int(t.strip()) for t in tokens if is_decimal(t.strip())]
     elif isinstance(value, list):
         if len(value) > limit:
             raise TooManyIdsError(field, f"at most {limit} ids are accepted")
@@ -96,7 +105,7 @@ def parse_exclusions(field: str, value: object, limit: int) -> frozenset[int]:
                 ids.append(int(element))
             elif isinstance(element, str):
                 token = element.strip()
-                if not token.lstrip("-").isdigit():
+                if not is_signed_decimal(token):
                     raise InvalidRequestError(
                         f"{field}[{position}]", f"{element[:40]!r} is not an integer id"
                     )
@@ -113,7 +122,7 @@ def parse_id_csv(field: str, text: str, limit: int) -> frozenset[int]:
         raise TooManyIdsError(field, f"at most {limit} ids are accepted")
     ids: set[int] = set()
     for token in tokens:
-        if not token.isdigit() or int(token) > MAX_ID:
+        if not is_decimal(token) or int(token) > MAX_ID:
             raise InvalidRequestError(field, f"{token[:40]!r} is not a non-negative integer id")
         ids.add(int(token))
     return frozenset(ids)
@@ -124,7 +133,7 @@ def parse_size(value: object) -> int | None:
         return None
     if isinstance(value, int | float) and value == value:  # not NaN
         return int(min(value, SIZE_CAP)) if abs(value) < 2**62 else SIZE_CAP
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and is_signed_decimal(value.strip()):
         return min(int(value.strip()), SIZE_CAP)
     return None
 

@@ -108,9 +108,13 @@ class Policy(Protocol):
 
 
 def check_candidates(
-    contexts: Float64Array, arm_ids: Int64Array, dimension: int | None
+    contexts: Float64Array, arm_ids: Int64Array, dimension: int | None, *, finite: bool = True
 ) -> tuple[Float64Array, Int64Array]:
-    """Validate a scoring call; returns C-contiguous float64 (n, d) and int64 (n,) arrays."""
+    """Validate a scoring call; returns C-contiguous float64 (n, d) and int64 (n,) arrays.
+
+    ``finite=False`` skips the finiteness scan (a full pass over n x d values, 0.3 ms at
+    n = 40,000): scoring is the hot path, and a non-finite context only yields a
+    non-finite score; updates always check."""
     x = np.ascontiguousarray(contexts, dtype=np.float64)
     ids = np.asarray(arm_ids)
     if x.ndim != 2:
@@ -121,7 +125,7 @@ def check_candidates(
         raise ValueError(f"arm_ids must be integers, got dtype {ids.dtype}")
     if dimension is not None and x.shape[1] != dimension:
         raise ValueError(f"contexts must have {dimension} columns, got {x.shape[1]}")
-    if not np.isfinite(x).all():
+    if finite and not np.isfinite(x).all():
         raise ValueError("contexts must be finite")
     return x, ids.astype(np.int64, copy=False)
 
@@ -168,7 +172,7 @@ class PolicyBase(ABC):
     def score(
         self, contexts: Float64Array, arm_ids: Int64Array, rng: np.random.Generator
     ) -> Float64Array:
-        x, ids = check_candidates(contexts, arm_ids, self.dimension)
+        x, ids = check_candidates(contexts, arm_ids, self.dimension, finite=False)
         return self._score(x, ids, rng)
 
     def update(self, contexts: Float64Array, arm_ids: Int64Array, rewards: Float64Array) -> None:

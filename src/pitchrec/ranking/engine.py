@@ -18,11 +18,10 @@ from pitchrec.domain.feed import Feed, FeedItem, FeedKind, FeedRequest, ItemKind
 from pitchrec.index.derived import SECONDS_PER_DAY
 from pitchrec.index.snapshot import Snapshot
 from pitchrec.ranking.assemble import DISCOVER_PATTERN, TOTAL_PATTERN, FeedAssembler, Placement
-from pitchrec.ranking.features import catalogue_features
+from pitchrec.ranking.features import Scorer, catalogue_features
 from pitchrec.ranking.metrics import feed_metrics
 from pitchrec.ranking.pools import (
     PoolCandidates,
-    Scorer,
     au_pool,
     explore_pool,
     fw_pool,

@@ -8,7 +8,6 @@ assembly walks the pool.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,11 +16,11 @@ from pitchrec.domain.feed import Pool
 from pitchrec.index.derived import SECONDS_PER_DAY
 from pitchrec.index.snapshot import ChallengeIndex, ResumeIndex
 from pitchrec.ranking.features import (
-    DIVERSITY,
     EXTENDED_MATCH,
     SKILL_SIMILARITY,
     CatalogueFeatures,
-    candidate_features,
+    Scorer,
+    score_candidates,
 )
 
 # Spec 2.6 / appendix B: pool sizes.
@@ -33,14 +32,6 @@ FW_NOISE_HIGH = 40.0  # FW score U(0, 40) + (60 - days)
 FW_FRESH_DAYS = 60.0
 
 Rows = NDArray[np.int64]
-
-
-class Scorer(Protocol):
-    """What a pool needs from a policy: a score per candidate context (higher is better)."""
-
-    def score(
-        self, contexts: NDArray[np.float64], arm_ids: NDArray[np.int64], rng: np.random.Generator
-    ) -> NDArray[np.float64]: ...
 
 
 @dataclass(frozen=True)
@@ -95,18 +86,6 @@ def weighted_sample(
     return order.astype(np.int64)
 
 
-def _scored(
-    rows: Rows,
-    catalogue: CatalogueFeatures,
-    resumes: ResumeIndex,
-    scorer: Scorer,
-    rng: np.random.Generator,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    contexts = candidate_features(catalogue, resumes, rows, rng)
-    ucb = scorer.score(contexts, np.asarray(resumes.id)[rows], rng)
-    return contexts, ucb
-
-
 def vmp_pool(
     available: NDArray[np.bool_],
     catalogue: CatalogueFeatures,
@@ -118,9 +97,9 @@ def vmp_pool(
     score, then a weighted sample of n in draw order."""
     gated = available & catalogue.gate
     rows = np.flatnonzero(gated if gated.any() else available).astype(np.int64)
-    contexts, ucb = _scored(rows, catalogue, resumes, scorer, rng)
+    scored = score_candidates(catalogue, resumes, rows, scorer, rng)
     scores = (
-        ucb
+        scored.ucb
         + 2.2 * np.asarray(resumes.engagement)[rows]
         + 1.6 * np.asarray(resumes.popularity)[rows]
         + 1.8 * np.asarray(resumes.quality)[rows]
@@ -128,7 +107,7 @@ def vmp_pool(
     )
     top = top_k(scores, TOP_FACTOR * POOL_SIZES[Pool.VMP])
     drawn = top[weighted_sample(scores[top], POOL_SIZES[Pool.VMP], rng)]
-    return PoolCandidates(Pool.VMP, rows[drawn], scores[drawn], contexts[drawn])
+    return PoolCandidates(Pool.VMP, rows[drawn], scores[drawn], scored.contexts(catalogue, drawn))
 
 
 def nu_pool(
@@ -140,12 +119,12 @@ def nu_pool(
 ) -> PoolCandidates:
     """New: candidates at most 45 days old, top 2n, then a uniform sample of n."""
     rows = np.flatnonzero(available & catalogue.age.is_new).astype(np.int64)
-    contexts, ucb = _scored(rows, catalogue, resumes, scorer, rng)
+    scored = score_candidates(catalogue, resumes, rows, scorer, rng)
     age = catalogue.age
     scores = (
-        ucb
+        scored.ucb
         + 2.5 * age.temporal[rows]
-        + 1.8 * contexts[:, DIVERSITY]
+        + 1.8 * np.asarray(resumes.attribute_diversity)[rows]
         + 1.4 * np.asarray(resumes.rarity)[rows] / 100.0
         + 0.8 * age.boost[rows]
         + rng.uniform(0.0, NU_NOISE_HIGH, size=rows.shape[0])
@@ -153,7 +132,7 @@ def nu_pool(
     top = top_k(scores, TOP_FACTOR * POOL_SIZES[Pool.NU])
     if top.shape[0] > POOL_SIZES[Pool.NU]:
         top = rng.permutation(top)[: POOL_SIZES[Pool.NU]]
-    return PoolCandidates(Pool.NU, rows[top], scores[top], contexts[top])
+    return PoolCandidates(Pool.NU, rows[top], scores[top], scored.contexts(catalogue, top))
 
 
 def au_pool(
@@ -165,12 +144,12 @@ def au_pool(
 ) -> PoolCandidates:
     """Affine to the user: what VMP and NU did not take, deterministic top n."""
     rows = np.flatnonzero(available).astype(np.int64)
-    contexts, ucb = _scored(rows, catalogue, resumes, scorer, rng)
+    scored = score_candidates(catalogue, resumes, rows, scorer, rng)
     age = catalogue.age
     scores = (
-        ucb
-        + 3.5 * contexts[:, SKILL_SIMILARITY]
-        + 3.0 * contexts[:, EXTENDED_MATCH]
+        scored.ucb
+        + 3.5 * catalogue.matrix[rows, SKILL_SIMILARITY]
+        + 3.0 * catalogue.matrix[rows, EXTENDED_MATCH]
         + 1.1 * np.asarray(resumes.popularity)[rows]
         + 1.4 * np.asarray(resumes.quality)[rows]
         + 0.9 * age.temporal[rows]
@@ -178,7 +157,7 @@ def au_pool(
         + 0.9 * age.is_new[rows]
     )
     top = top_k(scores, POOL_SIZES[Pool.AU])
-    return PoolCandidates(Pool.AU, rows[top], scores[top], contexts[top])
+    return PoolCandidates(Pool.AU, rows[top], scores[top], scored.contexts(catalogue, top))
 
 
 def explore_pool(available: NDArray[np.bool_], rng: np.random.Generator) -> PoolCandidates:

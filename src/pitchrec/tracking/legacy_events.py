@@ -39,13 +39,17 @@ def stable_event_id(*parts: object) -> str:
     return "h:" + hashlib.sha256(text.encode()).hexdigest()[: EVENT_ID_LENGTH - 2]
 
 
+MAX_ID = 2**63 - 1
+
+
 def _causer(user: object) -> int | None:
+    """``activity_log.causer_id`` (BIGINT) of a user id as received, or NULL."""
     if isinstance(user, bool):
         return None
-    if isinstance(user, int) and user >= 0:
+    if isinstance(user, str) and user.isascii() and user.isdigit():
+        user = int(user)
+    if isinstance(user, int) and 0 <= user <= MAX_ID:
         return user
-    if isinstance(user, str) and user.isdigit():
-        return int(user)
     return None
 
 

@@ -118,7 +118,7 @@ class Tracker:
             self.stats.session_read_errors += 1
             return frozenset()
         self.breaker.success()
-        return frozenset(int(m) for m in members if m.isdigit())
+        return frozenset(int(m) for m in members if m.isascii() and m.isdigit())
 
     def record_feed(self, feed: Feed, context: FeedContext, policy_version: int) -> None:
         self._writes.append(self._feed_writes(feed, context, policy_version))

@@ -1,0 +1,208 @@
+"""Tracking on the in-process store: legacy keys and JSON, session exclusion, impressions,
+rewards reaching the policies, shared learning between replicas, and Redis outages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from factories import NOW, random_snapshot
+from pitchrec.domain.feed import FeedKind, FeedRequest
+from pitchrec.ranking.pool_policies import pool_policy_factory
+from pitchrec.service import Recommender, RequestInfo
+from pitchrec.sources.schema import CHALLENGE_MODEL_TYPE, RESUME_MODEL_TYPE
+from pitchrec.tracking.learner import PolicyLearner
+from pitchrec.tracking.memory_store import MemoryStore
+from pitchrec.tracking.store import FeedWrites
+from pitchrec.tracking.tracker import Tracker, TrackingConfig, session_key
+
+
+def _replica(store: MemoryStore, **config: Any) -> tuple[Recommender, Tracker]:
+    tracker = Tracker(store, PolicyLearner(store, pool_policy_factory), TrackingConfig(**config))
+    recommender = Recommender(
+        random_snapshot(1, n_resumes=400, n_challenges=12, n_creators=250), tracker=tracker
+    )
+    tracker.on_policies = recommender.set_policies
+    return recommender, tracker
+
+
+def _serve(recommender: Recommender, request_id: str, **info: Any) -> Any:
+    request = FeedRequest(kind=FeedKind.TOTAL, user_id=info.pop("user", 7), seed=1, now=NOW)
+    return recommender.serve(request, RequestInfo(request_id=request_id, endpoint="total", **info))
+
+
+def test_legacy_activity_list_session_set_and_archive_rows() -> None:
+    store = MemoryStore()
+    recommender, tracker = _replica(store)
+    feed = _serve(recommender, "req1", raw_user=7, params={"excluded_count": 0}, session_id="s/1")
+    tracker.process_once()
+    events = [json.loads(e) for e in store.activity("user_activity:7")]
+    assert len(events) == 1 + len(feed.items)
+    assert events[-1]["event_type"] == "feed_request"  # pushed first, so last (newest first)
+    assert events[-1]["params"] == {"excluded_count": 0}
+    view = events[0]
+    assert list(view) == [
+        "event_type", "user_id", "video_id", "video_url", "position", "feed_type",
+        "timestamp", "session_id",
+    ]  # fmt: skip
+    assert view["feed_type"] in ("VMP", "AU", "NU", "FW")
+    assert view["session_id"] == "session:7:s_1"  # namespaced, sanitised (D-S10)
+    members = store.session_members("session:7:s_1:videos")
+    assert members == {str(item.item_id) for item in feed.items}
+    rows = list(store.archive)
+    assert len(rows) == 1 + len(feed.items)
+    assert rows[0].description == "#feed #request #total"
+    types = {r.subject_type for r in rows[1:]}
+    assert types <= {RESUME_MODEL_TYPE, CHALLENGE_MODEL_TYPE} and CHALLENGE_MODEL_TYPE in types
+    assert all(r.description.startswith("#video #view #") for r in rows[1:])
+    assert len({r.event_id for r in rows}) == len(rows)
+
+
+def test_impressions_can_be_archived_as_impressions_only() -> None:
+    store = MemoryStore()
+    recommender, tracker = _replica(store, impressions_as_views=False)
+    _serve(recommender, "req1", raw_user=7)
+    tracker.process_once()
+    assert all(r.description.startswith("#feed #") for r in store.archive)
+
+
+def test_session_exclusion_across_requests_without_client_lists() -> None:
+    store = MemoryStore()
+    recommender, tracker = _replica(store)
+    first = _serve(recommender, "a", raw_user=7, session_id="scroll")
+    tracker.process_once()
+    second = _serve(recommender, "b", raw_user=7, session_id="scroll")
+    assert not {i.item_id for i in first.items} & {i.item_id for i in second.items}
+    other_session = _serve(recommender, "c", raw_user=7, session_id="other")
+    assert {i.item_id for i in first.items} & {i.item_id for i in other_session.items}
+
+
+def test_session_keys() -> None:
+    assert session_key(5, "abc", 0) == "session:5:abc"
+    assert session_key(None, "x y{z}", 0) == "session:anon:x_y_z_"
+    assert session_key(5, None, 1234.9) == "session:5:1234"
+
+
+def _reward_events(feed: Any, request_id: str, n: int, kind: str = "like") -> list[dict[str, Any]]:
+    return [
+        {"event_id": f"{request_id}-{i}", "type": kind, "user_id": 7, "item_id": item.item_id,
+         "item_type": item.kind.value, "request_id": request_id, "position": item.position,
+         "value": None, "timestamp": None}
+        for i, item in enumerate(feed.items[:n])
+        if item.pool.value in ("VMP", "AU", "NU")
+    ]  # fmt: skip
+
+
+def test_rewards_reach_the_policies_of_every_replica() -> None:
+    shared = MemoryStore()
+    replica_a, tracker_a = _replica(shared)
+    replica_b, tracker_b = _replica(shared)
+    feed = _serve(replica_a, "r1", raw_user=7)
+    tracker_a.process_once()
+    events = _reward_events(feed, "r1", 10)
+    assert events
+    tracker_b.record_events(events)  # the rewards arrive at the *other* replica
+    tracker_b.process_once()
+    assert tracker_b.stats.events_matched == len(events)
+    tracker_b.sync_now()
+    tracker_a.sync_now()
+    for tracker, recommender in ((tracker_a, replica_a), (tracker_b, replica_b)):
+        updates = sum(p.n_updates for p in tracker.learner.serving.values())
+        assert updates == len(events)
+        assert recommender.policies[next(iter(recommender.policies))] is not None
+    theta_a = [np.asarray(p.describe()["theta"]) for p in tracker_a.learner.serving.values()]
+    theta_b = [np.asarray(p.describe()["theta"]) for p in tracker_b.learner.serving.values()]
+    for a, b in zip(theta_a, theta_b, strict=True):
+        np.testing.assert_allclose(a, b)
+    assert any(np.abs(a).sum() > 0 for a in theta_a)
+    # Archived: v1 feedback rows, the like as "#resume #like" or "#challenge #like".
+    feedback = [r for r in shared.archive if r.url == "/v1/events"]
+    assert len(feedback) == len(events)
+
+
+def test_unmatched_events_are_archived_but_do_not_learn() -> None:
+    store = MemoryStore()
+    _, tracker = _replica(store)
+    event = {
+        "event_id": "x", "type": "like", "user_id": 1, "item_id": 5, "item_type": "resume",
+        "request_id": "unknown", "value": None, "timestamp": None,
+    }  # fmt: skip
+    tracker.record_events([event, dict(event, event_id="y", request_id=None)])
+    tracker.process_once()
+    tracker.sync_now()
+    assert tracker.stats.events_matched == 0
+    assert sum(p.n_updates for p in tracker.learner.serving.values()) == 0
+    assert len(store.archive) == 2
+
+
+def test_policy_version_bump_resets_learning() -> None:
+    store = MemoryStore()
+    recommender, tracker = _replica(store)
+    feed = _serve(recommender, "r1", raw_user=7)
+    tracker.process_once()
+    tracker.record_events(_reward_events(feed, "r1", 6))
+    tracker.process_once()
+    tracker.sync_now()
+    assert sum(p.n_updates for p in tracker.learner.serving.values()) > 0
+    store.set_policy_version(2)
+    tracker.sync_now()
+    assert tracker.learner.version == 2
+    assert sum(p.n_updates for p in tracker.learner.serving.values()) == 0
+
+
+class FlakyStore(MemoryStore):
+    """A store whose writes fail while ``down`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def write_feed(self, writes: list[FeedWrites]) -> None:
+        if self.down:
+            raise ConnectionError("redis is down")
+        super().write_feed(writes)
+
+    def session_members(self, key: str) -> set[str]:
+        if self.down:
+            raise ConnectionError("redis is down")
+        return super().session_members(key)
+
+
+def test_outage_spools_writes_and_replays_them_when_back() -> None:
+    store = FlakyStore()
+    recommender, tracker = _replica(store)
+    tracker.breaker.cooldown = 0.0
+    store.down = True
+    feeds = [_serve(recommender, f"r{i}", raw_user=7, session_id="s") for i in range(5)]
+    for _ in range(5):
+        tracker.process_once()
+    assert len(tracker.spool) == 5 and not store.archive
+    store.down = False
+    tracker.process_once()
+    assert len(tracker.spool) == 0
+    assert len(store.archive) == sum(1 + len(f.items) for f in feeds)
+    assert tracker.spool.dropped == 0
+
+
+def test_spool_overflow_is_counted() -> None:
+    store = FlakyStore()
+    recommender, tracker = _replica(store, spool_capacity=3)
+    store.down = True
+    for i in range(5):
+        _serve(recommender, f"r{i}", raw_user=7)
+        tracker.process_once()
+    assert len(tracker.spool) == 3
+    assert tracker.spool.dropped == 2
+
+
+@pytest.mark.parametrize("kind", ["view", "like", "skip", "share", "save", "match"])
+def test_reward_mapping(kind: str) -> None:
+    from pitchrec.tracking.rewards import reward
+
+    value = reward(kind, 0.4)
+    assert value is not None and 0.0 <= value <= 1.0
+    assert reward("view", 0.4) == 0.4 and reward("view", 7.0) == 1.0
+    assert reward("skip", None) == 0.0 and reward("nope", None) is None
