@@ -1,0 +1,130 @@
+"""Tracking against the real Redis: the legacy keys with their TTLs, one round trip per
+feed, and learning statistics that add up exactly under concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+import redis
+
+from factories import NOW, random_snapshot
+from pitchrec.domain.feed import FeedKind, FeedRequest
+from pitchrec.policies.deltas import flatten_delta
+from pitchrec.ranking.pool_policies import pool_policy_factory
+from pitchrec.service import Recommender, RequestInfo
+from pitchrec.tracking.archive_format import STREAM_KEY
+from pitchrec.tracking.learner import PolicyLearner
+from pitchrec.tracking.redis_store import RedisStore
+from pitchrec.tracking.store import policy_stats_key
+from pitchrec.tracking.tracker import Tracker
+
+pytestmark = pytest.mark.integration
+
+
+def _replica(url: str) -> tuple[Recommender, Tracker]:
+    store = RedisStore.from_url(url)
+    tracker = Tracker(store, PolicyLearner(store, pool_policy_factory))
+    snapshot = random_snapshot(2, n_resumes=300, n_challenges=10, n_creators=200)
+    recommender = Recommender(snapshot, tracker=tracker)
+    tracker.on_policies = recommender.set_policies
+    return recommender, tracker
+
+
+def test_feed_writes_legacy_keys_with_ttls_in_one_round_trip(redis_url: str) -> None:
+    recommender, tracker = _replica(redis_url)
+    request = FeedRequest(kind=FeedKind.DISCOVER, user_id=42, seed=3, now=NOW)
+    info = RequestInfo(request_id="rq1", endpoint="discover", raw_user=42, params={"size": 20})
+    feed = recommender.serve(request, info)
+    tracker.process_once()
+    assert tracker.stats.round_trips == 1
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    events = [json.loads(e) for e in client.lrange("user_activity:42", 0, -1)]
+    assert events[-1] == {**events[-1], "event_type": "feed_request", "params": {"size": 20}}
+    assert {e["feed_type"] for e in events[:-1]} == {"resume"}  # spec 4.3 for /discover
+    assert 86_000 < client.ttl("user_activity:42") <= 86_400
+    assert client.hlen("pitchrec:imp:rq1") == len(feed.items)
+    assert client.ttl("pitchrec:imp:rq1") > 0
+    assert client.xlen(STREAM_KEY) == 1 + len(feed.items)
+    session_keys = list(client.scan_iter("session:42:*:videos"))
+    assert len(session_keys) == 1 and 3_500 < client.ttl(session_keys[0]) <= 3_600
+
+
+def _publish(url: str, worker: int, batches: int) -> None:
+    """One process: learn and publish ``batches`` deltas for the VMP pool."""
+    store = RedisStore.from_url(url)
+    learner = PolicyLearner(store, pool_policy_factory)
+    rng = np.random.default_rng(worker)
+    for _ in range(batches):
+        for _ in range(5):
+            learner.observe("VMP", rng.random(18), 1, float(rng.random()))
+        assert learner.sync()
+
+
+def test_concurrent_publishers_sum_exactly(redis_url: str) -> None:
+    """Several processes publish at once: the global totals equal the exact sum."""
+    workers, batches = 4, 25
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_publish, args=(redis_url, w, batches)) for w in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+        assert process.exitcode == 0
+    expected = pool_policy_factory()["VMP"]
+    for worker in range(workers):
+        rng = np.random.default_rng(worker)
+        for _ in range(batches * 5):
+            expected.update(
+                rng.random(18).reshape(1, -1), np.asarray([1]), np.asarray([float(rng.random())])
+            )
+    store = RedisStore.from_url(redis_url)
+    totals = store.read_stats([policy_stats_key(1, "VMP")])[policy_stats_key(1, "VMP")]
+    want = flatten_delta(expected.pending_delta())
+    assert totals["n_updates"] == workers * batches * 5
+    for name, value in want.items():
+        assert totals[name] == pytest.approx(value, rel=1e-9, abs=1e-9), name
+
+
+def test_a_retried_batch_is_applied_once(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url)
+    increments = {policy_stats_key(1, "AU"): {"n_updates": 1.0, "b[0]": 0.5}}
+    assert store.add_stats("batch-1", increments) is True
+    assert store.add_stats("batch-1", increments) is False
+    totals = store.read_stats([policy_stats_key(1, "AU")])[policy_stats_key(1, "AU")]
+    assert totals == {"n_updates": 1.0, "b[0]": 0.5}
+
+
+def test_replica_b_learns_from_events_posted_to_replica_a(redis_url: str) -> None:
+    replica_a, tracker_a = _replica(redis_url)
+    replica_b, tracker_b = _replica(redis_url)
+    tracker_a.start()
+    tracker_b.start()
+    try:
+        request = FeedRequest(kind=FeedKind.TOTAL, user_id=7, seed=1, now=NOW)
+        feed = replica_a.serve(request, RequestInfo(request_id="rA", endpoint="total"))
+        time.sleep(0.1)  # the impression reaches Redis
+        events: list[dict[str, Any]] = [
+            {"event_id": f"e{i}", "type": "like", "user_id": 7, "item_id": item.item_id,
+             "item_type": item.kind.value, "request_id": "rA", "value": None, "timestamp": None}
+            for i, item in enumerate(feed.items) if item.pool.value in ("VMP", "AU", "NU")
+        ]  # fmt: skip
+        started = time.monotonic()
+        tracker_a.record_events(events)
+        while time.monotonic() - started < 5:
+            if sum(p.n_updates for p in replica_b.policies.values()) == len(events):
+                break
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+        assert sum(p.n_updates for p in replica_b.policies.values()) == len(events)
+        assert elapsed <= 2.5, f"replica B saw the learning after {elapsed:.2f} s"
+        print(f"[tracking] replica B learned {len(events)} rewards in {elapsed:.2f} s")
+    finally:
+        tracker_a.stop()
+        tracker_b.stop()
