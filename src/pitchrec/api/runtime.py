@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 RELOAD_CHANNEL = "pitchrec:reload"
 WATCH_SECONDS = 2.0  # how often a worker checks the shared snapshot directory
-REDIS_TIMEOUT_SECONDS = 0.5  # never let Redis stall a request (the legacy waited 10 s)
+REDIS_TIMEOUT_SECONDS = 0.5
+FEED_THREADS = 1  # never let Redis stall a request (the legacy waited 10 s)
 
 
 class Runtime:
@@ -49,11 +50,16 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: Any = None
         self._reload_lock = asyncio.Lock()
+        self._feed_limiter: anyio.CapacityLimiter | None = None
         self.tracker = self._make_tracker()
+        self.telemetry.watch_tracker(self.tracker.counters)
 
     # -- lifecycle ------------------------------------------------------------------
 
     async def start(self) -> None:
+        # One feed thread per process: feeds are CPU-bound under the GIL, so more threads
+        # only convoy on it; scale with worker processes instead.
+        self._feed_limiter = anyio.CapacityLimiter(FEED_THREADS)
         redis_url = self.settings.redis_url
         if redis_url is not None:
             import redis.asyncio as aioredis
@@ -141,7 +147,7 @@ class Runtime:
             feed = recommender.serve(request, info)
             return feed, render(recommender, feed) if render is not None else b""
 
-        feed, body = await anyio.to_thread.run_sync(work)
+        feed, body = await anyio.to_thread.run_sync(work, limiter=self._feed_limiter)
         self.telemetry.observe_feed(feed)
         return feed, body
 

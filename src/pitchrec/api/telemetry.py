@@ -6,6 +6,7 @@ With several worker processes each worker exports its own series; scrape them pe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -67,6 +68,20 @@ class Telemetry:
             registry=self.registry,
         )
         age.set_function(snapshot_age)
+
+    def watch_tracker(self, stats: Callable[[], dict[str, float]]) -> None:
+        """Export the tracker's counters (read at scrape time)."""
+        names = {
+            "spooled": "Tracking writes waiting in the local spool (Redis down).",
+            "spool_dropped": "Tracking writes dropped because the spool was full.",
+            "write_errors": "Failed tracking round trips to Redis.",
+            "round_trips": "Tracking round trips to Redis.",
+            "events_matched": "Feedback events that found their impression (policy updates).",
+            "sync_errors": "Failed policy synchronisations.",
+        }
+        for key, help_text in names.items():
+            gauge = Gauge(f"pitchrec_tracking_{key}", help_text, registry=self.registry)
+            gauge.set_function(lambda key=key: stats().get(key, math.nan))  # type: ignore[misc]
 
     def observe_feed(self, feed: Feed) -> None:
         self.feed_items.labels(feed.request.kind.value).observe(len(feed.items))

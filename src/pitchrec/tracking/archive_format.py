@@ -15,9 +15,10 @@ The archiver (consumer group :data:`ARCHIVE_GROUP`) inserts rows under a unique
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
+
+import orjson
 
 STREAM_KEY = "pitchrec:events"
 ARCHIVE_GROUP = "archiver"
@@ -45,12 +46,12 @@ class ArchiveRow:
         """The stream entry fields."""
         row = asdict(self)
         event_id = row.pop("event_id")
-        return {"event_id": event_id, "row": json.dumps(row, ensure_ascii=False)}
+        return {"event_id": event_id, "row": orjson.dumps(row).decode()}
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> ArchiveRow:
         """Decode a stream entry; raises ValueError (or KeyError) when malformed."""
-        row = json.loads(fields["row"])
+        row = orjson.loads(fields["row"])
         if not isinstance(row, dict):
             raise ValueError("row is not a JSON object")
         return cls(event_id=fields["event_id"], **row)

@@ -15,9 +15,10 @@ Real watch events (v1 ``view``) are archived as ``#video #view #watched``.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from pitchrec.sources.schema import CHALLENGE_MODEL_TYPE, RESUME_MODEL_TYPE, USER_MODEL_TYPE
 from pitchrec.tracking.archive_format import ArchiveRow
@@ -87,7 +88,12 @@ def video_view_event(
     }
 
 
-def request_row(event: dict[str, Any], event_id: str) -> ArchiveRow:
+def dumps(event: dict[str, Any]) -> str:
+    """Compact UTF-8 JSON (the legacy wrote ``json.dumps`` defaults; consumers parse it)."""
+    return orjson.dumps(event).decode()
+
+
+def request_row(event: dict[str, Any], event_id: str, event_json: str) -> ArchiveRow:
     endpoint = str(event["endpoint"])
     return ArchiveRow(
         event_id=event_id,
@@ -97,14 +103,19 @@ def request_row(event: dict[str, Any], event_id: str) -> ArchiveRow:
         subject_type=None,
         causer_id=_causer(event["user_id"]),
         causer_type=USER_MODEL_TYPE,
-        properties=json.dumps(event, ensure_ascii=False),
+        properties=event_json,
         url=f"/api/search/{endpoint}",
         created_at=str(event["timestamp"]),
     )
 
 
 def impression_row(
-    event: dict[str, Any], event_id: str, *, is_challenge: bool, impressions_as_views: bool
+    event: dict[str, Any],
+    event_id: str,
+    event_json: str,
+    *,
+    is_challenge: bool,
+    impressions_as_views: bool,
 ) -> ArchiveRow:
     feed_type = event["feed_type"]
     description = (
@@ -118,7 +129,7 @@ def impression_row(
         subject_type=CHALLENGE_MODEL_TYPE if is_challenge else RESUME_MODEL_TYPE,
         causer_id=_causer(event["user_id"]),
         causer_type=USER_MODEL_TYPE,
-        properties=json.dumps(event, ensure_ascii=False),
+        properties=event_json,
         url=f"/api/search/feed/video/{event['video_id']}",
         created_at=str(event["timestamp"]),
     )
@@ -138,7 +149,7 @@ def feedback_row(event: dict[str, Any], event_id: str) -> ArchiveRow:
         subject_type=CHALLENGE_MODEL_TYPE if is_challenge else RESUME_MODEL_TYPE,
         causer_id=int(event["user_id"]),
         causer_type=USER_MODEL_TYPE,
-        properties=json.dumps(event, ensure_ascii=False),
+        properties=dumps(event),
         url="/v1/events",
         created_at=str(timestamp),
     )

@@ -12,7 +12,6 @@ a short timeout, and only when the client sends a ``session_id``.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 
 from pitchrec.domain.feed import Feed, ItemKind
 from pitchrec.policies.base import Policy
@@ -99,12 +99,23 @@ class Tracker:
         self.breaker = CircuitBreaker()
         self.spool: Spool[FeedWrites] = Spool(self.config.spool_capacity)
         self.stats = TrackerStats()
-        self._writes: deque[FeedWrites] = deque()
+        self._feeds: deque[tuple[Feed, FeedContext, int, str, float]] = deque()
         self._events: deque[dict[str, Any]] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_sync = 0.0
+
+    def counters(self) -> dict[str, float]:
+        """Gauges for the metrics endpoint."""
+        return {
+            "spooled": float(len(self.spool)),
+            "spool_dropped": float(self.spool.dropped),
+            "write_errors": float(self.stats.write_errors),
+            "round_trips": float(self.stats.round_trips),
+            "events_matched": float(self.stats.events_matched),
+            "sync_errors": float(self.learner.sync_errors),
+        }
 
     # -- request path ---------------------------------------------------------------
 
@@ -121,7 +132,8 @@ class Tracker:
         return frozenset(int(m) for m in members if m.isascii() and m.isdigit())
 
     def record_feed(self, feed: Feed, context: FeedContext, policy_version: int) -> None:
-        self._writes.append(self._feed_writes(feed, context, policy_version))
+        """Queue the feed's writes; they are built and sent by the writer thread."""
+        self._feeds.append((feed, context, policy_version, legacy.now_iso(), time.time()))
         self.stats.feeds += 1
         self._wake.set()
 
@@ -131,16 +143,22 @@ class Tracker:
         self._wake.set()
         return len(events)
 
-    def _feed_writes(self, feed: Feed, ctx: FeedContext, policy_version: int) -> FeedWrites:
+    def _feed_writes(
+        self, feed: Feed, ctx: FeedContext, policy_version: int, timestamp: str, now: float
+    ) -> FeedWrites:
         cfg = self.config
-        timestamp = legacy.now_iso()
         user = feed.request.user_id
-        session = session_key(user, ctx.session_id, time.time())
+        session = session_key(user, ctx.session_id, now)
         request_event = legacy.feed_request_event(
             ctx.raw_user, ctx.endpoint, ctx.params, timestamp, session
         )
-        events = [request_event]
-        archive = [legacy.request_row(request_event, legacy.stable_event_id(ctx.request_id, 0))]
+        request_json = legacy.dumps(request_event)
+        events = [request_json]
+        archive = [
+            legacy.request_row(
+                request_event, legacy.stable_event_id(ctx.request_id, 0), request_json
+            )
+        ]
         impressions: dict[str, str] = {}
         for item in feed.items:
             kind = item.kind.value
@@ -153,16 +171,18 @@ class Tracker:
                 timestamp,
                 session,
             )
-            events.append(view)
+            view_json = legacy.dumps(view)
+            events.append(view_json)
             archive.append(
                 legacy.impression_row(
                     view,
                     legacy.stable_event_id(ctx.request_id, item.position),
+                    view_json,
                     is_challenge=item.kind is ItemKind.CHALLENGE,
                     impressions_as_views=cfg.impressions_as_views,
                 )
             )
-            impressions[impression_field(kind, item.item_id)] = json.dumps(
+            impressions[impression_field(kind, item.item_id)] = orjson.dumps(
                 {
                     "pool": item.pool.value,
                     "slot": item.slot.value,
@@ -174,11 +194,11 @@ class Tracker:
                     "user_id": user,
                     "ts": timestamp,
                 }
-            )
+            ).decode()
         # The legacy key holds whatever id was received (``user_activity:None`` included).
         return FeedWrites(
             activity_key=f"user_activity:{ctx.raw_user}",
-            activity_events=[json.dumps(e, ensure_ascii=False) for e in events],
+            activity_events=events,
             activity_ttl=cfg.activity_ttl,
             session_key=session + ":videos",
             session_members=[str(item.item_id) for item in feed.items],
@@ -210,14 +230,14 @@ class Tracker:
             self.process_once()
             if self._stop.is_set():
                 deadline = time.monotonic() + 5.0
-                while (self._writes or self._events) and time.monotonic() < deadline:
+                while (self._feeds or self._events) and time.monotonic() < deadline:
                     if not self.process_once():
                         break
                 self.sync_now()
                 return
             if time.monotonic() - self._last_sync >= SYNC_SECONDS:
                 self.sync_now()
-            if self._writes or self._events:
+            if self._feeds or self._events:
                 time.sleep(FLUSH_SECONDS)  # let a few more requests join the round trip
 
     def sync_now(self) -> None:
@@ -228,7 +248,8 @@ class Tracker:
     def process_once(self) -> bool:
         """Handle the queued events, then send the queued writes in one round trip.
         False when Redis refused them (they are in the spool)."""
-        writes = [self._writes.popleft() for _ in range(min(BATCH, len(self._writes)))]
+        feeds = [self._feeds.popleft() for _ in range(min(BATCH, len(self._feeds)))]
+        writes = [self._feed_writes(*queued) for queued in feeds]
         events = [self._events.popleft() for _ in range(min(5 * BATCH, len(self._events)))]
         if events:
             writes.append(self._event_writes(events))
@@ -273,7 +294,7 @@ class Tracker:
             amount = reward(event["type"], event.get("value"), self.config.rewards)
             if raw is None or amount is None:
                 continue
-            impression = json.loads(raw)
+            impression = orjson.loads(raw)
             context = impression.get("context") or []
             if len(context) and self.learner.observe(
                 impression["pool"], np.asarray(context), int(event["item_id"]), amount
