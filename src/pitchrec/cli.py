@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL
 
 from pitchrec import __version__
 from pitchrec.domain.feed import FeedKind, FeedRequest
-from pitchrec.errors import PitchrecError
+from pitchrec.errors import ConfigurationError, PitchrecError
 from pitchrec.progress import RichReporter
 from pitchrec.settings import Settings
 
@@ -304,6 +304,50 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=20,
     )
+
+
+@app.command()
+def archive(
+    database_url: DatabaseOption = None,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(help="Redis holding the event stream. Default: PITCHREC_REDIS_URL."),
+    ] = None,
+    consumer: Annotated[
+        str | None, typer.Option(help="Consumer name in the group. Default: host-pid.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+) -> None:
+    """Archive tracked events from Redis into activity_log, exactly once (applies the
+    event_id migration first). Runs until SIGTERM."""
+    from pitchrec.logs import configure_logging
+    from pitchrec.tracking.archive_main import run_archiver
+
+    with _friendly_errors():
+        settings = Settings()
+        redis = redis_url or (
+            settings.redis_url.get_secret_value() if settings.redis_url is not None else None
+        )
+        if not redis:
+            raise ConfigurationError("pitchrec archive needs --redis-url or PITCHREC_REDIS_URL")
+        configure_logging()
+        url = _database(database_url)
+        url_text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+        run_archiver(url_text, redis, consumer, batch_size)
+
+
+@app.command()
+def migrate(database_url: DatabaseOption = None) -> None:
+    """Bring an existing database up to date (adds activity_log.event_id); idempotent."""
+    from pitchrec.sources.database import make_engine, redact
+    from pitchrec.sources.migrations import migrate as apply_migrations
+
+    with _friendly_errors():
+        url = _database(database_url)
+        engine = make_engine(url)
+        steps = apply_migrations(engine)
+        engine.dispose()
+        err.print(f"{redact(url)}: " + ("; ".join(steps) if steps else "up to date"))
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -26,7 +26,9 @@ from pitchrec.ranking.pool_policies import pool_policy_factory
 from pitchrec.service import Recommender, RequestInfo
 from pitchrec.settings import Settings
 from pitchrec.snapshot_manager import SnapshotManager, SnapshotSource
+from pitchrec.sources.database import make_engine
 from pitchrec.tracking.learner import PolicyLearner
+from pitchrec.tracking.local_archiver import LocalArchiver
 from pitchrec.tracking.memory_store import MemoryStore
 from pitchrec.tracking.redis_store import RedisStore
 from pitchrec.tracking.store import TrackingStore
@@ -51,6 +53,7 @@ class Runtime:
         self._redis: Any = None
         self._reload_lock = asyncio.Lock()
         self._feed_limiter: anyio.CapacityLimiter | None = None
+        self.local_archiver: LocalArchiver | None = None
         self.tracker = self._make_tracker()
         self.telemetry.watch_tracker(self.tracker.counters)
 
@@ -70,6 +73,8 @@ class Runtime:
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
             )
         self.tracker.start()
+        if self.local_archiver is not None:
+            await anyio.to_thread.run_sync(self.local_archiver.start)
         self._tasks.append(asyncio.create_task(self._load_then_maintain()))
 
     def _make_tracker(self) -> Tracker:
@@ -79,6 +84,9 @@ class Runtime:
             store = RedisStore.from_url(settings.redis_url.get_secret_value())
         else:
             store = MemoryStore()
+            database = self.manager.source.database_url
+            if database is not None:  # the embedded default archives in process
+                self.local_archiver = LocalArchiver(store, make_engine(database))
         learner = PolicyLearner(store, pool_policy_factory)
         config = TrackingConfig(
             impression_ttl=settings.impression_ttl_seconds,
@@ -102,6 +110,8 @@ class Runtime:
         if self._redis is not None:
             await self._redis.aclose()
         await anyio.to_thread.run_sync(self.tracker.stop)  # flush queued tracking
+        if self.local_archiver is not None:
+            await anyio.to_thread.run_sync(self.local_archiver.stop)
 
     @property
     def ready(self) -> bool:

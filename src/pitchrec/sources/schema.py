@@ -33,6 +33,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.dialects import mysql
 
 metadata = MetaData()
 
@@ -46,6 +47,15 @@ RESUME_MODEL_TYPE = "App\\Interacpedia\\Resumes\\Resume"
 CHALLENGE_MODEL_TYPE = "App\\Interacpedia\\Challenges\\Challenge"
 #: ``activity_log.causer_type`` written by the legacy flush (spec 4.4).
 USER_MODEL_TYPE = "App\\User"
+
+#: ``activity_log.event_id``. Binary collation on MySQL/MariaDB: under the table's
+#: ``utf8mb4_unicode_ci`` the UNIQUE index would take "AbC" and "abc" (or "é" and "e") for the
+#: same id, and the archiver's INSERT IGNORE would drop the second event as a duplicate.
+#: (``utf8mb4_bin`` still pads: "a" and "a " collide; the archiver refuses ids with
+#: trailing spaces.) SQLite compares bytes by default.
+EventId = String(64).with_variant(
+    mysql.VARCHAR(64, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 
 _MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
 _URL = 500  # VARCHAR length of media URLs: 500 * 4 bytes fits InnoDB's 3072-byte key limit
@@ -224,7 +234,7 @@ activity_log = Table(
     # Idempotency key of the stream archiver (tracking/archiver.py). Not in the legacy
     # table: sources/migrations.py adds it to an existing database. Legacy rows keep NULL,
     # which a UNIQUE index allows any number of times on MySQL, MariaDB and SQLite.
-    Column("event_id", String(64), nullable=True),
+    Column("event_id", EventId, nullable=True),
     Index("idx_activity_log_causer", "causer_id", "created_at"),
     Index("idx_activity_log_created", "created_at"),
     Index("uq_activity_log_event_id", "event_id", unique=True),

@@ -2,8 +2,9 @@
 
 ``python -m pitchrec.tracking.archive_main --database-url URL --redis-url URL`` (or the
 ``PITCHREC_DATABASE_URL`` / ``PITCHREC_REDIS_URL`` variables). SIGTERM and SIGINT finish the
-batch in hand and stop; SIGKILL at any point loses nothing (its pending entries are read
-again on restart, or reclaimed by another archiver after ``--claim-idle-ms``).
+batch in hand and stop (a second one stops at once). SIGKILL at any point loses nothing: the
+entries it had read are read again on restart under the same ``--consumer`` name, or
+reclaimed by another archiver after ``--claim-idle-ms``.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def run_archiver(
     if threading.current_thread() is threading.main_thread():
 
         def _on_signal(signum: int, _frame: FrameType | None) -> None:
+            if stop.is_set():  # a second signal: leave now; the batch in hand stays pending
+                raise KeyboardInterrupt
             log.info("signal %d: stopping after the current batch", signum)
             stop.set()
 

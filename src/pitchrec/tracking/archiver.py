@@ -165,7 +165,8 @@ def idempotent_insert(engine: Engine) -> Insert:
 class Archiver:
     """Moves stream entries into ``activity_log`` exactly once (see the module docstring).
 
-    ``redis_client`` must be a synchronous client with ``decode_responses=True``. Counters
+    ``redis_client`` must be a synchronous client with ``decode_responses=True`` and a
+    socket timeout longer than ``block_ms`` (XREADGROUP blocks that long). Counters
     are plain ``int`` attributes, updated after every batch, for the service to export:
 
     * ``inserted``: rows the database accepted;

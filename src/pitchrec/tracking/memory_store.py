@@ -85,10 +85,16 @@ class MemoryStore:
         with self._lock:
             self.archive.extend(rows)
 
-    def drain_archive(self, limit: int) -> list[ArchiveRow]:
-        """Take up to ``limit`` rows for the in-process archiver."""
+    def peek_archive(self, limit: int) -> list[ArchiveRow]:
+        """The oldest ``limit`` queued rows, left in the queue until :meth:`drop_archive`."""
         with self._lock:
-            return [self.archive.popleft() for _ in range(min(limit, len(self.archive)))]
+            return [self.archive[i] for i in range(min(limit, len(self.archive)))]
+
+    def drop_archive(self, count: int) -> None:
+        """Remove the oldest ``count`` rows (after they were committed)."""
+        with self._lock:
+            for _ in range(min(count, len(self.archive))):
+                self.archive.popleft()
 
     def add_stats(self, batch_id: str, increments: dict[str, dict[str, float]]) -> bool:
         with self._lock:
