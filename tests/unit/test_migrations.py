@@ -18,11 +18,12 @@ from sqlalchemy import (
     Table,
     Text,
     func,
-    inspect,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import DropIndex
 
 from pitchrec.sources.database import make_engine
 from pitchrec.sources.migrations import EVENT_ID_INDEX, migrate
@@ -108,7 +109,7 @@ def test_half_applied_migration_completes(legacy_engine: Engine) -> None:
     """A run that added the column but died before the index finishes the job."""
     migrate(legacy_engine)
     with legacy_engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP INDEX {EVENT_ID_INDEX}")
+        conn.execute(DropIndex(next(i for i in activity_log.indexes if i.name == EVENT_ID_INDEX)))
     assert migrate(legacy_engine) == [f"create unique index {EVENT_ID_INDEX}"]
 
 

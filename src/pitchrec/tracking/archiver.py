@@ -122,8 +122,9 @@ def decode_entry(fields: dict[str, str]) -> dict[str, Any]:
 
     Beyond :meth:`ArchiveRow.from_fields`, every value is checked against its column, so a
     row that would be refused (or, under ``INSERT IGNORE``, silently truncated or defaulted)
-    is dead-lettered instead; in particular an ``event_id`` longer than the column would be
-    truncated and could collide with another one.
+    is dead-lettered instead. In particular an ``event_id`` longer than the column would be
+    truncated, and one with a trailing space compared equal to the same id without it: either
+    could be taken for another event's id and dropped as a duplicate.
     """
     if not fields:
         raise MalformedEntryError(_GONE)
@@ -134,6 +135,9 @@ def decode_entry(fields: dict[str, str]) -> dict[str, Any]:
     values = {name: getattr(row, name) for name in _ROW_FIELDS}  # not asdict: no deep copy
     if not values["event_id"]:
         raise MalformedEntryError("event_id is empty")
+    if isinstance(values["event_id"], str) and values["event_id"].endswith(" "):
+        # MySQL's PAD SPACE collations compare "a " equal to "a": it would be a duplicate.
+        raise MalformedEntryError("event_id ends with a space")
     for name in ("event_id", "log_name", "description", "properties", "url"):
         _check_text(name, values[name], nullable=False)
     for name in ("subject_type", "causer_type"):
