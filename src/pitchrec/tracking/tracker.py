@@ -39,7 +39,9 @@ from pitchrec.tracking.store import (
 
 log = logging.getLogger(__name__)
 _SESSION_SAFE = re.compile(r"[^A-Za-z0-9._-]")
-FLUSH_SECONDS = 0.005  # the writer wakes at least this often while work is queued
+#: The writer thread's tick. It is not woken per request: waking it for every feed made it
+#: take the GIL from the request thread each time (measured: feed p50 1.45 -> 3.5 ms).
+FLUSH_SECONDS = 0.02
 BATCH = 256  # feeds per round trip at most
 
 
@@ -135,12 +137,10 @@ class Tracker:
         """Queue the feed's writes; they are built and sent by the writer thread."""
         self._feeds.append((feed, context, policy_version, legacy.now_iso(), time.time()))
         self.stats.feeds += 1
-        self._wake.set()
 
     def record_events(self, events: list[dict[str, Any]]) -> int:
         self._events.extend(events)
         self.stats.events += len(events)
-        self._wake.set()
         return len(events)
 
     def _feed_writes(
@@ -225,9 +225,10 @@ class Tracker:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(timeout=SYNC_SECONDS / 4)
+            self._wake.wait(timeout=FLUSH_SECONDS)
             self._wake.clear()
-            self.process_once()
+            while (self._feeds or self._events) and self.process_once():
+                pass
             if self._stop.is_set():
                 deadline = time.monotonic() + 5.0
                 while (self._feeds or self._events) and time.monotonic() < deadline:
@@ -237,8 +238,6 @@ class Tracker:
                 return
             if time.monotonic() - self._last_sync >= SYNC_SECONDS:
                 self.sync_now()
-            if self._feeds or self._events:
-                time.sleep(FLUSH_SECONDS)  # let a few more requests join the round trip
 
     def sync_now(self) -> None:
         self._last_sync = time.monotonic()
