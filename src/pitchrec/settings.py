@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     #: Largest exclusion list accepted (ids); more is answered 413.
     max_exclusions: int = Field(default=10_000, ge=1)
 
+    #: /readyz fails while Redis does not answer. Feeds do not need Redis (tracking spools),
+    #: so a fleet behind one Redis may prefer false: a Redis outage then does not take
+    #: every replica out of its load balancer at once (deploy/k8s sets false).
+    ready_requires_redis: bool = True
+
     # Tracking.
     #: D-C11/D-C12: archive served items as views (the legacy loop: what was served is
     #: not served again after the next load) or as impressions only.

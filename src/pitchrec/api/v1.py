@@ -184,7 +184,7 @@ def ops_router() -> APIRouter:
         if not runtime.ready:
             return not_ready(runtime)
         redis = await runtime.redis_ok()
-        if redis is False:
+        if redis is False and runtime.settings.ready_requires_redis:
             return error_response(503, "not_ready", "redis", "Redis does not answer")
         assert runtime.recommender is not None
         snapshot = runtime.recommender.snapshot
@@ -193,7 +193,7 @@ def ops_router() -> APIRouter:
             "snapshot_built_at": snapshot.built_at,
             "resumes": len(snapshot.resumes),
             "challenges": len(snapshot.challenges),
-            "redis": "not configured" if redis is None else "ok",
+            "redis": {None: "not configured", True: "ok", False: "down"}[redis],
         }
         return json_response(body)
 
