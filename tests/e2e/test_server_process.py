@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
+from legacy_schema import CHALLENGE_KEYS, RESUME_KEYS
+
 pytestmark = pytest.mark.e2e
 
 ADMIN_TOKEN = "e2e-admin-token"
@@ -37,16 +39,6 @@ STOP_TIMEOUT_SECONDS = 20.0
 PITCHREC = Path(sys.executable).parent / "pitchrec"
 
 IDS_KEYS = {"total": "mix_ids", "discover": "resume_ids", "flow": "challenge_ids"}
-RESUME_KEYS = [
-    "type", "id", "name", "slug", "description", "video", "image", "user_id", "user_name",
-    "user_slug", "avatar", "main_objective", "type_audience", "type_audiences",
-    "interest_areas", "role_objectives", "connected",
-]  # fmt: skip
-CHALLENGE_KEYS = [
-    "type", "id", "name", "slug", "description", "video_url", "image", "user_id",
-    "user_name", "user_slug", "user_avatar", "talent_type", "interest_areas",
-    "type_objectives", "top", "created_at", "updated_at",
-]  # fmt: skip
 
 
 def _free_port() -> int:

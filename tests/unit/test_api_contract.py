@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from test_legacy_format import CHALLENGE_KEYS, RESUME_KEYS
 
+from legacy_schema import CHALLENGE_KEYS, RESUME_KEYS
 from pitchrec.settings import Settings
 from served_app import served
 

@@ -5,20 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from factories import NOW, random_snapshot
+from legacy_schema import CHALLENGE_KEYS, RESUME_KEYS
 from pitchrec.domain.feed import FeedKind, FeedRequest
 from pitchrec.legacy_format import challenge_item, name_slug, resume_item
 from pitchrec.service import Recommender
-
-RESUME_KEYS = [
-    "type", "id", "name", "slug", "description", "video", "image", "user_id", "user_name",
-    "user_slug", "avatar", "main_objective", "type_audience", "type_audiences",
-    "interest_areas", "role_objectives", "connected",
-]  # fmt: skip
-CHALLENGE_KEYS = [
-    "type", "id", "name", "slug", "description", "video_url", "image", "user_id", "user_name",
-    "user_slug", "user_avatar", "talent_type", "interest_areas", "type_objectives", "top",
-    "created_at", "updated_at",
-]  # fmt: skip
 
 
 def test_resume_item_keys_order_and_constants() -> None:

@@ -7,21 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Engine,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    func,
-    insert,
-    inspect,
-    select,
-)
+from sqlalchemy import Column, Engine, MetaData, Table, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import DropIndex
 
@@ -29,22 +15,22 @@ from pitchrec.sources.database import make_engine
 from pitchrec.sources.migrations import EVENT_ID_INDEX, migrate
 from pitchrec.sources.schema import activity_log, metadata
 
-#: activity_log as the legacy database has it: no event_id.
+#: activity_log as the legacy database has it: today's columns without event_id, no indexes.
 legacy_metadata = MetaData()
 legacy_activity_log = Table(
-    "activity_log",
+    activity_log.name,
     legacy_metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("log_name", String(255), nullable=True),
-    Column("description", Text, nullable=False),
-    Column("subject_id", BigInteger, nullable=True),
-    Column("subject_type", String(255), nullable=True),
-    Column("causer_id", BigInteger, nullable=True),
-    Column("causer_type", String(255), nullable=True),
-    Column("properties", Text, nullable=True),
-    Column("url", String(1024), nullable=True),
-    Column("created_at", DateTime, nullable=True),
-    Column("updated_at", DateTime, nullable=True),
+    *(
+        Column(
+            column.name,
+            column.type,
+            primary_key=column.primary_key,
+            nullable=column.nullable,
+            autoincrement=column.autoincrement,
+        )
+        for column in activity_log.columns
+        if column.name != "event_id"
+    ),
 )
 
 WHEN = datetime(2024, 5, 1, 12, 0, 0)

@@ -3,16 +3,20 @@
 The table is a sorted array of ids (k,) and aligned float64 columns (k,). Lookups are one
 ``searchsorted``; new ids are merged in with ``union1d``. Per-arm deltas use the keys
 ``"<prefix>:<arm id>"`` (see ``pitchrec.policies.deltas``).
+
+``ArmTablePolicy`` is the shared base of the per-arm policies (Thompson sampling,
+epsilon-greedy): the learned state is one ``ArmTable`` and the pending delta another.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from pitchrec.policies.base import PolicyBase
 from pitchrec.policies.deltas import DeltaValue, StatsDelta
 
 Float64Array = NDArray[np.float64]
@@ -123,3 +127,69 @@ class ArmTable:
         """Row indices of the ``limit`` arms of largest ``weight`` (k,), largest first."""
         order = np.argsort(-weight, kind="stable")
         return order[:limit].astype(np.int64)
+
+
+class ArmTablePolicy(PolicyBase):
+    """A policy whose learned state is per-arm sums: one ``ArmTable`` of totals and one of
+    what was learned since the last ``pending_delta``.
+
+    Subclasses set ``arm_prefixes`` (column -> delta key prefix, in column order), fold rows
+    in with ``_add`` and describe themselves with ``_describe_arms``.
+    """
+
+    arm_prefixes: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._table = ArmTable(self.arm_prefixes)
+        self._pending_table = ArmTable(self.arm_prefixes)
+
+    def _add(self, ids: Int64Array, increments: Mapping[str, Float64Array]) -> None:
+        """Add ``increments[column]`` (m,) for ``ids`` (m,) to the state and the pending delta."""
+        self._table.add(ids, increments)
+        self._pending_table.add(ids, increments)
+
+    def _pending(self, *, reset: bool) -> StatsDelta:
+        delta = self._pending_table.to_delta(self.arm_prefixes)
+        if reset:
+            self._pending_table.clear()
+        return delta
+
+    def _set_pending(self, delta: Mapping[str, DeltaValue]) -> None:
+        table = ArmTable(self.arm_prefixes)
+        table.add_delta(delta, self.arm_prefixes)
+        self._pending_table = table
+
+    def _apply(self, delta: Mapping[str, DeltaValue]) -> None:
+        self._table.add_delta(delta, self.arm_prefixes)
+
+    def _export_arrays(self) -> dict[str, NDArray[Any]]:
+        return self._table.export()
+
+    def _import_arrays(self, arrays: Mapping[str, NDArray[Any]]) -> None:
+        self._table.load(arrays)
+
+    def _describe_arms(
+        self,
+        params: Mapping[str, object],
+        top: Int64Array,
+        means: Float64Array,
+        observations: Float64Array,
+    ) -> dict[str, object]:
+        """``_describe_common()``, then ``params``, the arm count and the arms of row indices
+        ``top`` (t,) with their ``means`` (t,) and ``observations`` (t,)."""
+        info = self._describe_common()
+        info.update(params)
+        info.update(
+            arms=len(self._table),
+            most_observed=[
+                {"arm": arm, "mean": mean, "observations": count}
+                for arm, mean, count in zip(
+                    self._table.ids[top].tolist(),
+                    means.tolist(),
+                    observations.tolist(),
+                    strict=True,
+                )
+            ],
+        )
+        return info

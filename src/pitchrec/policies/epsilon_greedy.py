@@ -15,17 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
-from numpy.typing import NDArray
 
-from pitchrec.policies._arms import ArmTable
-from pitchrec.policies.base import Float64Array, Int64Array, PolicyBase
-from pitchrec.policies.deltas import DeltaValue, StatsDelta
-
-_COLUMNS = ("reward_sum", "count")
-_PREFIXES = {"reward_sum": "sum", "count": "count"}
+from pitchrec.policies._arms import ArmTablePolicy
+from pitchrec.policies.base import Float64Array, Int64Array
 
 
 @dataclass(frozen=True)
@@ -48,16 +43,15 @@ class EpsilonGreedyConfig:
             raise ValueError("describe_limit must be >= 0")
 
 
-class EpsilonGreedy(PolicyBase):
+class EpsilonGreedy(ArmTablePolicy):
     """Per-arm mean rewards with a per-call epsilon chance of a uniformly random ranking."""
 
     name = "epsilon_greedy"
+    arm_prefixes: ClassVar[Mapping[str, str]] = {"reward_sum": "sum", "count": "count"}
 
     def __init__(self, config: EpsilonGreedyConfig | None = None) -> None:
         super().__init__()
         self.config = config if config is not None else EpsilonGreedyConfig()
-        self._table = ArmTable(_COLUMNS)
-        self._pending_table = ArmTable(_COLUMNS)
 
     def means(self, arm_ids: Int64Array) -> Float64Array:
         """Shrunk mean rewards (n,) of the arms ``arm_ids`` (n,)."""
@@ -77,47 +71,16 @@ class EpsilonGreedy(PolicyBase):
     def _update(self, x: Float64Array, ids: Int64Array, rewards: Float64Array) -> None:
         """sum += r, count += 1 per row, for ids (m,) and rewards (m,)."""
         increments = {"reward_sum": rewards, "count": np.ones_like(rewards)}
-        self._table.add(ids, increments)
-        self._pending_table.add(ids, increments)
-
-    def _pending(self, *, reset: bool) -> StatsDelta:
-        delta = self._pending_table.to_delta(_PREFIXES)
-        if reset:
-            self._pending_table.clear()
-        return delta
-
-    def _set_pending(self, delta: Mapping[str, DeltaValue]) -> None:
-        table = ArmTable(_COLUMNS)
-        table.add_delta(delta, _PREFIXES)
-        self._pending_table = table
-
-    def _apply(self, delta: Mapping[str, DeltaValue]) -> None:
-        self._table.add_delta(delta, _PREFIXES)
-
-    def _export_arrays(self) -> dict[str, NDArray[Any]]:
-        return self._table.export()
-
-    def _import_arrays(self, arrays: Mapping[str, NDArray[Any]]) -> None:
-        self._table.load(arrays)
+        self._add(ids, increments)
 
     def describe(self) -> dict[str, object]:
         """Shrunk means of the most observed arms (at most ``describe_limit``)."""
         table = self._table
         sums, counts = table.columns["reward_sum"], table.columns["count"]
         top = table.most_observed(counts, self.config.describe_limit)
-        info = self._describe_common()
-        info.update(
-            epsilon=self.config.epsilon,
-            prior_mean=self.config.prior_mean,
-            arms=len(table),
-            most_observed=[
-                {"arm": arm, "mean": mean, "observations": count}
-                for arm, mean, count in zip(
-                    table.ids[top].tolist(),
-                    self._shrunk(sums[top], counts[top]).tolist(),
-                    counts[top].tolist(),
-                    strict=True,
-                )
-            ],
+        return self._describe_arms(
+            {"epsilon": self.config.epsilon, "prior_mean": self.config.prior_mean},
+            top,
+            self._shrunk(sums[top], counts[top]),
+            counts[top],
         )
-        return info

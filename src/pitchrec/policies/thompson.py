@@ -10,17 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
-from numpy.typing import NDArray
 
-from pitchrec.policies._arms import ArmTable
-from pitchrec.policies.base import Float64Array, Int64Array, PolicyBase
-from pitchrec.policies.deltas import DeltaValue, StatsDelta
-
-_COLUMNS = ("successes", "failures")
-_PREFIXES = {"successes": "s", "failures": "f"}
+from pitchrec.policies._arms import ArmTablePolicy
+from pitchrec.policies.base import Float64Array, Int64Array
 
 
 @dataclass(frozen=True)
@@ -40,16 +35,15 @@ class ThompsonConfig:
             raise ValueError("describe_limit must be >= 0")
 
 
-class ThompsonSampling(PolicyBase):
+class ThompsonSampling(ArmTablePolicy):
     """Beta-Bernoulli Thompson sampling over arbitrary int64 arm ids."""
 
     name = "thompson"
+    arm_prefixes: ClassVar[Mapping[str, str]] = {"successes": "s", "failures": "f"}
 
     def __init__(self, config: ThompsonConfig | None = None) -> None:
         super().__init__()
         self.config = config if config is not None else ThompsonConfig()
-        self._table = ArmTable(_COLUMNS)
-        self._pending_table = ArmTable(_COLUMNS)
 
     def posterior(self, arm_ids: Int64Array) -> tuple[Float64Array, Float64Array]:
         """Beta parameters (alpha (n,), beta (n,)) of the arms ``arm_ids`` (n,)."""
@@ -66,28 +60,7 @@ class ThompsonSampling(PolicyBase):
     def _update(self, x: Float64Array, ids: Int64Array, rewards: Float64Array) -> None:
         """s += r, f += 1 - r per row, for ids (m,) and rewards (m,)."""
         increments = {"successes": rewards, "failures": 1.0 - rewards}
-        self._table.add(ids, increments)
-        self._pending_table.add(ids, increments)
-
-    def _pending(self, *, reset: bool) -> StatsDelta:
-        delta = self._pending_table.to_delta(_PREFIXES)
-        if reset:
-            self._pending_table.clear()
-        return delta
-
-    def _set_pending(self, delta: Mapping[str, DeltaValue]) -> None:
-        table = ArmTable(_COLUMNS)
-        table.add_delta(delta, _PREFIXES)
-        self._pending_table = table
-
-    def _apply(self, delta: Mapping[str, DeltaValue]) -> None:
-        self._table.add_delta(delta, _PREFIXES)
-
-    def _export_arrays(self) -> dict[str, NDArray[Any]]:
-        return self._table.export()
-
-    def _import_arrays(self, arrays: Mapping[str, NDArray[Any]]) -> None:
-        self._table.load(arrays)
+        self._add(ids, increments)
 
     def describe(self) -> dict[str, object]:
         """Posterior means of the most observed arms (at most ``describe_limit``)."""
@@ -96,19 +69,9 @@ class ThompsonSampling(PolicyBase):
         top = table.most_observed(successes + failures, self.config.describe_limit)
         alpha = self.config.alpha0 + successes[top]
         beta = self.config.beta0 + failures[top]
-        info = self._describe_common()
-        info.update(
-            alpha0=self.config.alpha0,
-            beta0=self.config.beta0,
-            arms=len(table),
-            most_observed=[
-                {"arm": arm, "mean": mean, "observations": count}
-                for arm, mean, count in zip(
-                    table.ids[top].tolist(),
-                    (alpha / (alpha + beta)).tolist(),
-                    (successes[top] + failures[top]).tolist(),
-                    strict=True,
-                )
-            ],
+        return self._describe_arms(
+            {"alpha0": self.config.alpha0, "beta0": self.config.beta0},
+            top,
+            alpha / (alpha + beta),
+            successes[top] + failures[top],
         )
-        return info

@@ -6,6 +6,7 @@ differences from the legacy loader are described there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -56,39 +57,41 @@ def _owner_problem(owner_id: object, owner_deleted_at: object) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- resumes
-
-
-def read_resumes(
-    reader: Reader, now: datetime, blacklist: frozenset[str], report: LoadReport
-) -> ResumeTable:
-    r, u = resumes.c, users.c
-    stmt = (
+def _with_owner(
+    table: Table, selected: tuple[ColumnElement[Any], ...], *where: ColumnElement[bool]
+) -> Select[Any]:
+    """``selected`` and the owner's columns (``owner_*``, NULL without an owner) of the rows
+    of ``table`` meeting ``where``, by id."""
+    u = users.c
+    return (
         select(
-            r.id,
-            r.user_id,
-            r.video,
-            r.description,
-            r.created_at,
-            *(r[name] for name in _RESUME_JSON_COLUMNS),
+            *selected,
             u.id.label("owner_id"),
             u.name.label("owner_name"),
             u.city.label("owner_city"),
             u.country.label("owner_country"),
             u.deleted_at.label("owner_deleted_at"),
         )
-        .select_from(resumes.outerjoin(users, u.id == r.user_id))
-        .where(
-            r.deleted_at.is_(None),
-            r.status == "send",
-            r.video.is_not(None),
-            r.created_at >= now - RESUME_WINDOW,
-        )
-        .order_by(r.id)
+        .select_from(table.outerjoin(users, u.id == table.c.user_id))
+        .where(*where)
+        .order_by(table.c.id)
     )
+
+
+def _screened(
+    reader: Reader,
+    name: str,
+    stmt: Select[Any],
+    blacklist: frozenset[str],
+    report: LoadReport,
+    content_problem: Callable[[Any], str | None],
+) -> list[Any]:
+    """The rows of ``stmt`` (by id, with owner columns) to keep; the others are counted as
+    ``"<name>.<reason>"``: a repeated id, a missing or deleted owner, a blank or blacklisted
+    video, then ``content_problem(row)``."""
     kept: list[Any] = []
     previous: int | None = None
-    for row in reader.rows("resumes", stmt):
+    for row in reader.rows(name, stmt):
         reason = None
         if row.id == previous:
             reason = "duplicate_id"
@@ -98,14 +101,43 @@ def read_resumes(
                 reason = "blank_video"
             elif reason is None and row.video in blacklist:
                 reason = "blacklisted"
-            elif reason is None and is_test_resume(row.video, row.description):
-                reason = "test_content"
+            elif reason is None:
+                reason = content_problem(row)
         previous = row.id
         if reason is None:
             kept.append(row)
         else:
-            report.skip(f"resumes.{reason}")
+            report.skip(f"{name}.{reason}")
+    return kept
 
+
+# --------------------------------------------------------------------------- resumes
+
+
+def read_resumes(
+    reader: Reader, now: datetime, blacklist: frozenset[str], report: LoadReport
+) -> ResumeTable:
+    r = resumes.c
+    stmt = _with_owner(
+        resumes,
+        (
+            r.id,
+            r.user_id,
+            r.video,
+            r.description,
+            r.created_at,
+            *(r[name] for name in _RESUME_JSON_COLUMNS),
+        ),
+        r.deleted_at.is_(None),
+        r.status == "send",
+        r.video.is_not(None),
+        r.created_at >= now - RESUME_WINDOW,
+    )
+
+    def content_problem(row: Any) -> str | None:
+        return "test_content" if is_test_resume(row.video, row.description) else None
+
+    kept = _screened(reader, "resumes", stmt, blacklist, report, content_problem)
     cols = columns(kept, stmt)
     ids = int64s(cols["id"])
     lists = {
@@ -202,56 +234,27 @@ def _resume_aggregates(reader: Reader, ids: Int64s, report: LoadReport) -> dict[
 def read_challenges(
     reader: Reader, now: datetime, blacklist: frozenset[str], report: LoadReport
 ) -> ChallengeTable:
-    c, u = challenges.c, users.c
+    c = challenges.c
     since = now - CHALLENGE_WINDOW
-    stmt = (
-        select(
-            c.id,
-            c.user_id,
-            c.video,
-            c.name,
-            c.description,
-            c.created_at,
-            c.updated_at,
-            u.id.label("owner_id"),
-            u.name.label("owner_name"),
-            u.city.label("owner_city"),
-            u.country.label("owner_country"),
-            u.deleted_at.label("owner_deleted_at"),
-        )
-        .select_from(challenges.outerjoin(users, u.id == c.user_id))
-        .where(
-            c.status == "published",
-            c.deleted_at.is_(None),
-            c.video.is_not(None),
-            or_(c.created_at >= since, c.updated_at >= since),
-        )
-        .order_by(c.id)
+    stmt = _with_owner(
+        challenges,
+        (c.id, c.user_id, c.video, c.name, c.description, c.created_at, c.updated_at),
+        c.status == "published",
+        c.deleted_at.is_(None),
+        c.video.is_not(None),
+        or_(c.created_at >= since, c.updated_at >= since),
     )
-    kept: list[Any] = []
-    previous: int | None = None
-    for row in reader.rows("challenges", stmt):
-        reason = None
-        if row.id == previous:
-            reason = "duplicate_id"
-        else:
-            reason = _owner_problem(row.owner_id, row.owner_deleted_at)
-            if reason is None and not row.video.strip():
-                reason = "blank_video"
-            elif reason is None and row.video in blacklist:
-                reason = "blacklisted"
-            elif reason is None and row.name is None:
-                reason = "null_name"
-            elif reason is None and row.description is None:
-                reason = "null_description"
-            elif reason is None and is_test_challenge(row.video, row.name, row.description):
-                reason = "test_content"
-        previous = row.id
-        if reason is None:
-            kept.append(row)
-        else:
-            report.skip(f"challenges.{reason}")
 
+    def content_problem(row: Any) -> str | None:
+        if row.name is None:
+            return "null_name"
+        if row.description is None:
+            return "null_description"
+        if is_test_challenge(row.video, row.name, row.description):
+            return "test_content"
+        return None
+
+    kept = _screened(reader, "challenges", stmt, blacklist, report, content_problem)
     cols = columns(kept, stmt)
     ids = int64s(cols["id"])
     created = to_epoch_seconds(cols["created_at"])

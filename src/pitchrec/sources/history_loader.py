@@ -13,6 +13,7 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Select, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from pitchrec.sources._loading import (
     OTHER_TYPE,
@@ -62,6 +63,26 @@ VIEW_RATING: Final = 2.0
 # --------------------------------------------------------------------------- history
 
 
+def _history_query(
+    user_id: ColumnElement[Any],
+    item_id: ColumnElement[Any],
+    item_type: ColumnElement[Any],
+    created_at: ColumnElement[Any],
+    since: datetime,
+    *where: ColumnElement[bool],
+    rating: ColumnElement[Any] | None = None,
+) -> Select[Any]:
+    """User id, item id, item type code, the clamped ``rating`` (when given) and
+    ``created_at`` of the rows meeting ``where`` that name a user and an item, since ``since``."""
+    rated = () if rating is None else (clamped(rating),)
+    return select(user_id, item_id, type_code(item_type), *rated, created_at).where(
+        *where,
+        user_id.is_not(None),
+        item_id.is_not(None),
+        created_at >= since,
+    )
+
+
 def read_interactions(reader: Reader, now: datetime, report: LoadReport) -> InteractionTable:
     tf, lk, m, al = team_feedbacks.c, likes.c, matches.c, activity_log.c
     since = now - HISTORY_WINDOW
@@ -69,44 +90,41 @@ def read_interactions(reader: Reader, now: datetime, report: LoadReport) -> Inte
         (
             "history_ratings",
             InteractionKind.RATING,
-            select(tf.user_id, tf.model_id, type_code(tf.model_type), clamped(tf.value))
-            .add_columns(tf.created_at)
-            .where(
+            _history_query(
+                tf.user_id,
+                tf.model_id,
+                tf.model_type,
+                tf.created_at,
+                since,
                 tf.type == "ranking_resume",
                 tf.value > 0,
-                tf.user_id.is_not(None),
-                tf.model_id.is_not(None),
-                tf.created_at >= since,
+                rating=tf.value,
             ),
         ),
         (
             "history_saves",
             InteractionKind.SAVE,
-            select(lk.user_id, lk.model_id, type_code(lk.model_type), lk.created_at).where(
-                lk.type == "save",
-                lk.user_id.is_not(None),
-                lk.model_id.is_not(None),
-                lk.created_at >= since,
+            _history_query(
+                lk.user_id, lk.model_id, lk.model_type, lk.created_at, since, lk.type == "save"
             ),
         ),
         (
             "history_matches",
             InteractionKind.MATCH,
-            select(m.user_id, m.model_id, type_code(m.model_type), m.created_at).where(
-                m.status == "accepted",
-                m.user_id.is_not(None),
-                m.model_id.is_not(None),
-                m.created_at >= since,
+            _history_query(
+                m.user_id, m.model_id, m.model_type, m.created_at, since, m.status == "accepted"
             ),
         ),
         (
             "history_views",
             InteractionKind.VIEW,
-            select(al.causer_id, al.subject_id, type_code(al.subject_type), al.created_at).where(
+            _history_query(
+                al.causer_id,
+                al.subject_id,
+                al.subject_type,
+                al.created_at,
+                now - VIEW_HISTORY_WINDOW,
                 al.description.like(VIEW_LOG_PATTERN),
-                al.causer_id.is_not(None),
-                al.subject_id.is_not(None),
-                al.created_at >= now - VIEW_HISTORY_WINDOW,
             ),
         ),
     ]

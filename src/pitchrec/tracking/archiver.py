@@ -156,6 +156,11 @@ def decode_entry(fields: dict[str, str]) -> dict[str, Any]:
     return {**values, "created_at": created, "updated_at": created}
 
 
+def _raw(text: str) -> bytes:
+    """The bytes a surrogateescape-decoded string came from."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def idempotent_insert(engine: Engine) -> Insert:
     """``INSERT IGNORE`` / ``INSERT OR IGNORE`` into ``activity_log`` for ``engine``."""
     name = engine.dialect.name
@@ -287,8 +292,10 @@ class Archiver:
         self, pipe: redis.client.Pipeline, entry_id: str, fields: dict[str, str], error: str
     ) -> None:
         # dict[Any, Any]: xadd's parameter type is a dict of unions, and dict is invariant.
-        letter: dict[Any, Any] = {
-            **fields,
+        # Fields are sent back as the bytes they arrived as: a client decoding with
+        # surrogateescape holds lone surrogates for invalid UTF-8, which hiredis's packer
+        # (rightly) refuses to encode as text.
+        letter: dict[Any, Any] = {_raw(name): _raw(value) for name, value in fields.items()} | {
             DEAD_ID: entry_id,
             DEAD_ERROR: error,
             DEAD_CONSUMER: self.consumer,
