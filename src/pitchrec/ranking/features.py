@@ -128,19 +128,33 @@ class Scorer(Protocol):
     ) -> NDArray[np.float64]: ...
 
 
+class BoundedScorer(Scorer, Protocol):
+    """A scorer that can also bound its scores cheaply (LinUCB)."""
+
+    def score_upper_bound(self, contexts: NDArray[np.float64]) -> NDArray[np.float64]: ...
+
+
+#: Exact scoring starts with this many times ``keep`` rows, the best by upper bound.
+PRUNE_FACTOR = 2
+
+
 def score_candidates(
     catalogue: CatalogueFeatures,
     resumes: ResumeIndex,
     rows: NDArray[np.int64],
     scorer: Scorer,
     rng: np.random.Generator,
+    heuristic: NDArray[np.float64] | None = None,
+    keep: int | None = None,
 ) -> ScoredCandidates:
     """Fill the set-relative columns (14-16: count / (max in set + 1); 17: noise) for the
     candidate ``rows`` and score them with ``scorer``.
 
-    When the candidates are most of the catalogue (VMP, AU), the columns are written into
-    the request's catalogue matrix and every row is scored in place: cheaper than copying
-    a (k, 18) matrix (measured at scale 20: the copy cost as much as the scoring).
+    With ``heuristic`` (k,) and ``keep``, the caller only needs the ``keep`` best of
+    ``ucb + heuristic``: when the scorer can bound its scores, rows whose bound cannot
+    reach the ``keep``-th exact total are left at -inf instead of being scored. The top
+    ``keep`` is the same as with full scoring (measured at scale 20: most of the time of a
+    feed went to scoring 40,000 rows to keep 220).
     """
     k = rows.shape[0]
     relative = np.empty((k, 4), dtype=np.float64)
@@ -148,12 +162,49 @@ def score_candidates(
         values = np.asarray(counts, dtype=np.float64)[rows]
         relative[:, j] = values / (values.max() + 1.0) if k else values
     relative[:, 3] = rng.uniform(0.0, NOISE_HIGH, size=k)
+    ids = np.asarray(resumes.id)[rows]
+    bounded = hasattr(scorer, "score_upper_bound")
     matrix = catalogue.matrix
+    if heuristic is not None and keep is not None and bounded and k > 2 * PRUNE_FACTOR * keep:
+        if 2 * k >= matrix.shape[0]:  # write in place rather than copy (k, 18)
+            matrix[rows, RATING_COUNT:] = relative
+            contexts = matrix
+            full = np.full(matrix.shape[0], -np.inf)
+            full[rows] = heuristic
+            ucb = _pruned(contexts, np.asarray(resumes.id), scorer, rng, full, keep)[rows]  # type: ignore[arg-type]
+        else:
+            contexts = matrix[rows]
+            contexts[:, RATING_COUNT:] = relative
+            ucb = _pruned(contexts, ids, scorer, rng, heuristic, keep)  # type: ignore[arg-type]
+        return ScoredCandidates(rows, ucb, relative)
     if 2 * k >= matrix.shape[0]:
         matrix[rows, RATING_COUNT:] = relative
         ucb = scorer.score(matrix, np.asarray(resumes.id), rng)[rows]
     else:
         contexts = matrix[rows]
         contexts[:, RATING_COUNT:] = relative
-        ucb = scorer.score(contexts, np.asarray(resumes.id)[rows], rng)
+        ucb = scorer.score(contexts, ids, rng)
     return ScoredCandidates(rows, ucb, relative)
+
+
+def _pruned(
+    contexts: NDArray[np.float64],
+    ids: NDArray[np.int64],
+    scorer: BoundedScorer,
+    rng: np.random.Generator,
+    heuristic: NDArray[np.float64],
+    keep: int,
+) -> NDArray[np.float64]:
+    """(k,) exact scores where they can matter for the top ``keep`` of score + heuristic,
+    -inf elsewhere. ``contexts``: (k, 18)."""
+    k = contexts.shape[0]
+    ucb = np.full(k, -np.inf)
+    bound = scorer.score_upper_bound(contexts) + heuristic
+    first = np.argpartition(-bound, PRUNE_FACTOR * keep - 1)[: PRUNE_FACTOR * keep]
+    ucb[first] = scorer.score(contexts[first], ids[first], rng)
+    totals = ucb[first] + heuristic[first]
+    threshold = np.partition(totals, totals.shape[0] - keep)[totals.shape[0] - keep]
+    rest = np.flatnonzero((bound >= threshold) & np.isneginf(ucb))
+    if rest.size:
+        ucb[rest] = scorer.score(contexts[rest], ids[rest], rng)
+    return ucb

@@ -97,15 +97,16 @@ def vmp_pool(
     score, then a weighted sample of n in draw order."""
     gated = available & catalogue.gate
     rows = np.flatnonzero(gated if gated.any() else available).astype(np.int64)
-    scored = score_candidates(catalogue, resumes, rows, scorer, rng)
-    scores = (
-        scored.ucb
-        + 2.2 * np.asarray(resumes.engagement)[rows]
+    heuristic = (
+        2.2 * np.asarray(resumes.engagement)[rows]
         + 1.6 * np.asarray(resumes.popularity)[rows]
         + 1.8 * np.asarray(resumes.quality)[rows]
         + 1.4 * catalogue.age.is_new[rows]
     )
-    top = top_k(scores, TOP_FACTOR * POOL_SIZES[Pool.VMP])
+    keep = TOP_FACTOR * POOL_SIZES[Pool.VMP]
+    scored = score_candidates(catalogue, resumes, rows, scorer, rng, heuristic, keep)
+    scores = scored.ucb + heuristic
+    top = top_k(scores, min(keep, int(np.isfinite(scores).sum())))
     drawn = top[weighted_sample(scores[top], POOL_SIZES[Pool.VMP], rng)]
     return PoolCandidates(Pool.VMP, rows[drawn], scores[drawn], scored.contexts(catalogue, drawn))
 
@@ -119,17 +120,18 @@ def nu_pool(
 ) -> PoolCandidates:
     """New: candidates at most 45 days old, top 2n, then a uniform sample of n."""
     rows = np.flatnonzero(available & catalogue.age.is_new).astype(np.int64)
-    scored = score_candidates(catalogue, resumes, rows, scorer, rng)
     age = catalogue.age
-    scores = (
-        scored.ucb
-        + 2.5 * age.temporal[rows]
+    heuristic = (
+        2.5 * age.temporal[rows]
         + 1.8 * np.asarray(resumes.attribute_diversity)[rows]
         + 1.4 * np.asarray(resumes.rarity)[rows] / 100.0
         + 0.8 * age.boost[rows]
         + rng.uniform(0.0, NU_NOISE_HIGH, size=rows.shape[0])
     )
-    top = top_k(scores, TOP_FACTOR * POOL_SIZES[Pool.NU])
+    keep = TOP_FACTOR * POOL_SIZES[Pool.NU]
+    scored = score_candidates(catalogue, resumes, rows, scorer, rng, heuristic, keep)
+    scores = scored.ucb + heuristic
+    top = top_k(scores, min(keep, int(np.isfinite(scores).sum())))
     if top.shape[0] > POOL_SIZES[Pool.NU]:
         top = rng.permutation(top)[: POOL_SIZES[Pool.NU]]
     return PoolCandidates(Pool.NU, rows[top], scores[top], scored.contexts(catalogue, top))
@@ -144,11 +146,9 @@ def au_pool(
 ) -> PoolCandidates:
     """Affine to the user: what VMP and NU did not take, deterministic top n."""
     rows = np.flatnonzero(available).astype(np.int64)
-    scored = score_candidates(catalogue, resumes, rows, scorer, rng)
     age = catalogue.age
-    scores = (
-        scored.ucb
-        + 3.5 * catalogue.matrix[rows, SKILL_SIMILARITY]
+    heuristic = (
+        3.5 * catalogue.matrix[rows, SKILL_SIMILARITY]
         + 3.0 * catalogue.matrix[rows, EXTENDED_MATCH]
         + 1.1 * np.asarray(resumes.popularity)[rows]
         + 1.4 * np.asarray(resumes.quality)[rows]
@@ -156,7 +156,9 @@ def au_pool(
         + 0.9 * np.asarray(resumes.rarity)[rows] / 100.0
         + 0.9 * age.is_new[rows]
     )
-    top = top_k(scores, POOL_SIZES[Pool.AU])
+    scored = score_candidates(catalogue, resumes, rows, scorer, rng, heuristic, POOL_SIZES[Pool.AU])
+    scores = scored.ucb + heuristic
+    top = top_k(scores, min(POOL_SIZES[Pool.AU], int(np.isfinite(scores).sum())))
     return PoolCandidates(Pool.AU, rows[top], scores[top], scored.contexts(catalogue, top))
 
 
