@@ -350,5 +350,16 @@ def migrate(database_url: DatabaseOption = None) -> None:
         err.print(f"{redact(url)}: " + ("; ".join(steps) if steps else "up to date"))
 
 
+def _register_evaluation() -> None:
+    """``pitchrec simulate`` and ``pitchrec evaluate`` (options: pitchrec.eval.cli_options)."""
+    from pitchrec.eval.cli_entry import evaluate, simulate
+
+    app.command("simulate")(simulate)
+    app.command("evaluate")(evaluate)
+
+
+_register_evaluation()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())

@@ -206,3 +206,13 @@ def test_reward_mapping(kind: str) -> None:
     assert value is not None and 0.0 <= value <= 1.0
     assert reward("view", 0.4) == 0.4 and reward("view", 7.0) == 1.0
     assert reward("skip", None) == 0.0 and reward("nope", None) is None
+
+
+def test_a_reward_queued_with_its_own_feed_still_learns() -> None:
+    store = MemoryStore()
+    recommender, tracker = _replica(store)
+    feed = _serve(recommender, "same-batch", raw_user=7)
+    events = _reward_events(feed, "same-batch", 5)
+    tracker.record_events(events)  # queued before the feed's impressions were written
+    tracker.process_once()
+    assert tracker.stats.events_matched == len(events)

@@ -245,13 +245,17 @@ class Tracker:
             self.on_policies(self.learner.serving)
 
     def process_once(self) -> bool:
-        """Handle the queued events, then send the queued writes in one round trip.
-        False when Redis refused them (they are in the spool)."""
+        """Send the queued feeds' writes (impressions first: a reward queued behind its
+        own feed must find it), then handle the queued events. One round trip each.
+        False when Redis refused a write (it is in the spool)."""
         feeds = [self._feeds.popleft() for _ in range(min(BATCH, len(self._feeds)))]
-        writes = [self._feed_writes(*queued) for queued in feeds]
+        ok = self._send([self._feed_writes(*queued) for queued in feeds])
         events = [self._events.popleft() for _ in range(min(5 * BATCH, len(self._events)))]
         if events:
-            writes.append(self._event_writes(events))
+            ok = self._send([self._event_writes(events)]) and ok
+        return ok
+
+    def _send(self, writes: list[FeedWrites]) -> bool:
         if not writes and not len(self.spool):
             return True
         if not self.breaker.allow():

@@ -1,0 +1,144 @@
+"""The simulator on a small generated world: determinism, the real learning path, the
+oracle bound, the behaviour model, the experiment summary and the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pitchrec.eval.experiment import ExperimentConfig, run_experiment
+from pitchrec.eval.oracle import oracle_feed
+from pitchrec.eval.report import write_report
+from pitchrec.eval.simulator import run_arm
+from pitchrec.eval.stream import StreamConfig, make_stream
+from pitchrec.eval.summary import compact, summarise
+from pitchrec.eval.user_model import UserModel, UserModelConfig
+from pitchrec.eval.world import SimWorld, load_truth, load_world, world_from_truth
+from pitchrec.sources.database import make_engine
+from pitchrec.sources.synthetic import generate_world, write_blacklist
+
+SCALE = 0.05
+
+
+@pytest.fixture(scope="module")
+def world_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    directory = tmp_path_factory.mktemp("simworld")
+    url = f"sqlite:///{directory / 'w.db'}"
+    engine = make_engine(url)
+    summary = generate_world(engine, scale=SCALE, seed=5, truth_path=directory / "w.truth.npz")
+    engine.dispose()
+    write_blacklist(directory / "w.blacklist.csv", summary.blacklist)
+    return url, directory / "w.truth.npz", directory / "w.blacklist.csv"
+
+
+@pytest.fixture(scope="module")
+def world(world_files: tuple[str, Path, Path]) -> SimWorld:
+    return load_world(*world_files)
+
+
+def test_world_joins_snapshot_and_truth(world: SimWorld) -> None:
+    n = world.n_resumes
+    assert n > 20
+    assert world.resume_skills.shape[0] == n
+    norms = np.linalg.norm(world.resume_skills, axis=1)
+    np.testing.assert_allclose(norms[norms > 0], 1.0)  # indicator / sqrt(count)
+    assert np.isclose(world.taste(0).sum(), 1.0)
+    assert set(world.coefficients) == {"taste", "city", "social", "quality", "recency"}
+
+
+def test_world_refuses_a_foreign_truth(
+    world: SimWorld, world_files: tuple[str, Path, Path]
+) -> None:
+    truth = load_truth(world_files[1])
+    truth["resume_id"] = truth["resume_id"] + 10_000_000
+    with pytest.raises(ValueError, match="does not know"):
+        world_from_truth(world.snapshot, truth)
+
+
+def test_user_model_examination_fatigue_and_reactions(world: SimWorld) -> None:
+    model = UserModel(world, UserModelConfig(position_continue=0.5, creator_fatigue=0.5,
+                                             repeat_fatigue=0.25))  # fmt: skip
+    np.testing.assert_allclose(model.examination(3), [1.0, 0.5, 0.25])
+    user = model.new_user(0, world.now)
+    assert np.all((user.base_q > 0) & (user.base_q < 1))
+    rows = np.array([0, 0], dtype=np.int64)  # the same resume twice in one feed
+    fatigue = model.fatigue(user, rows, {})
+    assert fatigue[0] == 1.0 and fatigue[1] == pytest.approx(0.25 * 0.5)
+    uniforms = np.zeros((2, 4))  # always continue, always engage
+    expected, examined, liked = model.react(user, rows, {}, uniforms)
+    assert examined.all() and liked.tolist() == [1.0, 1.0]
+    assert expected[1] == pytest.approx(0.5 * user.base_q[0] * 0.125)
+    assert user.exposures[0] == 2
+
+
+def test_stream_is_deterministic_and_policy_free(world: SimWorld) -> None:
+    config = StreamConfig(impressions=24 * 30, pages_per_session=2.0)
+    a, b = make_stream(world, 3, config), make_stream(world, 3, config)
+    assert len(a) == 30
+    np.testing.assert_array_equal(a.user_row, b.user_row)
+    np.testing.assert_array_equal(a.uniforms(7), b.uniforms(7))
+    assert not np.array_equal(make_stream(world, 4, config).user_row, a.user_row)
+    assert np.all(np.diff(a.session) >= 0)
+
+
+def test_runs_are_reproducible(world: SimWorld) -> None:
+    stream = make_stream(world, 1, StreamConfig(impressions=24 * 25))
+    first = run_arm(world, stream, "linucb", sync_every=5)
+    second = run_arm(world, stream, "linucb", sync_every=5)
+    np.testing.assert_array_equal(first.expected, second.expected)
+    np.testing.assert_array_equal(first.counts, second.counts)
+
+
+def test_learning_goes_through_the_tracker(world: SimWorld) -> None:
+    stream = make_stream(world, 2, StreamConfig(impressions=24 * 40))
+    learned = run_arm(world, stream, "linucb", sync_every=5)
+    assert learned.events_matched > 0  # events matched their impressions by request_id
+    pools = learned.diagnostics["policies"]["pools"]
+    assert sum(p["n_updates"] for p in pools.values()) == learned.events_matched
+    static = run_arm(world, stream, "legacy", sync_every=5)
+    assert static.diagnostics["scores"]["VMP"]["learned"] == 0.0  # never swapped in
+
+
+def test_oracle_is_an_upper_bound_and_feeds_are_valid(world: SimWorld) -> None:
+    stream = make_stream(world, 0, StreamConfig(impressions=24 * 30))
+    results = {arm: run_arm(world, stream, arm) for arm in ("oracle", "random", "legacy")}
+    oracle = results["oracle"].expected.sum() / results["oracle"].items.sum()
+    for arm in ("random", "legacy"):
+        assert oracle > results[arm].expected.sum() / results[arm].items.sum()
+    model = UserModel(world)
+    user = model.new_user(int(stream.user_row[0]), world.now)
+    rows = oracle_feed(model, user, set(), {}, 10)
+    assert len(set(rows.tolist())) == rows.shape[0] <= 10
+    assert not set(rows.tolist()) & set(user.seen_rows.tolist())
+
+
+def test_experiment_summary_and_report(world: SimWorld, tmp_path: Path) -> None:
+    config = ExperimentConfig(
+        arms=("legacy", "linucb", "oracle"),
+        seeds=(0, 1),
+        stream=StreamConfig(impressions=24 * 20),
+        sync_every=5,
+        workers=1,
+    )
+    runs, seconds = run_experiment(world, config)
+    summary = summarise(world, runs, seconds)
+    small = compact(summary)
+    json.dumps(small)  # one JSON object
+    lin = small["policies"]["linucb"]
+    assert lin["reward"]["ci_low"] <= lin["reward"]["mean"] <= lin["reward"]["ci_high"]
+    assert "vs_legacy" in lin and "vs_oracle" in lin and "final_regret" in lin
+    assert 0.0 <= lin["coverage"]["mean"] <= 1.0
+    assert set(summary["targets"]) == {"linucb_vs_legacy", "linucb_vs_oracle"}
+    report = write_report(summary, {"impressions": 480}, tmp_path, analysis="## Notes\n\nok")
+    text = report.read_text()
+    assert "## Results" in text and "## Notes" in text
+    for png in ("reward_per_impression.png", "cumulative_regret.png", "feed_quality.png"):
+        assert (tmp_path / png).stat().st_size > 1000
+
+
+def test_unknown_arms_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown policy"):
+        ExperimentConfig(arms=("linucb", "nope"))
