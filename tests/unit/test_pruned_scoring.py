@@ -26,9 +26,9 @@ def _learned_policy(seed: int, legacy: bool) -> LinUCB:
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10_000), legacy=st.booleans(), keep=st.integers(1, 60))
+@given(seed=st.integers(0, 10_000), legacy=st.booleans(), keep=st.integers(1, 50))
 def test_pruned_top_k_equals_full_top_k(seed: int, legacy: bool, keep: int) -> None:
-    snapshot = random_snapshot(seed % 50, n_resumes=900, n_creators=300)
+    snapshot = random_snapshot(seed % 50, n_resumes=1500, n_creators=300)
     resumes = snapshot.resumes
     catalogue = catalogue_features(resumes, user_context(snapshot, 3), NOW)
     rows = np.flatnonzero(np.random.default_rng(seed).random(len(resumes)) < 0.8)

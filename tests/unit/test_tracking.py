@@ -216,3 +216,21 @@ def test_a_reward_queued_with_its_own_feed_still_learns() -> None:
     tracker.record_events(events)  # queued before the feed's impressions were written
     tracker.process_once()
     assert tracker.stats.events_matched == len(events)
+
+
+def test_memory_store_stays_bounded() -> None:
+    from pitchrec.tracking import memory_store
+
+    store = MemoryStore(keep_archive=False)
+    cap = memory_store.KEY_CAP
+    writes = [
+        FeedWrites(
+            f"user_activity:{i}", ["{}"], 60, f"s:{i}", ["1"], 60, f"imp:{i}", {"r:1": "x"}, 60
+        )
+        for i in range(cap)
+    ]
+    store.write_feed(writes)
+    assert len(store._expiry) == cap  # the oldest keys were evicted
+    assert store.activity(f"user_activity:{cap - 1}") == ["{}"]
+    assert store.activity("user_activity:0") == []
+    assert not store.archive  # nothing archives: rows are not kept

@@ -83,10 +83,11 @@ class Runtime:
         if settings.redis_url is not None:
             store = RedisStore.from_url(settings.redis_url.get_secret_value())
         else:
-            store = MemoryStore()
             database = self.manager.source.database_url
+            memory = MemoryStore(keep_archive=database is not None)
             if database is not None:  # the embedded default archives in process
-                self.local_archiver = LocalArchiver(store, make_engine(database))
+                self.local_archiver = LocalArchiver(memory, make_engine(database))
+            store = memory
         learner = PolicyLearner(store, pool_policy_factory)
         config = TrackingConfig(
             impression_ttl=settings.impression_ttl_seconds,

@@ -136,6 +136,10 @@ class BoundedScorer(Scorer, Protocol):
 
 #: Exact scoring starts with this many times ``keep`` rows, the best by upper bound.
 PRUNE_FACTOR = 2
+#: Prune only when the candidates outnumber ``keep`` this many times: below it, the bound
+#: pass costs more than it saves (measured: scale 1, 1,900 candidates for 220, p50
+#: 1.42 -> 1.57 ms with pruning; scale 20, 40,000 candidates, 21 -> 15 ms).
+PRUNE_MIN_RATIO = 20
 
 
 def score_candidates(
@@ -165,7 +169,7 @@ def score_candidates(
     ids = np.asarray(resumes.id)[rows]
     bounded = hasattr(scorer, "score_upper_bound")
     matrix = catalogue.matrix
-    if heuristic is not None and keep is not None and bounded and k > 2 * PRUNE_FACTOR * keep:
+    if heuristic is not None and keep is not None and bounded and k > PRUNE_MIN_RATIO * keep:
         if 2 * k >= matrix.shape[0]:  # write in place rather than copy (k, 18)
             matrix[rows, RATING_COUNT:] = relative
             contexts = matrix
