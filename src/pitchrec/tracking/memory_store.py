@@ -14,12 +14,13 @@ from collections.abc import Callable
 from pitchrec.tracking.archive_format import ArchiveRow
 from pitchrec.tracking.store import FeedWrites
 
-ACTIVITY_CAP = 1_000  # per user list; Redis has no cap, but a process must stay bounded
+ACTIVITY_CAP = 100  # per user list (about 4 feeds); Redis has no cap, a process must stay bounded
 ARCHIVE_CAP = 200_000  # rows waiting for the in-process archiver (about 8,000 feeds)
 #: Keys kept at most (lists, sets, impression hashes); past it the oldest are evicted, as
 #: a Redis with maxmemory-policy allkeys-lru would. Measured: without a cap a loaded
-#: server without Redis grew to 330 MB RSS in 20 s of impressions kept for their TTL.
-KEY_CAP = 50_000
+#: server without Redis grew to 330 MB RSS in 20 s of impressions kept for their TTL;
+#: 50,000 keys still held 236 MB (an impression hash is about 7 kB).
+KEY_CAP = 10_000
 
 
 class MemoryStore:
