@@ -110,3 +110,26 @@ def test_metrics_are_corrected() -> None:
     rows = [snapshot.resumes.row_of(i.item_id) for i in feed.items if i.kind is ItemKind.RESUME]
     assert metrics["avg_views"] == round(float(np.mean(snapshot.resumes.views[rows])), 2)
     assert metrics["available_catalog"] == 500 - 3
+
+
+def test_sampled_pools_log_their_propensities() -> None:
+    """What off-policy evaluation needs (architecture habit 8): VMP logs the
+    Plackett-Luce probability of each draw, NU and EXPLORE their inclusion probability,
+    AU 1; flows (noise-ranked, no policy) log none."""
+    from pitchrec.domain.feed import Pool
+    from pitchrec.ranking.pools import draw_probabilities
+
+    snapshot = build_snapshot(random_source(8, n_resumes=600, n_challenges=10, n_creators=400))
+    feed = recommend(
+        snapshot, FeedRequest(kind=FeedKind.TOTAL, seed=3, now=NOW), legacy_pool_policies()
+    )
+    for item in feed.items:
+        if item.pool is Pool.FW:
+            assert item.propensity is None
+        else:
+            assert item.propensity is not None and 0.0 < item.propensity <= 1.0
+        if item.pool is Pool.AU:
+            assert item.propensity == 1.0
+    weights = np.asarray([3.0, 1.0, 0.0, 4.0])
+    probabilities = draw_probabilities(weights, np.asarray([3, 0, 1], dtype=np.int64))
+    np.testing.assert_allclose(probabilities, [4 / 8, 3 / 4, 1.0])

@@ -156,6 +156,11 @@ def _items(
                 creator_id=int(table.creator[placement.row]),
                 score=float(candidates.scores[at]),
                 context=tuple(candidates.contexts[at].tolist()),
+                propensity=(
+                    float(candidates.propensities[at])
+                    if candidates.propensities is not None
+                    else None
+                ),
                 novelty_waived=placement.novelty_waived,
             )
         )

@@ -43,6 +43,10 @@ class PoolCandidates:
     rows: Rows
     scores: NDArray[np.float64]
     contexts: NDArray[np.float64]
+    #: (k,) probability of each candidate's selection step, for off-policy evaluation:
+    #: VMP, the Plackett-Luce probability of its draw given the earlier draws; NU and
+    #: EXPLORE, the probability of being in the uniform sample; 1 for deterministic pools.
+    propensities: NDArray[np.float64] | None = None
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
@@ -86,6 +90,25 @@ def weighted_sample(
     return order.astype(np.int64)
 
 
+def draw_probabilities(
+    weights: NDArray[np.float64], order: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """(k,) Plackett-Luce probability of each draw of ``order`` given the draws before it:
+    w_i / (total weight not yet drawn). ``weights``: (n,), clipped at 0 as in sampling."""
+    positive = np.maximum(weights, 0.0)
+    total = float(positive.sum())
+    if total <= 0.0:
+        left = weights.shape[0] - np.arange(order.shape[0], dtype=np.float64)
+        uniform: NDArray[np.float64] = 1.0 / left
+        return uniform
+    drawn = positive[order]
+    remaining = total - np.concatenate(([0.0], np.cumsum(drawn)[:-1]))
+    probabilities: NDArray[np.float64] = np.where(
+        remaining > 0, drawn / np.maximum(remaining, 1e-300), 0.0
+    )
+    return probabilities
+
+
 def vmp_pool(
     available: NDArray[np.bool_],
     catalogue: CatalogueFeatures,
@@ -107,8 +130,11 @@ def vmp_pool(
     scored = score_candidates(catalogue, resumes, rows, scorer, rng, heuristic, keep)
     scores = scored.ucb + heuristic
     top = top_k(scores, min(keep, int(np.isfinite(scores).sum())))
-    drawn = top[weighted_sample(scores[top], POOL_SIZES[Pool.VMP], rng)]
-    return PoolCandidates(Pool.VMP, rows[drawn], scores[drawn], scored.contexts(catalogue, drawn))
+    drawn_in_top = weighted_sample(scores[top], POOL_SIZES[Pool.VMP], rng)
+    drawn = top[drawn_in_top]
+    propensities = draw_probabilities(scores[top], drawn_in_top)
+    contexts = scored.contexts(catalogue, drawn)
+    return PoolCandidates(Pool.VMP, rows[drawn], scores[drawn], contexts, propensities)
 
 
 def nu_pool(
@@ -132,9 +158,13 @@ def nu_pool(
     scored = score_candidates(catalogue, resumes, rows, scorer, rng, heuristic, keep)
     scores = scored.ucb + heuristic
     top = top_k(scores, min(keep, int(np.isfinite(scores).sum())))
+    inclusion = 1.0
     if top.shape[0] > POOL_SIZES[Pool.NU]:
+        inclusion = POOL_SIZES[Pool.NU] / top.shape[0]
         top = rng.permutation(top)[: POOL_SIZES[Pool.NU]]
-    return PoolCandidates(Pool.NU, rows[top], scores[top], scored.contexts(catalogue, top))
+    contexts = scored.contexts(catalogue, top)
+    propensities = np.full(top.shape[0], inclusion)
+    return PoolCandidates(Pool.NU, rows[top], scores[top], contexts, propensities)
 
 
 def au_pool(
@@ -159,7 +189,8 @@ def au_pool(
     scored = score_candidates(catalogue, resumes, rows, scorer, rng, heuristic, POOL_SIZES[Pool.AU])
     scores = scored.ucb + heuristic
     top = top_k(scores, min(POOL_SIZES[Pool.AU], int(np.isfinite(scores).sum())))
-    return PoolCandidates(Pool.AU, rows[top], scores[top], scored.contexts(catalogue, top))
+    contexts = scored.contexts(catalogue, top)
+    return PoolCandidates(Pool.AU, rows[top], scores[top], contexts, np.ones(top.shape[0]))
 
 
 def explore_pool(available: NDArray[np.bool_], rng: np.random.Generator) -> PoolCandidates:
@@ -167,9 +198,9 @@ def explore_pool(available: NDArray[np.bool_], rng: np.random.Generator) -> Pool
     rows = np.flatnonzero(available).astype(np.int64)
     size = min(POOL_SIZES[Pool.EXPLORE], rows.shape[0])
     picked = rng.permutation(rows.shape[0])[:size]
-    return PoolCandidates(
-        Pool.EXPLORE, rows[picked], np.zeros(size), np.zeros((size, 0), dtype=np.float64)
-    )
+    inclusion = np.full(size, size / rows.shape[0] if rows.shape[0] else 1.0)
+    empty = np.zeros((size, 0), dtype=np.float64)
+    return PoolCandidates(Pool.EXPLORE, rows[picked], np.zeros(size), empty, inclusion)
 
 
 def fw_pool(
