@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
@@ -150,7 +151,8 @@ def v1_router() -> APIRouter:
     async def post_events(payload: EventsIn, runtime: RuntimeDep) -> EventsAccepted:
         """Feedback events (at most 1,000 a call); 202 with how many were accepted."""
         events = [_event_dict(event) for event in payload.events]
-        accepted = runtime.tracker.record_events(events)
+        # One Redis round trip (or the spool): in a thread, off the event loop.
+        accepted = await anyio.to_thread.run_sync(runtime.tracker.record_events, events)
         runtime.telemetry.events.labels("accepted").inc(accepted)
         return EventsAccepted(accepted=accepted)
 

@@ -1,10 +1,16 @@
 """The tracking facade the service talks to.
 
-The request path only *enqueues* (a feed's writes, a batch of events); one writer thread
-sends them in pipelined round trips (several requests per round trip under load, never
-more than one per request), looks up the impressions that events refer to, feeds the
-rewards to the learner, and syncs the learner every second. When Redis fails, the writes
-go to a bounded spool behind a circuit breaker and are replayed when it is back.
+The request path writes a feed's tracking (legacy activity, session set, impressions,
+archive entries) in one pipelined round trip before the response leaves, so a replica
+killed after answering loses nothing it served; POST /v1/events archives its events the
+same way before the 202. One background thread looks up the impressions that events
+refer to, feeds the rewards to the learner, syncs the learner every second, and replays
+the spool. When Redis fails, writes go to a bounded spool behind a circuit breaker (which
+answers at once while open) and are replayed when Redis is back.
+
+Measured alternatives (bench/RESULTS.md): queueing the writes for the background thread
+kept p50 close but made p99 4x worse (the thread's bursts held the GIL) and lost up to
+20 ms of a killed replica's traffic.
 
 The only synchronous Redis call is the session read (``SMEMBERS``), behind the breaker and
 a short timeout, and only when the client sends a ``session_id``.
@@ -39,10 +45,9 @@ from pitchrec.tracking.store import (
 
 log = logging.getLogger(__name__)
 _SESSION_SAFE = re.compile(r"[^A-Za-z0-9._-]")
-#: The writer thread's tick. It is not woken per request: waking it for every feed made it
-#: take the GIL from the request thread each time (measured: feed p50 1.45 -> 3.5 ms).
+#: The background thread's tick: spool replay and reward matching.
 FLUSH_SECONDS = 0.02
-BATCH = 256  # feeds per round trip at most
+BATCH = 256  # spooled writes / events handled per round trip
 
 
 @dataclass(frozen=True)
@@ -101,12 +106,12 @@ class Tracker:
         self.breaker = CircuitBreaker()
         self.spool: Spool[FeedWrites] = Spool(self.config.spool_capacity)
         self.stats = TrackerStats()
-        self._feeds: deque[tuple[Feed, FeedContext, int, str, float]] = deque()
         self._events: deque[dict[str, Any]] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_sync = 0.0
+        self._observed_at_sync = 0
 
     def counters(self) -> dict[str, float]:
         """Gauges for the metrics endpoint."""
@@ -134,11 +139,21 @@ class Tracker:
         return frozenset(int(m) for m in members if m.isascii() and m.isdigit())
 
     def record_feed(self, feed: Feed, context: FeedContext, policy_version: int) -> None:
-        """Queue the feed's writes; they are built and sent by the writer thread."""
-        self._feeds.append((feed, context, policy_version, legacy.now_iso(), time.time()))
+        """Write the feed's tracking in one pipelined round trip before the response
+        leaves: a replica killed after answering has already written what it served.
+        With Redis down the writes go to the spool (the circuit breaker answers at once)."""
+        writes = self._feed_writes(feed, context, policy_version, legacy.now_iso(), time.time())
         self.stats.feeds += 1
+        self._send([writes])
 
     def record_events(self, events: list[dict[str, Any]]) -> int:
+        """Archive the events durably (one round trip, before the 202), then queue them
+        for the writer thread, which finds their impressions and feeds the learner."""
+        rows = [
+            legacy.feedback_row(e, legacy.stable_event_id("v1", e["user_id"], e["event_id"]))
+            for e in events
+        ]
+        self._send([FeedWrites(None, [], 0, "", [], 0, "", {}, 0, archive=rows)])
         self._events.extend(events)
         self.stats.events += len(events)
         return len(events)
@@ -227,32 +242,31 @@ class Tracker:
         while True:
             self._wake.wait(timeout=FLUSH_SECONDS)
             self._wake.clear()
-            while (self._feeds or self._events) and self.process_once():
-                pass
+            self.process_once()
             if self._stop.is_set():
-                deadline = time.monotonic() + 5.0
-                while (self._feeds or self._events) and time.monotonic() < deadline:
-                    if not self.process_once():
-                        break
+                self.process_once()
                 self.sync_now()
                 return
-            if time.monotonic() - self._last_sync >= SYNC_SECONDS:
+            since = time.monotonic() - self._last_sync
+            fresh = self.learner.observed != self._observed_at_sync
+            # Publish new learning within a tick (pull every second regardless), so other
+            # replicas see a reward within about one sync period.
+            if since >= SYNC_SECONDS or (fresh and since >= 5 * FLUSH_SECONDS):
                 self.sync_now()
 
     def sync_now(self) -> None:
         self._last_sync = time.monotonic()
+        self._observed_at_sync = self.learner.observed
         if self.learner.sync() and self.on_policies is not None:
             self.on_policies(self.learner.serving)
 
     def process_once(self) -> bool:
-        """Send the queued feeds' writes (impressions first: a reward queued behind its
-        own feed must find it), then handle the queued events. One round trip each.
-        False when Redis refused a write (it is in the spool)."""
-        feeds = [self._feeds.popleft() for _ in range(min(BATCH, len(self._feeds)))]
-        ok = self._send([self._feed_writes(*queued) for queued in feeds])
-        events = [self._events.popleft() for _ in range(min(5 * BATCH, len(self._events)))]
-        if events:
-            ok = self._send([self._event_writes(events)]) and ok
+        """Replay what the spool holds (Redis was down), then learn from the queued
+        events. False when Redis still refuses the spooled writes."""
+        ok = self._send([]) if len(self.spool) else True
+        while self._events:
+            events = [self._events.popleft() for _ in range(min(5 * BATCH, len(self._events)))]
+            self._learn(events)
         return ok
 
     def _send(self, writes: list[FeedWrites]) -> bool:
@@ -272,12 +286,6 @@ class Tracker:
         self.breaker.success()
         self.stats.round_trips += 1
         return True
-
-    def _event_writes(self, events: list[dict[str, Any]]) -> FeedWrites:
-        rows = [legacy.feedback_row(e, legacy.stable_event_id("v1", e["user_id"], e["event_id"]))
-                for e in events]  # fmt: skip
-        self._learn(events)
-        return FeedWrites(None, [], 0, "", [], 0, "", {}, 0, archive=rows)
 
     def _learn(self, events: list[dict[str, Any]]) -> None:
         lookups = [
