@@ -119,12 +119,9 @@ class LinUCB(PolicyBase):
         branch is taken.
         """
         cfg = self.config
-        if cfg.legacy_bonus is None:
-            return 0.0
-        if len(self._rewards) < cfg.bonus_min_history:
-            return cfg.legacy_bonus
-        variance = float(np.var(np.fromiter(self._rewards, dtype=np.float64)))
-        return cfg.beta * variance * cfg.bonus_scale * rng.random(n)
+        if cfg.legacy_bonus is None or len(self._rewards) < cfg.bonus_min_history:
+            return self._bonus_bound()  # 0 or the constant 0.7
+        return self._bonus_bound() * rng.random(n)
 
     def _score(self, x: Float64Array, ids: Int64Array, rng: np.random.Generator) -> Float64Array:
         """UCB scores (n,) of contexts x (n, d): x·θ + alpha·sqrt(rowwise xᵀ A_inv x) + bonus.
