@@ -46,7 +46,7 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 
 def feed_latency(snapshot: Path, redis_url: str, requests: int) -> dict[str, object]:
     store = RedisStore.from_url(redis_url)
-    tracker = Tracker(store, PolicyLearner(store, pool_policy_factory))
+    tracker = Tracker(store, PolicyLearner(store, pool_policy_factory()))
     recommender = Recommender.from_snapshot_dir(snapshot)
     tracked = Recommender(recommender.snapshot, tracker=tracker)
     users = np.asarray(recommender.snapshot.users.history_users)[:700].tolist() + [None] * 300

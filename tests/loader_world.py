@@ -415,6 +415,9 @@ def assert_report(data: SourceData) -> None:
         "history_views.other_model_type": 1,
         "connections.self_loop": 1,
         "connections.duplicate_edge": 1,
+        "profiles.older_profile_row": 1,
+        "profiles.skills.malformed": 1,
+        "profiles.skills.duplicate": 1,
     }
     assert report.skipped == expected
     assert {"resumes", "resume_views", "challenges", "history_views", "connections",
@@ -429,6 +432,8 @@ def assert_world(data: SourceData) -> None:
     assert_interactions(data)
     assert_connections(data)
     assert_report(data)
+    assert data.profiles is not None
+    assert_profiles(data.profiles)
 
 
 def assert_profiles(table: ProfileTable) -> None:

@@ -21,6 +21,7 @@ from pitchrec.legacy_format import legacy_envelope, legacy_items
 from pitchrec.policies.base import Policy
 from pitchrec.progress import SILENT, Reporter
 from pitchrec.ranking.engine import recommend
+from pitchrec.ranking.options import LEGACY, RankingOptions
 from pitchrec.ranking.pool_policies import legacy_pool_policies
 from pitchrec.sources.blacklist import load_blacklist
 from pitchrec.sources.database import make_engine
@@ -63,8 +64,9 @@ _FEED_TYPES = {"discover": "resume", "flow": "FW"}
 class Recommender:
     """Serves feeds from one immutable snapshot; :meth:`swap` replaces it atomically.
 
-    With a tracker, :meth:`serve` also excludes what the session already got and records
-    the feed (legacy activity, session set, impressions, archive) without waiting for I/O.
+    With a tracker, :meth:`serve` also excludes what the session already got, reads the
+    user's taste profile (one round trip), and records the feed (legacy activity, session
+    set, impressions, archive; one pipelined round trip).
     """
 
     def __init__(
@@ -72,10 +74,12 @@ class Recommender:
         snapshot: Snapshot,
         policies: Mapping[Pool, Policy] | None = None,
         tracker: Tracker | None = None,
+        options: RankingOptions = LEGACY,
     ) -> None:
         self._snapshot = snapshot
         self.policies: dict[Pool, Policy] = dict(policies or legacy_pool_policies())
         self.tracker = tracker
+        self.options = options
 
     def set_policies(self, policies: Mapping[str, Policy]) -> None:
         """Serve new policies (one dict assignment: feeds in flight keep the old ones)."""
@@ -85,11 +89,11 @@ class Recommender:
         tracker = self.tracker
         if tracker is None or info is None:
             return self.feed(request)
-        seen = tracker.seen_in_session(request.user_id, info.session_id)
-        if seen:
-            request = replace(request, exclude=request.exclude | seen)
+        state = tracker.request_state(request.user_id, info.session_id)
+        if state.seen:
+            request = replace(request, exclude=request.exclude | state.seen)
         snapshot = self._snapshot
-        feed = recommend(snapshot, request, self.policies)
+        feed = recommend(snapshot, request, self.policies, state.profile, self.options)
         feed_type = _FEED_TYPES.get(info.endpoint)
         context = FeedContext(
             raw_user=info.raw_user,
@@ -119,7 +123,7 @@ class Recommender:
         return time.time() - self._snapshot.built_at
 
     def feed(self, request: FeedRequest) -> Feed:
-        return recommend(self._snapshot, request, self.policies)
+        return recommend(self._snapshot, request, self.policies, options=self.options)
 
     def legacy_response(self, feed: Feed) -> dict[str, Any]:
         """The legacy envelope for ``feed`` (spec 3.3-3.5, 3.8)."""

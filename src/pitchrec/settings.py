@@ -20,6 +20,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
+from pitchrec.ranking.pool_policies import DEFAULT_REWARD_SCALE, DEFAULT_TEMPERATURE
+
 #: Where ``make run`` keeps the demo world (relative to the working directory).
 DEMO_DATABASE_PATH = Path("var") / "pitchrec-demo.db"
 
@@ -93,6 +95,17 @@ class Settings(BaseSettings):
     impression_ttl_seconds: int = Field(default=7_200, ge=60)
     #: Writes kept in process while Redis is down; older ones are dropped (and counted).
     spool_capacity: int = Field(default=100_000, ge=100)
+    # Learning (bench/quality/REPORT.md measures each on the simulator).
+    #: Heuristic score points per unit of learned reward in LinUCB's pool scores; 1 is the
+    #: legacy bandit, whose learned term cannot reorder a pool.
+    reward_scale: float = Field(default=DEFAULT_REWARD_SCALE, ge=0.0)
+    #: VMP/NU sampling temperature in score points; 0: the legacy draws (proportional to
+    #: the score in VMP, uniform in NU).
+    sampling_temperature: float = Field(default=DEFAULT_TEMPERATURE, ge=0.0)
+    #: Learn each user's taste from rewards (``pitchrec:profile:{user}``, 30-day TTL).
+    taste_profiles: bool = True
+    #: Use the skills users declare in their profile (fix of D-C20).
+    declared_skills: bool = True
     #: Reward of each event type in [0, 1] (views use their watch fraction).
     rewards: dict[str, float] = Field(
         default_factory=lambda: {"like": 1.0, "save": 1.0, "share": 1.0, "match": 1.0, "skip": 0.0}

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 def _replica(url: str) -> tuple[Recommender, Tracker]:
     store = RedisStore.from_url(url)
-    tracker = Tracker(store, PolicyLearner(store, pool_policy_factory))
+    tracker = Tracker(store, PolicyLearner(store, pool_policy_factory()))
     snapshot = random_snapshot(2, n_resumes=300, n_challenges=10, n_creators=200)
     recommender = Recommender(snapshot, tracker=tracker)
     tracker.on_policies = recommender.set_policies
@@ -57,7 +57,7 @@ def test_feed_writes_legacy_keys_with_ttls_in_one_round_trip(redis_url: str) -> 
 def _publish(url: str, worker: int, batches: int) -> None:
     """One process: learn and publish ``batches`` deltas for the VMP pool."""
     store = RedisStore.from_url(url)
-    learner = PolicyLearner(store, pool_policy_factory)
+    learner = PolicyLearner(store, pool_policy_factory())
     rng = np.random.default_rng(worker)
     for _ in range(batches):
         for _ in range(5):
@@ -77,7 +77,7 @@ def test_concurrent_publishers_sum_exactly(redis_url: str) -> None:
     for process in processes:
         process.join(60)
         assert process.exitcode == 0
-    expected = pool_policy_factory()["VMP"]
+    expected = pool_policy_factory()()["VMP"]
     for worker in range(workers):
         rng = np.random.default_rng(worker)
         for _ in range(batches * 5):

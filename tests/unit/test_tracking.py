@@ -21,7 +21,7 @@ from pitchrec.tracking.tracker import Tracker, TrackingConfig, session_key
 
 
 def _replica(store: MemoryStore, **config: Any) -> tuple[Recommender, Tracker]:
-    tracker = Tracker(store, PolicyLearner(store, pool_policy_factory), TrackingConfig(**config))
+    tracker = Tracker(store, PolicyLearner(store, pool_policy_factory()), TrackingConfig(**config))
     recommender = Recommender(
         random_snapshot(1, n_resumes=400, n_challenges=12, n_creators=250), tracker=tracker
     )

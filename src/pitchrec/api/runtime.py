@@ -22,6 +22,7 @@ from pitchrec.api.telemetry import Telemetry
 from pitchrec.domain.feed import Feed, FeedRequest, Pool
 from pitchrec.index.snapshot import Snapshot
 from pitchrec.policies.base import Policy
+from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.pool_policies import pool_policy_factory
 from pitchrec.service import Recommender, RequestInfo
 from pitchrec.settings import Settings
@@ -88,12 +89,13 @@ class Runtime:
             if database is not None:  # the embedded default archives in process
                 self.local_archiver = LocalArchiver(memory, make_engine(database))
             store = memory
-        learner = PolicyLearner(store, pool_policy_factory)
+        learner = PolicyLearner(store, pool_policy_factory(settings.reward_scale))
         config = TrackingConfig(
             impression_ttl=settings.impression_ttl_seconds,
             impressions_as_views=settings.impressions_as_views,
             spool_capacity=settings.spool_capacity,
             rewards=dict(settings.rewards),
+            taste_profiles=settings.taste_profiles,
         )
         return Tracker(store, learner, config, on_policies=self._set_policies)
 
@@ -187,7 +189,12 @@ class Runtime:
 
     def _new_recommender(self, snapshot: Snapshot) -> Recommender:
         policies = {Pool(name): policy for name, policy in self.tracker.learner.serving.items()}
-        return Recommender(snapshot, policies, tracker=self.tracker)
+        settings = self.settings
+        options = RankingOptions(
+            temperature=settings.sampling_temperature or None,
+            declared_skills=settings.declared_skills,
+        )
+        return Recommender(snapshot, policies, tracker=self.tracker, options=options)
 
     def _swap(self, snapshot: Snapshot) -> None:
         if self.recommender is None:

@@ -23,6 +23,7 @@ from pitchrec.sources.columns import (
     ConnectionTable,
     InteractionKind,
     InteractionTable,
+    ProfileTable,
     ResumeTable,
     SourceData,
 )
@@ -149,7 +150,31 @@ def _grouped(keys: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int
     return unique.astype(np.int64), indptr
 
 
-def _user_index(interactions: InteractionTable, connections: ConnectionTable) -> UserIndex:
+def _declared_skills(
+    profiles: ProfileTable | None, skills_vocab: Sequence[str]
+) -> tuple[NDArray[np.int64], Csr]:
+    """Sorted ids of users whose profile declares skills of the resume vocabulary, and
+    those skills as vocabulary ids (the first MAX_SKILLS of the list, as for resumes;
+    skills no resume holds cannot match anything and are dropped)."""
+    if profiles is None or len(profiles) == 0:
+        return np.zeros(0, dtype=np.int64), Csr.from_rows([])
+    position = {skill: i for i, skill in enumerate(skills_vocab)}
+    order = np.argsort(profiles.user_id, kind="stable")
+    users: list[int] = []
+    rows: list[list[int]] = []
+    for i in order.tolist():
+        known = sorted({position[s] for s in profiles.skills[i][:MAX_SKILLS] if s in position})
+        if known:
+            users.append(int(profiles.user_id[i]))
+            rows.append(known)
+    return np.asarray(users, dtype=np.int64), Csr.from_rows(rows)
+
+
+def _user_index(
+    interactions: InteractionTable,
+    connections: ConnectionTable,
+    declared: tuple[NDArray[np.int64], Csr],
+) -> UserIndex:
     # History: by user, newest first.
     order = np.lexsort((-interactions.created_at, interactions.user_id))
     users, indptr = _grouped(interactions.user_id[order].astype(np.int64))
@@ -166,6 +191,8 @@ def _user_index(interactions: InteractionTable, connections: ConnectionTable) ->
         history_weight=weights,
         social_users=social_users,
         social=Csr(social_indptr, edges[:, 1].copy()),
+        declared_users=declared[0],
+        declared_skills=declared[1],
     )
 
 
@@ -179,7 +206,8 @@ def build_snapshot(source: SourceData, *, built_at: float | None = None) -> Snap
 
     resumes, vocab = _resume_index(source.resumes, city_ids(source.resumes.city))
     challenges = _challenge_index(source.challenges, city_ids(source.challenges.city))
-    users = _user_index(source.interactions, source.connections)
+    declared = _declared_skills(source.profiles, vocab["skills"])
+    users = _user_index(source.interactions, source.connections, declared)
     vocabularies = Vocabularies(
         skills=PackedStrings.from_values(vocab["skills"]),
         knowledges=PackedStrings.from_values(vocab["knowledges"]),

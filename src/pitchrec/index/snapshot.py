@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from pitchrec.errors import SnapshotError
 from pitchrec.index.packed import Csr, PackedStrings
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: declared user skills
 MANIFEST = "manifest.json"
 
 Int64s = NDArray[np.int64]
@@ -122,6 +122,8 @@ class UserIndex:
     history_weight: NDArray[np.float32]  # (nnz,) preference weight of the row
     social_users: Int64s  # (s,) sorted user ids with outgoing edges
     social: Csr  # (s rows) followed user ids, int64, sorted within each row
+    declared_users: Int64s  # (p,) sorted user ids with declared skills in the vocabulary
+    declared_skills: Csr  # (p rows) skill vocabulary ids from the user's profile (D-C20)
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,7 @@ def save(snapshot: Snapshot, directory: Path) -> Path:
                 "challenges": len(snapshot.challenges),
                 "users_with_history": int(snapshot.users.history_users.shape[0]),
                 "users_with_connections": int(snapshot.users.social_users.shape[0]),
+                "users_with_declared_skills": int(snapshot.users.declared_users.shape[0]),
             },
             "arrays": sorted(arrays),
         }

@@ -5,7 +5,12 @@ features in the context if they matter). State: A = ridge·I + Σ x xᵀ (d, d),
 A_inv (d, d) kept equal to A⁻¹ by rank-1 Sherman-Morrison updates, recomputed exactly every
 ``recompute_every`` rows and after every applied delta. θ = A_inv·b.
 
-Score of a candidate x: xᵀθ + alpha·sqrt(xᵀ A_inv x) [+ bonus].
+Score of a candidate x: reward_scale·xᵀθ + alpha·sqrt(xᵀ A_inv x) [+ bonus].
+
+``reward_scale`` converts the learned estimate (rewards per impression, about 0-1) into
+the units of the pools' fixed heuristic scores (spreads of 2.6-7.9 points, measured in
+bench/quality/ANALYSIS.md), so that what is learned can reorder a pool. It multiplies the
+estimate only: at the prior θ = 0, and the score is the legacy one whatever the scale.
 
 The optional bonus reproduces the legacy bandit (spec 2.5): a constant ``legacy_bonus``
 (0.7) while fewer than ``bonus_min_history`` (10) rewards have been seen by this instance,
@@ -47,6 +52,7 @@ class LinUCBConfig:
     bonus_min_history: int = 10  # spec 2.5
     bonus_window: int = 50  # spec 2.5
     bonus_scale: float = 1.3  # spec 2.5
+    reward_scale: float = 1.0  # multiplies xᵀθ only (module docstring); legacy: 1
 
     def __post_init__(self) -> None:
         if self.dimension < 1:
@@ -57,13 +63,24 @@ class LinUCBConfig:
             raise ValueError("ridge must be finite and > 0")
         if self.recompute_every is not None and self.recompute_every < 1:
             raise ValueError("recompute_every must be >= 1 or None")
+        if not (np.isfinite(self.reward_scale) and self.reward_scale >= 0):
+            raise ValueError("reward_scale must be finite and >= 0")
         if self.bonus_window < 1 or not 0 <= self.bonus_min_history <= self.bonus_window:
             raise ValueError("need 0 <= bonus_min_history <= bonus_window and bonus_window >= 1")
 
     @classmethod
-    def legacy(cls, alpha: float, beta: float, dimension: int = 18) -> LinUCBConfig:
-        """The legacy bandit's configuration (spec 2.5) for one (alpha, beta) pair."""
-        return cls(dimension=dimension, alpha=alpha, beta=beta, legacy_bonus=LEGACY_BONUS)
+    def legacy(
+        cls, alpha: float, beta: float, dimension: int = 18, reward_scale: float = 1.0
+    ) -> LinUCBConfig:
+        """The legacy bandit's configuration (spec 2.5) for one (alpha, beta) pair; with
+        ``reward_scale`` > 1, the same prior with the learned estimate weighted up."""
+        return cls(
+            dimension=dimension,
+            alpha=alpha,
+            beta=beta,
+            legacy_bonus=LEGACY_BONUS,
+            reward_scale=reward_scale,
+        )
 
 
 class LinUCB(PolicyBase):
@@ -124,11 +141,12 @@ class LinUCB(PolicyBase):
         return self._bonus_bound() * rng.random(n)
 
     def _score(self, x: Float64Array, ids: Int64Array, rng: np.random.Generator) -> Float64Array:
-        """UCB scores (n,) of contexts x (n, d): x·θ + alpha·sqrt(rowwise xᵀ A_inv x) + bonus.
+        """UCB scores (n,) of contexts x (n, d): reward_scale·x·θ + alpha·sqrt(rowwise
+        xᵀ A_inv x) + bonus.
 
         The quadratic form is the row-wise dot of ``x @ A_inv`` with ``x``.
         """
-        expected = x @ self.theta()
+        expected = x @ (self.config.reward_scale * self.theta())
         # einsum over the row pairs: about 2x faster than (x @ A_inv * x).sum(1) for
         # n = 2000, d = 18 (measured, one BLAS thread).
         quadratic = np.maximum(np.einsum("ij,ij->i", x @ self._A_inv, x), 0.0)
@@ -147,7 +165,9 @@ class LinUCB(PolicyBase):
         x = np.ascontiguousarray(contexts, dtype=np.float64)
         cfg = self.config
         norms = np.sqrt(np.einsum("ij,ij->i", x, x) / cfg.ridge)
-        bound: Float64Array = x @ self.theta() + cfg.alpha * norms * (1.0 + 1e-9)
+        bound: Float64Array = x @ (cfg.reward_scale * self.theta()) + cfg.alpha * norms * (
+            1.0 + 1e-9
+        )
         return bound + self._bonus_bound() + 1e-12
 
     def _bonus_bound(self) -> float:
@@ -249,6 +269,7 @@ class LinUCB(PolicyBase):
         info.update(
             dimension=self.config.dimension,
             alpha=self.config.alpha,
+            reward_scale=self.config.reward_scale,
             theta=self.theta().tolist(),
             legacy_bonus=self.config.legacy_bonus,
             rewards_in_window=len(self._rewards),

@@ -15,11 +15,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pitchrec.domain.feed import Feed, FeedItem, FeedKind, FeedRequest, ItemKind, Pool
+from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
 from pitchrec.index.derived import SECONDS_PER_DAY
 from pitchrec.index.snapshot import Snapshot
 from pitchrec.ranking.assemble import DISCOVER_PATTERN, TOTAL_PATTERN, FeedAssembler, Placement
 from pitchrec.ranking.features import Scorer, catalogue_features
 from pitchrec.ranking.metrics import feed_metrics
+from pitchrec.ranking.options import LEGACY, RankingOptions
 from pitchrec.ranking.pools import (
     PoolCandidates,
     au_pool,
@@ -72,15 +74,23 @@ def _exclusions(request: FeedRequest) -> NDArray[np.int64]:
     return np.fromiter(request.exclude, dtype=np.int64, count=len(request.exclude))
 
 
-def recommend(snapshot: Snapshot, request: FeedRequest, policies: Mapping[Pool, Scorer]) -> Feed:
-    """Build the feed ``request`` asks for."""
+def recommend(
+    snapshot: Snapshot,
+    request: FeedRequest,
+    policies: Mapping[Pool, Scorer],
+    profile: TasteProfile = EMPTY_PROFILE,
+    options: RankingOptions = LEGACY,
+) -> Feed:
+    """Build the feed ``request`` asks for; ``profile``: the user's online taste profile
+    (empty: the snapshot history alone, as the legacy); ``options``: what changes from
+    the legacy ranking (default: nothing)."""
     started = time.perf_counter()
     rng, seed = request_rng(request)
     now = time.time() if request.now is None else request.now
-    user = user_context(snapshot, request.user_id)
+    user = user_context(snapshot, request.user_id, profile, declared=options.declared_skills)
     if request.kind is FeedKind.FLOW:
         return _flow_feed(snapshot, request, user, rng, seed, now, started)
-    return _mixed_feed(snapshot, request, user, policies, rng, seed, now, started)
+    return _mixed_feed(snapshot, request, user, policies, rng, seed, now, started, options)
 
 
 def _mixed_feed(
@@ -92,14 +102,15 @@ def _mixed_feed(
     seed: int,
     now: float,
     started: float,
+    options: RankingOptions = LEGACY,
 ) -> Feed:
     resumes, challenges = snapshot.resumes, snapshot.challenges
     excluded = _exclusions(request)
     available = _mask_out(np.asarray(resumes.id), user.seen_resumes, excluded)
     catalogue = catalogue_features(resumes, user, now)
     pools: dict[Pool, PoolCandidates] = {}
-    pools[Pool.VMP] = vmp_pool(available, catalogue, resumes, policies[Pool.VMP], rng)
-    pools[Pool.NU] = nu_pool(available, catalogue, resumes, policies[Pool.NU], rng)
+    pools[Pool.VMP] = vmp_pool(available, catalogue, resumes, policies[Pool.VMP], rng, options)
+    pools[Pool.NU] = nu_pool(available, catalogue, resumes, policies[Pool.NU], rng, options)
     remaining = available.copy()
     remaining[pools[Pool.VMP].rows] = False
     remaining[pools[Pool.NU].rows] = False

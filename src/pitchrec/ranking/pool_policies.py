@@ -8,23 +8,41 @@ the legacy ones, alpha * ||x|| + 0.7.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pitchrec.domain.feed import Pool
 from pitchrec.policies.base import Policy
 from pitchrec.policies.linucb import LinUCB, LinUCBConfig
 from pitchrec.ranking.features import N_FEATURES
 
+#: The service's default LinUCB ``reward_scale`` (settings: PITCHREC_REWARD_SCALE): heuristic
+#: points per unit of learned reward. 1 is the legacy bandit, whose learned term cannot
+#: reorder a pool (bench/quality/ANALYSIS.md); the value is chosen on the simulator.
+DEFAULT_REWARD_SCALE = 30.0
+#: The service's default VMP/NU sampling temperature in score points (settings:
+#: PITCHREC_SAMPLING_TEMPERATURE; :class:`~pitchrec.ranking.pools.PoolOptions`), chosen on
+#: the simulator.
+DEFAULT_TEMPERATURE = 0.3
 #: Spec 2.5, per-pool (alpha, beta).
 LEGACY_ALPHA_BETA = {Pool.VMP: (1.5, 0.8), Pool.AU: (1.3, 0.7), Pool.NU: (1.8, 0.9)}
 
 
-def legacy_pool_policies() -> dict[Pool, Policy]:
-    """A fresh LinUCB per scored pool, at the legacy prior."""
+def legacy_pool_policies(reward_scale: float = 1.0) -> dict[Pool, Policy]:
+    """A fresh LinUCB per scored pool, at the legacy prior (``reward_scale``: see
+    :class:`~pitchrec.policies.linucb.LinUCB`; 1 is the legacy bandit)."""
     return {
-        pool: LinUCB(LinUCBConfig.legacy(alpha, beta, dimension=N_FEATURES))
+        pool: LinUCB(
+            LinUCBConfig.legacy(alpha, beta, dimension=N_FEATURES, reward_scale=reward_scale)
+        )
         for pool, (alpha, beta) in LEGACY_ALPHA_BETA.items()
     }
 
 
-def pool_policy_factory() -> dict[str, Policy]:
-    """Fresh legacy-prior policies keyed by pool name (what the learner rebuilds from)."""
-    return {pool.value: policy for pool, policy in legacy_pool_policies().items()}
+def pool_policy_factory(reward_scale: float = 1.0) -> Callable[[], dict[str, Policy]]:
+    """A factory of fresh legacy-prior policies keyed by pool name (what the learner
+    rebuilds from)."""
+
+    def build() -> dict[str, Policy]:
+        return {pool.value: p for pool, p in legacy_pool_policies(reward_scale).items()}
+
+    return build

@@ -22,6 +22,7 @@ from pitchrec.ranking.features import (
     Scorer,
     score_candidates,
 )
+from pitchrec.ranking.options import LEGACY, RankingOptions
 
 # Spec 2.6 / appendix B: pool sizes.
 POOL_SIZES = {Pool.VMP: 110, Pool.NU: 95, Pool.AU: 170, Pool.FW: 40, Pool.EXPLORE: 75}
@@ -115,6 +116,7 @@ def vmp_pool(
     resumes: ResumeIndex,
     scorer: Scorer,
     rng: np.random.Generator,
+    options: RankingOptions = LEGACY,
 ) -> PoolCandidates:
     """Valued/popular: gated candidates (the gate is dropped if none pass), top 2n by
     score, then a weighted sample of n in draw order."""
@@ -130,9 +132,11 @@ def vmp_pool(
     scored = score_candidates(catalogue, resumes, rows, scorer, rng, heuristic, keep)
     scores = scored.ucb + heuristic
     top = top_k(scores, min(keep, int(np.isfinite(scores).sum())))
-    drawn_in_top = weighted_sample(scores[top], POOL_SIZES[Pool.VMP], rng)
+    tempered = options.weights(scores[top])
+    weights = scores[top] if tempered is None else tempered
+    drawn_in_top = weighted_sample(weights, POOL_SIZES[Pool.VMP], rng)
     drawn = top[drawn_in_top]
-    propensities = draw_probabilities(scores[top], drawn_in_top)
+    propensities = draw_probabilities(weights, drawn_in_top)
     contexts = scored.contexts(catalogue, drawn)
     return PoolCandidates(Pool.VMP, rows[drawn], scores[drawn], contexts, propensities)
 
@@ -143,8 +147,10 @@ def nu_pool(
     resumes: ResumeIndex,
     scorer: Scorer,
     rng: np.random.Generator,
+    options: RankingOptions = LEGACY,
 ) -> PoolCandidates:
-    """New: candidates at most 45 days old, top 2n, then a uniform sample of n."""
+    """New: candidates at most 45 days old, top 2n, then a uniform sample of n (a
+    tempered draw, in draw order, with ``options.temperature``)."""
     rows = np.flatnonzero(available & catalogue.age.is_new).astype(np.int64)
     age = catalogue.age
     heuristic = (
@@ -158,12 +164,18 @@ def nu_pool(
     scored = score_candidates(catalogue, resumes, rows, scorer, rng, heuristic, keep)
     scores = scored.ucb + heuristic
     top = top_k(scores, min(keep, int(np.isfinite(scores).sum())))
-    inclusion = 1.0
-    if top.shape[0] > POOL_SIZES[Pool.NU]:
-        inclusion = POOL_SIZES[Pool.NU] / top.shape[0]
-        top = rng.permutation(top)[: POOL_SIZES[Pool.NU]]
+    tempered = options.weights(scores[top])
+    if tempered is not None:
+        drawn_in_top = weighted_sample(tempered, POOL_SIZES[Pool.NU], rng)
+        propensities = draw_probabilities(tempered, drawn_in_top)
+        top = top[drawn_in_top]
+    else:
+        inclusion = 1.0
+        if top.shape[0] > POOL_SIZES[Pool.NU]:
+            inclusion = POOL_SIZES[Pool.NU] / top.shape[0]
+            top = rng.permutation(top)[: POOL_SIZES[Pool.NU]]
+        propensities = np.full(top.shape[0], inclusion)
     contexts = scored.contexts(catalogue, top)
-    propensities = np.full(top.shape[0], inclusion)
     return PoolCandidates(Pool.NU, rows[top], scores[top], contexts, propensities)
 
 

@@ -147,3 +147,6 @@ class SourceData:
     connections: ConnectionTable
     loaded_at: float  # unix seconds, UTC; the "now" of every window
     report: LoadReport
+    #: Declared user skills (spec 1.2.5; the legacy loads and ignores them, D-C20);
+    #: None when not loaded.
+    profiles: ProfileTable | None = None

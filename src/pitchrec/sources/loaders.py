@@ -117,8 +117,10 @@ def load_sources(
     now: datetime | None = None,
     blacklist: frozenset[str] = frozenset(),
     reporter: Reporter = SILENT,
+    declared_skills: bool = True,
 ) -> SourceData:
-    """Load everything the index is built from, as seen at ``now`` (naive UTC).
+    """Load everything the index is built from, as seen at ``now`` (naive UTC);
+    ``declared_skills``: also the users' profile skills (the fix of D-C20).
 
     Raises :class:`DataSourceError` when a query fails (unreachable server, missing table).
     """
@@ -135,6 +137,7 @@ def load_sources(
                 connections=read_connections(reader, now, report),
                 loaded_at=_epoch(now),
                 report=report,
+                profiles=read_profiles(reader, now, report) if declared_skills else None,
             )
     except SQLAlchemyError as exc:  # connect() itself, or closing the connection
         raise DataSourceError(f"loading sources failed: {describe(exc)}") from exc

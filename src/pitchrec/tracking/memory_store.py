@@ -35,6 +35,7 @@ class MemoryStore:
         self._lists: dict[str, deque[str]] = {}
         self._sets: dict[str, set[str]] = {}
         self._hashes: dict[str, dict[str, str]] = {}
+        self._floats: dict[str, dict[str, float]] = {}  # HINCRBYFLOAT hashes with a TTL
         self._expiry: dict[str, float] = {}
         self._stats: dict[str, dict[str, float]] = {}
         self._version = 1
@@ -47,6 +48,7 @@ class MemoryStore:
             self._lists.pop(key, None)
             self._sets.pop(key, None)
             self._hashes.pop(key, None)
+            self._floats.pop(key, None)
             del self._expiry[key]
             return False
         return True
@@ -59,6 +61,7 @@ class MemoryStore:
             self._lists.pop(oldest, None)
             self._sets.pop(oldest, None)
             self._hashes.pop(oldest, None)
+            self._floats.pop(oldest, None)
             del self._expiry[oldest]
 
     def ping(self) -> bool:
@@ -67,6 +70,27 @@ class MemoryStore:
     def session_members(self, key: str) -> set[str]:
         with self._lock:
             return set(self._sets.get(key, ())) if self._alive(key) else set()
+
+    def read_request_state(
+        self, session_key: str | None, profile_key: str | None
+    ) -> tuple[set[str], dict[str, str]]:
+        with self._lock:
+            members: set[str] = set()
+            if session_key is not None and self._alive(session_key):
+                members = set(self._sets.get(session_key, ()))
+            profile: dict[str, str] = {}
+            if profile_key is not None and self._alive(profile_key):
+                profile = {k: repr(v) for k, v in self._floats.get(profile_key, {}).items()}
+            return members, profile
+
+    def add_profiles(self, increments: dict[str, dict[str, float]], ttl: int) -> None:
+        with self._lock:
+            for key, fields in increments.items():
+                self._alive(key)
+                target = self._floats.setdefault(key, {})
+                for name, amount in fields.items():
+                    target[name] = target.get(name, 0.0) + float(amount)
+                self._expire(key, ttl)
 
     def activity(self, key: str) -> list[str]:
         """The list at ``key``, newest first (LRANGE 0 -1)."""

@@ -66,6 +66,31 @@ class RedisStore:
         members: Any = self.client.smembers(key)
         return set(members)
 
+    def read_request_state(
+        self, session_key: str | None, profile_key: str | None
+    ) -> tuple[set[str], dict[str, str]]:
+        if session_key is None and profile_key is None:
+            return set(), {}
+        pipe = self.client.pipeline(transaction=False)
+        if session_key is not None:
+            pipe.smembers(session_key)
+        if profile_key is not None:
+            pipe.hgetall(profile_key)
+        results = list(pipe.execute())
+        members: set[str] = set(results.pop(0)) if session_key is not None else set()
+        profile: dict[str, str] = dict(results.pop(0)) if profile_key is not None else {}
+        return members, profile
+
+    def add_profiles(self, increments: dict[str, dict[str, float]], ttl: int) -> None:
+        if not increments:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for key, fields in increments.items():
+            for name, amount in fields.items():
+                pipe.hincrbyfloat(key, name, float(amount))
+            pipe.expire(key, ttl)
+        pipe.execute()
+
     def write_feed(self, writes: list[FeedWrites]) -> None:
         pipe = self.client.pipeline(transaction=False)
         for w in writes:

@@ -9,6 +9,8 @@ Every method is one round trip to Redis. Keys (spec 4.2, kept for other consumer
 and pitchrec's own, under ``pitchrec:``:
 
 * ``pitchrec:imp:{request_id}``: HASH ``{r|c}:{item_id}`` -> impression JSON, with TTL;
+* ``pitchrec:profile:{user_id}``: HASH resume id -> summed reward, with TTL
+  (:mod:`pitchrec.tracking.profiles`);
 * ``pitchrec:events``: the archive STREAM (:mod:`pitchrec.tracking.archive_format`);
 * ``pitchrec:policy:version`` and ``pitchrec:policy:v{version}:{pool}``: HASHes of summed
   policy statistics, grown only by HINCRBYFLOAT (commutative, no read-modify-write).
@@ -58,6 +60,18 @@ class TrackingStore(Protocol):
     def ping(self) -> bool: ...
 
     def session_members(self, key: str) -> set[str]: ...
+
+    def read_request_state(
+        self, session_key: str | None, profile_key: str | None
+    ) -> tuple[set[str], dict[str, str]]:
+        """The session set and the taste-profile hash, in one round trip (a key given as
+        None is not read and comes back empty)."""
+        ...
+
+    def add_profiles(self, increments: dict[str, dict[str, float]], ttl: int) -> None:
+        """HINCRBYFLOAT every (key, field, amount) and refresh each key's TTL, in one
+        round trip."""
+        ...
 
     def write_feed(self, writes: list[FeedWrites]) -> None:
         """Apply the writes of one or more feeds in one round trip."""

@@ -12,8 +12,10 @@ Measured alternatives (bench/RESULTS.md): queueing the writes for the background
 kept p50 close but made p99 4x worse (the thread's bursts held the GIL) and lost up to
 20 ms of a killed replica's traffic.
 
-The only synchronous Redis call is the session read (``SMEMBERS``), behind the breaker and
-a short timeout, and only when the client sends a ``session_id``.
+The only synchronous Redis read is the request state: the session set (``SMEMBERS``, when
+the client sends a ``session_id``) and the user's taste profile (``HGETALL``, for a known
+user), in one round trip behind the breaker and a short timeout. Matched positive rewards
+grow the profiles (:mod:`pitchrec.tracking.profiles`) from the background thread.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ import numpy as np
 import orjson
 
 from pitchrec.domain.feed import Feed, ItemKind
+from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
 from pitchrec.policies.base import Policy
 from pitchrec.tracking import legacy_events as legacy
+from pitchrec.tracking import profiles
 from pitchrec.tracking.learner import SYNC_SECONDS, PolicyLearner
 from pitchrec.tracking.resilience import CircuitBreaker, Spool
 from pitchrec.tracking.rewards import DEFAULT_REWARDS, reward
@@ -58,6 +62,20 @@ class TrackingConfig:
     impressions_as_views: bool = True  # D-C11/D-C12: the legacy "served = seen" loop
     spool_capacity: int = 100_000  # writes kept while Redis is down
     rewards: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_REWARDS))
+    taste_profiles: bool = True  # learn and read per-user taste profiles
+    profile_ttl: int = profiles.PROFILE_TTL
+
+
+@dataclass(frozen=True)
+class RequestState:
+    """What the store knows about a request's user: ids the session already got and the
+    user's taste profile."""
+
+    seen: frozenset[int] = frozenset()
+    profile: TasteProfile = EMPTY_PROFILE
+
+
+NO_STATE = RequestState()
 
 
 @dataclass
@@ -78,6 +96,7 @@ class TrackerStats:
     feeds: int = 0
     events: int = 0
     events_matched: int = 0
+    profile_rewards: int = 0
     write_errors: int = 0
     session_read_errors: int = 0
     round_trips: int = 0
@@ -121,22 +140,32 @@ class Tracker:
             "write_errors": float(self.stats.write_errors),
             "round_trips": float(self.stats.round_trips),
             "events_matched": float(self.stats.events_matched),
+            "profile_rewards": float(self.stats.profile_rewards),
             "sync_errors": float(self.learner.sync_errors),
         }
 
     # -- request path ---------------------------------------------------------------
 
-    def seen_in_session(self, user: int | None, session_id: str | None) -> frozenset[int]:
-        if not session_id or not self.breaker.allow():
-            return frozenset()
+    def request_state(self, user: int | None, session_id: str | None) -> RequestState:
+        """The session's served ids and the user's taste profile, in one round trip;
+        nothing to read (anonymous, no session) or Redis failing: the empty state."""
+        session = session_key(user, session_id, 0) + ":videos" if session_id else None
+        profile = (
+            profiles.profile_key(user) if user is not None and self.config.taste_profiles else None
+        )
+        if (session is None and profile is None) or not self.breaker.allow():
+            return NO_STATE
         try:
-            members = self.store.session_members(session_key(user, session_id, 0) + ":videos")
+            members, fields = self.store.read_request_state(session, profile)
         except Exception:
             self.breaker.failure()
             self.stats.session_read_errors += 1
-            return frozenset()
+            return NO_STATE
         self.breaker.success()
-        return frozenset(int(m) for m in members if m.isascii() and m.isdigit())
+        return RequestState(
+            seen=frozenset(int(m) for m in members if m.isascii() and m.isdigit()),
+            profile=profiles.parse_profile(fields),
+        )
 
     def record_feed(self, feed: Feed, context: FeedContext, policy_version: int) -> None:
         """Write the feed's tracking in one pipelined round trip before the response
@@ -301,6 +330,8 @@ class Tracker:
             self.breaker.failure()
             return
         with_request = [e for e in events if e.get("request_id")]
+        increments: dict[str, dict[str, float]] = {}
+        credited = 0
         for event, raw in zip(with_request, found, strict=True):
             amount = reward(event["type"], event.get("value"), self.config.rewards)
             if raw is None or amount is None:
@@ -311,3 +342,20 @@ class Tracker:
                 impression["pool"], np.asarray(context), int(event["item_id"]), amount
             ):
                 self.stats.events_matched += 1
+            served_to = impression.get("user_id")
+            if (
+                self.config.taste_profiles
+                and amount > 0.0
+                and event["item_type"] == ItemKind.RESUME.value
+                and isinstance(served_to, int)
+                and served_to == event.get("user_id")
+            ):
+                profiles.add_reward(increments, served_to, int(event["item_id"]), amount)
+                credited += 1
+        if increments:
+            try:
+                self.store.add_profiles(increments, self.config.profile_ttl)
+            except Exception:
+                self.breaker.failure()  # the bandit learned; this taste evidence is lost
+                return
+            self.stats.profile_rewards += credited

@@ -1,0 +1,43 @@
+"""Engine options: what the service changes in the legacy ranking (settings
+PITCHREC_SAMPLING_TEMPERATURE and PITCHREC_DECLARED_SKILLS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class RankingOptions:
+    """What the engine does beyond the legacy; the defaults are the legacy behaviour.
+
+    ``declared_skills``: count the skills users declare in their profile in their skill
+    profile (fix of D-C20, :mod:`pitchrec.ranking.user_context`).
+
+    ``temperature``: how VMP and NU pick n of their top 2n. None: the legacy draws (VMP
+    with probability proportional to the score, NU uniformly; scores of 15-25 points make
+    both nearly uniform, so a better score barely changes what is shown,
+    bench/quality/ANALYSIS.md). t > 0: both draw with weights exp((score - best) / t),
+    t in score points.
+    """
+
+    temperature: float | None = None
+    declared_skills: bool = False
+
+    def __post_init__(self) -> None:
+        t = self.temperature
+        if t is not None and not (np.isfinite(t) and t > 0):
+            raise ValueError("temperature must be finite and > 0, or None")
+
+    def weights(self, scores: NDArray[np.float64]) -> NDArray[np.float64] | None:
+        """(k,) sampling weights for ``scores`` (k,), or None for the legacy draw."""
+        if self.temperature is None or scores.shape[0] == 0:
+            return None
+        finite = np.where(np.isfinite(scores), scores, -np.inf)
+        tempered: NDArray[np.float64] = np.exp((finite - finite.max()) / self.temperature)
+        return tempered
+
+
+LEGACY = RankingOptions()
