@@ -11,6 +11,7 @@ from pitchrec.sources.columns import (
     ConnectionTable,
     InteractionTable,
     LoadReport,
+    ProfileTable,
     ResumeTable,
     SourceData,
 )
@@ -98,7 +99,20 @@ def random_source(
         to_id=rng.integers(1, n_creators + 1, size=n_connections).astype(np.int64),
         created_at=NOW - rng.uniform(0, 90, size=n_connections) * DAY,
     )
-    return SourceData(resumes, challenges, interactions, connections, NOW, LoadReport())
+    # Declared skills for every other user (the engine reads them only when asked, D-C20).
+    profile_users = np.arange(1, n_users + 1, 2, dtype=np.int64)
+    profiles = ProfileTable(
+        user_id=profile_users,
+        name=tuple(f"Usuario {u}" for u in profile_users),
+        city=tuple(rng.choice(CITIES, size=profile_users.shape[0]).tolist()),
+        skills=tuple(
+            tuple(rng.choice(SKILLS, size=int(rng.integers(0, 4)), replace=False).tolist())
+            for _ in profile_users
+        ),
+    )
+    return SourceData(
+        resumes, challenges, interactions, connections, NOW, LoadReport(), profiles=profiles
+    )
 
 
 def random_snapshot(seed: int, **sizes: int) -> Snapshot:

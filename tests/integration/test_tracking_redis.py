@@ -128,3 +128,25 @@ def test_replica_b_learns_from_events_posted_to_replica_a(redis_url: str) -> Non
     finally:
         tracker_a.stop()
         tracker_b.stop()
+
+
+def test_taste_profiles_on_redis_add_up_expire_and_come_back_with_the_session(
+    redis_url: str,
+) -> None:
+    """The request state is one round trip (session set + profile hash); profile
+    increments are additive across replicas and keep the profile alive for its TTL."""
+    store_a, store_b = RedisStore.from_url(redis_url), RedisStore.from_url(redis_url)
+    store_a.add_profiles({"pitchrec:profile:42": {"5": 1.0, "6": 0.5}}, ttl=2_592_000)
+    store_b.add_profiles({"pitchrec:profile:42": {"5": 1.0}}, ttl=2_592_000)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.sadd("session:42:s:videos", "5", "9")
+    members, fields = store_a.read_request_state("session:42:s:videos", "pitchrec:profile:42")
+    assert members == {"5", "9"}
+    assert {k: float(v) for k, v in fields.items()} == {"5": 2.0, "6": 0.5}
+    assert 2_591_000 < client.ttl("pitchrec:profile:42") <= 2_592_000
+    assert store_a.read_request_state(None, "pitchrec:profile:43") == (set(), {})
+    assert store_a.read_request_state(None, None) == (set(), {})
+    _, tracker = _replica(redis_url)
+    state = tracker.request_state(42, "s")
+    assert state.seen == frozenset({5, 9})
+    assert state.profile.resume_ids.tolist() == [5, 6]

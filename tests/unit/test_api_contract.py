@@ -140,3 +140,39 @@ def test_cors_when_configured(tmp_path: Path) -> None:
         response = client.get("/health", headers={"Origin": "https://app.example"})
         assert response.headers["access-control-allow-origin"] == "https://app.example"
         assert "access-control-allow-credentials" not in response.headers
+
+
+def test_likes_posted_as_events_grow_the_users_taste_profile(client: TestClient) -> None:
+    """The service's defaults learn taste: a like sent to POST /v1/events reaches the
+    user's profile, which the next request reads."""
+    import time
+
+    feed = client.get("/v1/feed/discover", params={"user_id": 3, "size": 10, "seed": 2}).json()
+    liked = [item for item in feed["items"] if item["type"] == "resume"][:2]
+    events = [
+        {"event_id": f"e{i}", "type": "like", "user_id": 3, "item_id": item["id"],
+         "item_type": "resume", "request_id": feed["request_id"], "position": item["position"]}
+        for i, item in enumerate(liked)
+    ]  # fmt: skip
+    assert client.post("/v1/events", json={"events": events}).status_code == 202
+    tracker = client.app.state.runtime.tracker  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 5
+    while len(tracker.request_state(3, None).profile) < len(liked):
+        assert time.monotonic() < deadline, "the like never reached the profile"
+        time.sleep(0.02)
+    profile = tracker.request_state(3, None).profile
+    assert sorted(profile.resume_ids.tolist()) == sorted(item["id"] for item in liked)
+
+
+def test_learning_settings_reach_the_engine(tmp_path: Path) -> None:
+    from pitchrec.ranking.options import LEGACY, RankingOptions
+
+    legacy = Settings(reward_scale=1.0, sampling_temperature=0.0, declared_skills=False)
+    with served(tmp_path / "legacy", legacy) as test_client:
+        runtime = test_client.app.state.runtime  # type: ignore[attr-defined]
+        assert runtime.recommender.options == LEGACY
+        assert {p.config.reward_scale for p in runtime.recommender.policies.values()} == {1.0}
+    with served(tmp_path / "default", Settings()) as test_client:
+        runtime = test_client.app.state.runtime  # type: ignore[attr-defined]
+        assert runtime.recommender.options == RankingOptions(0.3, declared_skills=True)
+        assert {p.config.reward_scale for p in runtime.recommender.policies.values()} == {30.0}

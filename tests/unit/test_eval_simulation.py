@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pitchrec.eval.arms import ArmSpec, parse_arm
 from pitchrec.eval.experiment import ExperimentConfig, run_experiment
 from pitchrec.eval.oracle import oracle_feed
 from pitchrec.eval.report import write_report
@@ -17,6 +18,7 @@ from pitchrec.eval.stream import StreamConfig, make_stream
 from pitchrec.eval.summary import compact, summarise
 from pitchrec.eval.user_model import UserModel, UserModelConfig
 from pitchrec.eval.world import SimWorld, load_truth, load_world, world_from_truth
+from pitchrec.ranking.pool_policies import DEFAULT_REWARD_SCALE, DEFAULT_TEMPERATURE
 from pitchrec.sources.database import make_engine
 from pitchrec.sources.synthetic import generate_world, write_blacklist
 
@@ -142,3 +144,24 @@ def test_experiment_summary_and_report(world: SimWorld, tmp_path: Path) -> None:
 def test_unknown_arms_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown policy"):
         ExperimentConfig(arms=("linucb", "nope"))
+    for bad in ("legacy+nothing", "linucb-s", "linucb-tx", "oracle+profile"):
+        with pytest.raises(ValueError, match="unknown policy"):
+            parse_arm(bad)
+
+
+def test_arm_names_take_the_learning_apart() -> None:
+    """legacy is the static legacy; linucb the service's defaults; suffixes switch one
+    part at a time."""
+    legacy = parse_arm("legacy")
+    assert legacy == ArmSpec("legacy", 1.0, 1.0, profiles=False, declared=False,
+                             learning=False, temperature=None)  # fmt: skip
+    service = parse_arm("linucb")
+    assert service == ArmSpec("linucb", DEFAULT_REWARD_SCALE, 1.0, True, True, True,
+                              DEFAULT_TEMPERATURE)  # fmt: skip
+    old = parse_arm("linucb-s1-t0-profile-declared")
+    assert old is not None and (old.reward_scale, old.temperature) == (1.0, None)
+    assert not old.profiles and not old.declared and old.learning
+    fixed = parse_arm("legacy-t0.3+declared")
+    assert fixed is not None and fixed.declared and not fixed.profiles and not fixed.learning
+    assert fixed.temperature == 0.3
+    assert parse_arm("oracle") is None and parse_arm("taste-engine") is None

@@ -4,15 +4,23 @@ small worlds (hypothesis)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factories import NOW, random_snapshot
 from pitchrec.domain.feed import DEFAULT_FEED_SIZE, Feed, FeedKind, FeedRequest, ItemKind, Pool
+from pitchrec.domain.profile import TasteProfile
 from pitchrec.index.snapshot import Snapshot
+from pitchrec.policies.base import Policy
 from pitchrec.ranking.assemble import CREATOR_WINDOW, SKILL_NOVELTY_THRESHOLD
 from pitchrec.ranking.engine import recommend
-from pitchrec.ranking.pool_policies import legacy_pool_policies
+from pitchrec.ranking.options import RankingOptions
+from pitchrec.ranking.pool_policies import (
+    DEFAULT_REWARD_SCALE,
+    DEFAULT_TEMPERATURE,
+    legacy_pool_policies,
+)
 from pitchrec.ranking.user_context import user_context
 
 worlds = st.builds(
@@ -34,9 +42,36 @@ PROPERTY_SETTINGS = settings(
 )
 
 
-def _feed(snapshot: Snapshot, kind: FeedKind, user: int | None, exclude: frozenset[int]) -> Feed:
+def _trained_policies() -> dict[Pool, Policy]:
+    """The service's default policies after some feedback (theta != 0, so the reward
+    scale matters)."""
+    policies = legacy_pool_policies(reward_scale=DEFAULT_REWARD_SCALE)
+    rng = np.random.default_rng(0)
+    for policy in policies.values():
+        x = rng.random((40, 18))
+        policy.update(x, np.arange(40), (x[:, 5] > 0.5).astype(np.float64))
+    return policies
+
+
+TRAINED = _trained_policies()
+#: Every invariant holds for the legacy engine and for the service's defaults.
+ENGINES = pytest.mark.parametrize("engine", ["legacy", "service"])
+
+
+def _feed(
+    snapshot: Snapshot,
+    kind: FeedKind,
+    user: int | None,
+    exclude: frozenset[int],
+    engine: str = "legacy",
+) -> Feed:
     request = FeedRequest(kind=kind, user_id=user, exclude=exclude, seed=11, now=NOW)
-    return recommend(snapshot, request, legacy_pool_policies())
+    if engine == "legacy":
+        return recommend(snapshot, request, legacy_pool_policies())
+    ids = np.asarray(snapshot.resumes.id)[::7]
+    profile = TasteProfile(ids, np.linspace(2.0, 1.0, ids.shape[0]))
+    options = RankingOptions(temperature=DEFAULT_TEMPERATURE, declared_skills=True)
+    return recommend(snapshot, request, TRAINED, profile, options)
 
 
 def _exclusions(snapshot: Snapshot, data: st.DataObject) -> frozenset[int]:
@@ -46,14 +81,19 @@ def _exclusions(snapshot: Snapshot, data: st.DataObject) -> frozenset[int]:
     return frozenset(data.draw(st.lists(st.sampled_from(ids), max_size=60)))
 
 
+@ENGINES
 @PROPERTY_SETTINGS
 @given(world=worlds, user=users, kind=kinds, data=st.data())
 def test_sizes_positions_and_no_duplicates(
-    world: tuple[int, Snapshot], user: int | None, kind: FeedKind, data: st.DataObject
+    world: tuple[int, Snapshot],
+    user: int | None,
+    kind: FeedKind,
+    data: st.DataObject,
+    engine: str,
 ) -> None:
     _, snapshot = world
     excluded = _exclusions(snapshot, data)
-    feed = _feed(snapshot, kind, user, excluded)
+    feed = _feed(snapshot, kind, user, excluded, engine)
     assert len(feed.items) <= DEFAULT_FEED_SIZE
     assert [item.position for item in feed.items] == list(range(1, len(feed.items) + 1))
     keys = [(item.kind, item.item_id) for item in feed.items]
@@ -73,14 +113,19 @@ def test_sizes_positions_and_no_duplicates(
             assert item.slot in (Pool.VMP, Pool.AU, Pool.NU)
 
 
+@ENGINES
 @PROPERTY_SETTINGS
 @given(world=worlds, user=users, kind=kinds, data=st.data())
 def test_exclusions_and_history_respected(
-    world: tuple[int, Snapshot], user: int | None, kind: FeedKind, data: st.DataObject
+    world: tuple[int, Snapshot],
+    user: int | None,
+    kind: FeedKind,
+    data: st.DataObject,
+    engine: str,
 ) -> None:
     _, snapshot = world
     excluded = _exclusions(snapshot, data)
-    feed = _feed(snapshot, kind, user, excluded)
+    feed = _feed(snapshot, kind, user, excluded, engine)
     context = user_context(snapshot, user)
     seen_resumes = set(context.seen_resumes.tolist())
     seen_challenges = set(context.seen_challenges.tolist())
@@ -96,24 +141,29 @@ def test_exclusions_and_history_respected(
             assert item.item_id not in seen_challenges
 
 
+@ENGINES
 @PROPERTY_SETTINGS
 @given(world=worlds, user=users, kind=st.sampled_from([FeedKind.TOTAL, FeedKind.DISCOVER]))
 def test_sliding_creator_window(
-    world: tuple[int, Snapshot], user: int | None, kind: FeedKind
+    world: tuple[int, Snapshot], user: int | None, kind: FeedKind, engine: str
 ) -> None:
     _, snapshot = world
-    creators = [item.creator_id for item in _feed(snapshot, kind, user, frozenset()).items]
+    feed = _feed(snapshot, kind, user, frozenset(), engine)
+    creators = [item.creator_id for item in feed.items]
     for i in range(len(creators)):
         window = creators[i : i + CREATOR_WINDOW]
         assert len(window) == len(set(window)), f"creator repeated within 12 at {i}: {window}"
 
 
+@ENGINES
 @PROPERTY_SETTINGS
 @given(world=worlds, user=users, kind=st.sampled_from([FeedKind.TOTAL, FeedKind.DISCOVER]))
-def test_skill_novelty(world: tuple[int, Snapshot], user: int | None, kind: FeedKind) -> None:
+def test_skill_novelty(
+    world: tuple[int, Snapshot], user: int | None, kind: FeedKind, engine: str
+) -> None:
     _, snapshot = world
     shown: set[int] = set()
-    for item in _feed(snapshot, kind, user, frozenset()).items:
+    for item in _feed(snapshot, kind, user, frozenset(), engine).items:
         if item.kind is not ItemKind.RESUME:
             continue
         skills = set(snapshot.resumes.skills.row(snapshot.resumes.row_of(item.item_id)).tolist())

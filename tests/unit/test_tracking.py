@@ -138,6 +138,34 @@ def test_unmatched_events_are_archived_but_do_not_learn() -> None:
     assert len(store.archive) == 2
 
 
+def test_liked_resumes_grow_the_users_taste_profile_on_every_replica() -> None:
+    shared = MemoryStore()
+    replica_a, tracker_a = _replica(shared)
+    _, tracker_b = _replica(shared)
+    feed = _serve(replica_a, "r1", raw_user=7)
+    liked = [e for e in _reward_events(feed, "r1", 24) if e["item_type"] == "resume"][:3]
+    skipped = [dict(e, event_id=e["event_id"] + "s", type="skip") for e in liked]
+    forged = [dict(liked[0], event_id="forged", user_id=8)]  # another user's impression
+    tracker_b.record_events(liked + skipped + forged)
+    tracker_b.process_once()
+    assert tracker_b.stats.profile_rewards == len(liked)
+    state = tracker_a.request_state(7, None)  # read by the replica that served
+    assert sorted(state.profile.resume_ids.tolist()) == sorted(e["item_id"] for e in liked)
+    assert state.profile.weights.tolist() == [1.0] * len(liked)
+    assert len(tracker_a.request_state(8, None).profile) == 0
+    assert tracker_a.request_state(None, None).profile is not None  # anonymous: empty
+
+
+def test_taste_profiles_can_be_turned_off() -> None:
+    store = MemoryStore()
+    recommender, tracker = _replica(store, taste_profiles=False)
+    feed = _serve(recommender, "r1", raw_user=7)
+    tracker.record_events(_reward_events(feed, "r1", 10))
+    tracker.process_once()
+    assert tracker.stats.events_matched > 0 and tracker.stats.profile_rewards == 0
+    assert store.read_request_state(None, "pitchrec:profile:7") == (set(), {})
+
+
 def test_policy_version_bump_resets_learning() -> None:
     store = MemoryStore()
     recommender, tracker = _replica(store)
@@ -169,6 +197,18 @@ class FlakyStore(MemoryStore):
         if self.down:
             raise ConnectionError("redis is down")
         return super().session_members(key)
+
+    def read_request_state(
+        self, session_key: str | None, profile_key: str | None
+    ) -> tuple[set[str], dict[str, str]]:
+        if self.down:
+            raise ConnectionError("redis is down")
+        return super().read_request_state(session_key, profile_key)
+
+    def add_profiles(self, increments: dict[str, dict[str, float]], ttl: int) -> None:
+        if self.down:
+            raise ConnectionError("redis is down")
+        super().add_profiles(increments, ttl)
 
 
 def test_outage_spools_writes_and_replays_them_when_back() -> None:
