@@ -9,9 +9,9 @@ from pitchrec.index.snapshot import Snapshot
 from pitchrec.sources.columns import (
     ChallengeTable,
     ConnectionTable,
+    DeclaredSkillsTable,
     InteractionTable,
     LoadReport,
-    ProfileTable,
     ResumeTable,
     SourceData,
 )
@@ -101,17 +101,15 @@ def random_source(
     )
     # Declared skills for every other user (the engine reads them only when asked, D-C20).
     profile_users = np.arange(1, n_users + 1, 2, dtype=np.int64)
-    profiles = ProfileTable(
+    declared = DeclaredSkillsTable(
         user_id=profile_users,
-        name=tuple(f"Usuario {u}" for u in profile_users),
-        city=tuple(rng.choice(CITIES, size=profile_users.shape[0]).tolist()),
         skills=tuple(
             tuple(rng.choice(SKILLS, size=int(rng.integers(0, 4)), replace=False).tolist())
             for _ in profile_users
         ),
     )
     return SourceData(
-        resumes, challenges, interactions, connections, NOW, LoadReport(), profiles=profiles
+        resumes, challenges, interactions, connections, NOW, LoadReport(), declared_skills=declared
     )
 
 

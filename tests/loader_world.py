@@ -415,9 +415,8 @@ def assert_report(data: SourceData) -> None:
         "history_views.other_model_type": 1,
         "connections.self_loop": 1,
         "connections.duplicate_edge": 1,
-        "profiles.older_profile_row": 1,
-        "profiles.skills.malformed": 1,
-        "profiles.skills.duplicate": 1,
+        "declared_skills.skills.malformed": 1,
+        "declared_skills.skills.duplicate": 1,
     }
     assert report.skipped == expected
     assert {"resumes", "resume_views", "challenges", "history_views", "connections",
@@ -432,8 +431,9 @@ def assert_world(data: SourceData) -> None:
     assert_interactions(data)
     assert_connections(data)
     assert_report(data)
-    assert data.profiles is not None
-    assert_profiles(data.profiles)
+    declared = data.declared_skills
+    assert declared is not None  # only user 1 declares a skill (see assert_profiles)
+    assert declared.user_id.tolist() == [1] and declared.skills == (("Go",),)
 
 
 def assert_profiles(table: ProfileTable) -> None:

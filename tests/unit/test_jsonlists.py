@@ -94,3 +94,12 @@ def test_property_never_raises(cell: str | bytes) -> None:
     assert isinstance(out, tuple)
     assert all(isinstance(s, str) and s and s == s.strip() for s in out)
     assert len(set(out)) == len(out)
+
+
+def test_repeated_cells_are_parsed_once_but_counted_per_cell() -> None:
+    cells = ['["a", "a"]', "nope", '["a", "a"]', None, "nope", '["b"]', '["b"]', ["c", 1]]
+    stats = JsonListStats()
+    parsed = parse_json_lists(cells, stats)
+    assert parsed == (("a",), (), ("a",), (), (), ("b",), ("b",), ("c",))
+    assert (stats.cells, stats.duplicate, stats.malformed, stats.blank) == (8, 2, 2, 1)
+    assert stats.non_string == 1

@@ -91,7 +91,7 @@ def test_reporter_gets_one_stage_per_query(engine: Engine) -> None:
         "load history_matches",
         "load history_views",
         "load connections",
-        "load profiles",
+        "load declared_skills",
     ]
     assert dict(stages)["load connections"] == 5  # rows fetched before de-duplication
 

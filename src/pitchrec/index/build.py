@@ -21,9 +21,9 @@ from pitchrec.index.snapshot import (
 from pitchrec.sources.columns import (
     ChallengeTable,
     ConnectionTable,
+    DeclaredSkillsTable,
     InteractionKind,
     InteractionTable,
-    ProfileTable,
     ResumeTable,
     SourceData,
 )
@@ -151,7 +151,7 @@ def _grouped(keys: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int
 
 
 def _declared_skills(
-    profiles: ProfileTable | None, skills_vocab: Sequence[str]
+    profiles: DeclaredSkillsTable | None, skills_vocab: Sequence[str]
 ) -> tuple[NDArray[np.int64], Csr]:
     """Sorted ids of users whose profile declares skills of the resume vocabulary, and
     those skills as vocabulary ids (the first MAX_SKILLS of the list, as for resumes;
@@ -206,7 +206,7 @@ def build_snapshot(source: SourceData, *, built_at: float | None = None) -> Snap
 
     resumes, vocab = _resume_index(source.resumes, city_ids(source.resumes.city))
     challenges = _challenge_index(source.challenges, city_ids(source.challenges.city))
-    declared = _declared_skills(source.profiles, vocab["skills"])
+    declared = _declared_skills(source.declared_skills, vocab["skills"])
     users = _user_index(source.interactions, source.connections, declared)
     vocabularies = Vocabularies(
         skills=PackedStrings.from_values(vocab["skills"]),

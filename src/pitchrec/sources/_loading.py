@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from pitchrec.errors import DataSourceError
 from pitchrec.progress import Reporter
 from pitchrec.sources.columns import Floats, Int64s, ItemType, LoadReport, TextLists
-from pitchrec.sources.jsonlists import JsonListStats, parse_json_list
+from pitchrec.sources.jsonlists import JsonListStats, parse_json_lists
 from pitchrec.sources.schema import CHALLENGE_MODEL_TYPE, RESUME_MODEL_TYPE
 
 #: Ratings are clamped to this (spec 1.2.3).
@@ -142,7 +142,7 @@ class Reader:
 
 def parse_lists(cells: Sequence[Any], table: str, column: str, report: LoadReport) -> TextLists:
     stats = JsonListStats()
-    parsed = tuple(parse_json_list(cell, stats) for cell in cells)
+    parsed = parse_json_lists(cells, stats)
     for reason, count in stats.skipped().items():
         report.skip(f"{table}.{column}.{reason}", count)
     return parsed

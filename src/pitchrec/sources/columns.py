@@ -124,6 +124,18 @@ class ProfileTable:
         return int(self.user_id.shape[0])
 
 
+@dataclass(frozen=True)
+class DeclaredSkillsTable:
+    """The skills active users declare in their newest profile (spec 1.2.5's users and
+    window; the fix of D-C20 reads them). Length u, users without skills left out."""
+
+    user_id: Int64s
+    skills: TextLists
+
+    def __len__(self) -> int:
+        return int(self.user_id.shape[0])
+
+
 @dataclass
 class LoadReport:
     """What a load read and what it skipped, by table and reason, for logs and the CLI."""
@@ -149,4 +161,4 @@ class SourceData:
     report: LoadReport
     #: Declared user skills (spec 1.2.5; the legacy loads and ignores them, D-C20);
     #: None when not loaded.
-    profiles: ProfileTable | None = None
+    declared_skills: DeclaredSkillsTable | None = None

@@ -33,6 +33,11 @@ class JsonListStats:
     empty_string: int = 0  # string elements dropped because blank after trimming
     duplicate: int = 0  # string elements dropped as repeats of an earlier one
 
+    def add(self, other: JsonListStats, times: int = 1) -> None:
+        """Add ``times`` x the counts of ``other``."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + times * getattr(other, f.name))
+
     def skipped(self) -> dict[str, int]:
         """The non-zero counts of things dropped, by reason (``cells`` and ``blank`` aside)."""
         return {
@@ -102,9 +107,37 @@ def parse_json_list(cell: object, stats: JsonListStats | None = None) -> tuple[s
     return clean_elements(value, stats)
 
 
+_CellKey = str | bytes | None
+
+
 def parse_json_lists(
     cells: Iterable[object], stats: JsonListStats | None = None
 ) -> tuple[tuple[str, ...], ...]:
-    """:func:`parse_json_list` over a column of cells."""
+    """:func:`parse_json_list` over a column of cells. Each distinct text is parsed once
+    (half of the profile cells of the scale-1 world repeat an earlier one); the counts in
+    ``stats`` are still per cell."""
     stats = stats if stats is not None else JsonListStats()
-    return tuple(parse_json_list(cell, stats) for cell in cells)
+    parsed: dict[_CellKey, tuple[str, ...]] = {}
+    occurrences: dict[_CellKey, int] = {}
+    findings: dict[_CellKey, JsonListStats] = {}  # distinct cells that count more than a cell
+    plain = JsonListStats(cells=1)
+    out: list[tuple[str, ...]] = []
+    for cell in cells:
+        if not isinstance(cell, str | bytes) and cell is not None:
+            out.append(parse_json_list(cell, stats))  # a decoded list: not hashable
+            continue
+        known = parsed.get(cell)
+        if known is None:
+            own = JsonListStats()
+            known = parsed[cell] = parse_json_list(cell, own)
+            if own != plain:
+                findings[cell] = own
+        occurrences[cell] = occurrences.get(cell, 0) + 1
+        out.append(known)
+    for cell, times in occurrences.items():
+        finding = findings.get(cell)
+        if finding is None:
+            stats.cells += times
+        else:
+            stats.add(finding, times)
+    return tuple(out)

@@ -82,6 +82,7 @@ from pitchrec.sources.history_loader import (
     VIEW_LOG_PATTERN,
     VIEW_RATING,
     read_connections,
+    read_declared_skills,
     read_interactions,
     read_profiles,
 )
@@ -137,7 +138,9 @@ def load_sources(
                 connections=read_connections(reader, now, report),
                 loaded_at=_epoch(now),
                 report=report,
-                profiles=read_profiles(reader, now, report) if declared_skills else None,
+                declared_skills=(
+                    read_declared_skills(reader, now, report) if declared_skills else None
+                ),
             )
     except SQLAlchemyError as exc:  # connect() itself, or closing the connection
         raise DataSourceError(f"loading sources failed: {describe(exc)}") from exc
