@@ -21,8 +21,8 @@ from pitchrec.legacy_format import legacy_envelope, legacy_items
 from pitchrec.policies.base import Policy
 from pitchrec.progress import SILENT, Reporter
 from pitchrec.ranking.engine import recommend
-from pitchrec.ranking.options import LEGACY, RankingOptions
-from pitchrec.ranking.pool_policies import legacy_pool_policies
+from pitchrec.ranking.options import SERVICE_DEFAULTS, RankingOptions
+from pitchrec.ranking.pool_policies import DEFAULT_REWARD_SCALE, legacy_pool_policies
 from pitchrec.sources.blacklist import load_blacklist
 from pitchrec.sources.database import make_engine
 from pitchrec.sources.loaders import load_sources
@@ -74,10 +74,12 @@ class Recommender:
         snapshot: Snapshot,
         policies: Mapping[Pool, Policy] | None = None,
         tracker: Tracker | None = None,
-        options: RankingOptions = LEGACY,
+        options: RankingOptions = SERVICE_DEFAULTS,
     ) -> None:
         self._snapshot = snapshot
-        self.policies: dict[Pool, Policy] = dict(policies or legacy_pool_policies())
+        self.policies: dict[Pool, Policy] = dict(
+            policies or legacy_pool_policies(DEFAULT_REWARD_SCALE)
+        )
         self.tracker = tracker
         self.options = options
 

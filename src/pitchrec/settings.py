@@ -20,7 +20,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
-from pitchrec.ranking.pool_policies import DEFAULT_REWARD_SCALE, DEFAULT_TEMPERATURE
+from pitchrec.ranking.options import DEFAULT_TEMPERATURE
+from pitchrec.ranking.pool_policies import DEFAULT_REWARD_SCALE
 
 #: Where ``make run`` keeps the demo world (relative to the working directory).
 DEMO_DATABASE_PATH = Path("var") / "pitchrec-demo.db"

@@ -18,7 +18,8 @@ from pitchrec.eval.stream import StreamConfig, make_stream
 from pitchrec.eval.summary import compact, summarise
 from pitchrec.eval.user_model import UserModel, UserModelConfig
 from pitchrec.eval.world import SimWorld, load_truth, load_world, world_from_truth
-from pitchrec.ranking.pool_policies import DEFAULT_REWARD_SCALE, DEFAULT_TEMPERATURE
+from pitchrec.ranking.options import DEFAULT_TEMPERATURE
+from pitchrec.ranking.pool_policies import DEFAULT_REWARD_SCALE
 from pitchrec.sources.database import make_engine
 from pitchrec.sources.synthetic import generate_world, write_blacklist
 

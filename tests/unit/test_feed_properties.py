@@ -15,10 +15,9 @@ from pitchrec.index.snapshot import Snapshot
 from pitchrec.policies.base import Policy
 from pitchrec.ranking.assemble import CREATOR_WINDOW, SKILL_NOVELTY_THRESHOLD
 from pitchrec.ranking.engine import recommend
-from pitchrec.ranking.options import RankingOptions
+from pitchrec.ranking.options import DEFAULT_TEMPERATURE, RankingOptions
 from pitchrec.ranking.pool_policies import (
     DEFAULT_REWARD_SCALE,
-    DEFAULT_TEMPERATURE,
     legacy_pool_policies,
 )
 from pitchrec.ranking.user_context import user_context

@@ -49,10 +49,9 @@ from pitchrec.index.snapshot import Snapshot
 from pitchrec.policies.base import Float64Array, Policy
 from pitchrec.policies.registry import make_policy
 from pitchrec.ranking.engine import POLICY_POOLS
-from pitchrec.ranking.options import RankingOptions
+from pitchrec.ranking.options import DEFAULT_TEMPERATURE, RankingOptions
 from pitchrec.ranking.pool_policies import (
     DEFAULT_REWARD_SCALE,
-    DEFAULT_TEMPERATURE,
     pool_policy_factory,
 )
 from pitchrec.service import Recommender

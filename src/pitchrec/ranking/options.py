@@ -8,6 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+#: The service's default VMP/NU sampling temperature in score points (settings:
+#: PITCHREC_SAMPLING_TEMPERATURE), chosen on the simulator (bench/quality/ANALYSIS.md).
+DEFAULT_TEMPERATURE = 0.3
+
 
 @dataclass(frozen=True)
 class RankingOptions:
@@ -41,3 +45,7 @@ class RankingOptions:
 
 
 LEGACY = RankingOptions()
+
+
+#: What the service runs by default (the settings' defaults).
+SERVICE_DEFAULTS = RankingOptions(temperature=DEFAULT_TEMPERATURE, declared_skills=True)

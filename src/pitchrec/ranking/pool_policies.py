@@ -19,10 +19,6 @@ from pitchrec.ranking.features import N_FEATURES
 #: points per unit of learned reward. 1 is the legacy bandit, whose learned term cannot
 #: reorder a pool (bench/quality/ANALYSIS.md); the value is chosen on the simulator.
 DEFAULT_REWARD_SCALE = 30.0
-#: The service's default VMP/NU sampling temperature in score points (settings:
-#: PITCHREC_SAMPLING_TEMPERATURE; :class:`~pitchrec.ranking.pools.PoolOptions`), chosen on
-#: the simulator.
-DEFAULT_TEMPERATURE = 0.3
 #: Spec 2.5, per-pool (alpha, beta).
 LEGACY_ALPHA_BETA = {Pool.VMP: (1.5, 0.8), Pool.AU: (1.3, 0.7), Pool.NU: (1.8, 0.9)}
 
