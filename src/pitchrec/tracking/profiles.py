@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
+from pitchrec.domain.feed import ItemKind
 from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
 
 #: Seconds a profile lives after its last reward. Spec 2.2's history window for views is
@@ -54,6 +56,26 @@ def parse_profile(fields: Mapping[str, str]) -> TasteProfile:
     weight_array = np.asarray(weights, dtype=np.float64)
     order = np.lexsort((id_array, -weight_array))[:PROFILE_SAMPLE]
     return TasteProfile(id_array[order], weight_array[order])
+
+
+def credit(
+    increments: dict[str, dict[str, float]],
+    event: Mapping[str, Any],
+    impression: Mapping[str, Any],
+    amount: float,
+) -> bool:
+    """Credit a matched event's reward to the profile of the user the impression was
+    served to (module docstring: resumes, positive rewards, the same user only)."""
+    served_to = impression.get("user_id")
+    if (
+        amount > 0.0
+        and event.get("item_type") == ItemKind.RESUME.value
+        and isinstance(served_to, int)
+        and served_to == event.get("user_id")
+    ):
+        add_reward(increments, served_to, int(event["item_id"]), amount)
+        return True
+    return False
 
 
 def add_reward(

@@ -342,16 +342,8 @@ class Tracker:
                 impression["pool"], np.asarray(context), int(event["item_id"]), amount
             ):
                 self.stats.events_matched += 1
-            served_to = impression.get("user_id")
-            if (
-                self.config.taste_profiles
-                and amount > 0.0
-                and event["item_type"] == ItemKind.RESUME.value
-                and isinstance(served_to, int)
-                and served_to == event.get("user_id")
-            ):
-                profiles.add_reward(increments, served_to, int(event["item_id"]), amount)
-                credited += 1
+            if self.config.taste_profiles:
+                credited += profiles.credit(increments, event, impression, amount)
         if increments:
             try:
                 self.store.add_profiles(increments, self.config.profile_ttl)
