@@ -34,12 +34,16 @@ def snapshot_from_database(
     *,
     blacklist_path: Path | None = None,
     reporter: Reporter = SILENT,
+    declared_skills: bool = True,
 ) -> Snapshot:
-    """Load the sources and build a snapshot in memory."""
+    """Load the sources and build a snapshot in memory (``declared_skills``: also the
+    users' declared skills, D-C20)."""
     engine = make_engine(database_url)
     try:
         blacklist = load_blacklist(blacklist_path)
-        source = load_sources(engine, blacklist=blacklist, reporter=reporter)
+        source = load_sources(
+            engine, blacklist=blacklist, reporter=reporter, declared_skills=declared_skills
+        )
     finally:
         engine.dispose()
     with reporter.stage("build snapshot", None):

@@ -39,6 +39,7 @@ class SnapshotSource:
     database_url: str | URL | None  # None: serve the directory only
     directory: Path | None
     blacklist_path: Path | None = None
+    declared_skills: bool = True  # load the users' declared skills (D-C20)
 
     def __post_init__(self) -> None:
         if self.database_url is None and self.directory is None:
@@ -82,6 +83,13 @@ class SnapshotManager:
                 return snapshot_files.load(directory)
         return self.rebuild(newer_than=0.0)
 
+    def _build(self, url: str | URL) -> Snapshot:
+        return snapshot_from_database(
+            url,
+            blacklist_path=self.source.blacklist_path,
+            declared_skills=self.source.declared_skills,
+        )
+
     def rebuild(self, newer_than: float) -> Snapshot:
         """A snapshot built after ``newer_than`` (unix seconds): built from the database
         now, unless a shared directory already holds one that new."""
@@ -90,12 +98,12 @@ class SnapshotManager:
             assert directory is not None
             return snapshot_files.load(directory)
         if directory is None:
-            return snapshot_from_database(url, blacklist_path=self.source.blacklist_path)
+            return self._build(url)
         with _exclusive(directory):
             built_at = _manifest_built_at(directory)
             if built_at is None or built_at <= newer_than:
                 started = time.perf_counter()
-                built = snapshot_from_database(url, blacklist_path=self.source.blacklist_path)
+                built = self._build(url)
                 snapshot_files.save(built, directory)
                 log.info(
                     "snapshot built",

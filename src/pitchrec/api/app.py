@@ -30,7 +30,12 @@ def source_from_settings(settings: Settings) -> SnapshotSource:
     explicit_database = settings.database_url is not None
     if directory is not None and not explicit_database and not settings.build_from_database:
         return SnapshotSource(None, directory, settings.blacklist_path)
-    return SnapshotSource(settings.resolved_database_url(), directory, settings.blacklist_path)
+    return SnapshotSource(
+        settings.resolved_database_url(),
+        directory,
+        settings.blacklist_path,
+        declared_skills=settings.declared_skills,
+    )
 
 
 def create_app(settings: Settings | None = None, source: SnapshotSource | None = None) -> FastAPI:
