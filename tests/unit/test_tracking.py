@@ -274,3 +274,27 @@ def test_memory_store_stays_bounded() -> None:
     assert store.activity(f"user_activity:{cap - 1}") == ["{}"]
     assert store.activity("user_activity:0") == []
     assert not store.archive  # nothing archives: rows are not kept
+
+
+def test_memory_store_keeps_profiles_apart_from_impression_churn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pitchrec.tracking import memory_store
+
+    clock = {"now": 0.0}
+    store = MemoryStore(lambda: clock["now"], keep_archive=False)
+    store.add_profiles({"pitchrec:profile:1": {"5": 1.0}}, ttl=100)
+    churn = [
+        FeedWrites(None, [], 60, f"s:{i}", ["1"], 60, f"imp:{i}", {"r:1": "x"}, 60)
+        for i in range(memory_store.KEY_CAP)
+    ]
+    store.write_feed(churn)  # evicts every older key of the capped kinds
+    assert store.read_request_state(None, "pitchrec:profile:1")[1] == {"5": "1.0"}
+    clock["now"] = 101.0
+    assert store.read_request_state(None, "pitchrec:profile:1") == (set(), {})
+    store.add_profiles({"pitchrec:profile:1": {"6": 1.0}}, ttl=100)  # expired: afresh
+    assert store.read_request_state(None, "pitchrec:profile:1")[1] == {"6": "1.0"}
+    monkeypatch.setattr(memory_store, "PROFILE_CAP", 3)
+    store.add_profiles({f"pitchrec:profile:{u}": {"1": 1.0} for u in range(2, 6)}, ttl=100)
+    assert store.read_request_state(None, "pitchrec:profile:1") == (set(), {})  # oldest
+    assert store.read_request_state(None, "pitchrec:profile:5")[1] == {"1": "1.0"}

@@ -21,6 +21,9 @@ ARCHIVE_CAP = 200_000  # rows waiting for the in-process archiver (about 8,000 f
 #: server without Redis grew to 330 MB RSS in 20 s of impressions kept for their TTL;
 #: 50,000 keys still held 236 MB (an impression hash is about 7 kB).
 KEY_CAP = 10_000
+#: Taste profiles kept at most, apart from the keys above (an impression burst must not
+#: evict what users liked): a profile holds a few resume ids, about 1 kB at most.
+PROFILE_CAP = 50_000
 
 
 class MemoryStore:
@@ -35,7 +38,8 @@ class MemoryStore:
         self._lists: dict[str, deque[str]] = {}
         self._sets: dict[str, set[str]] = {}
         self._hashes: dict[str, dict[str, str]] = {}
-        self._floats: dict[str, dict[str, float]] = {}  # HINCRBYFLOAT hashes with a TTL
+        self._profiles: dict[str, dict[str, float]] = {}  # HINCRBYFLOAT hashes
+        self._profile_expiry: dict[str, float] = {}  # ordered by last write
         self._expiry: dict[str, float] = {}
         self._stats: dict[str, dict[str, float]] = {}
         self._version = 1
@@ -48,7 +52,6 @@ class MemoryStore:
             self._lists.pop(key, None)
             self._sets.pop(key, None)
             self._hashes.pop(key, None)
-            self._floats.pop(key, None)
             del self._expiry[key]
             return False
         return True
@@ -61,7 +64,6 @@ class MemoryStore:
             self._lists.pop(oldest, None)
             self._sets.pop(oldest, None)
             self._hashes.pop(oldest, None)
-            self._floats.pop(oldest, None)
             del self._expiry[oldest]
 
     def ping(self) -> bool:
@@ -79,18 +81,26 @@ class MemoryStore:
             if session_key is not None and self._alive(session_key):
                 members = set(self._sets.get(session_key, ()))
             profile: dict[str, str] = {}
-            if profile_key is not None and self._alive(profile_key):
-                profile = {k: repr(v) for k, v in self._floats.get(profile_key, {}).items()}
+            deadline = self._profile_expiry.get(profile_key or "")
+            if profile_key is not None and deadline is not None and deadline > self._clock():
+                profile = {k: repr(v) for k, v in self._profiles.get(profile_key, {}).items()}
             return members, profile
 
     def add_profiles(self, increments: dict[str, dict[str, float]], ttl: int) -> None:
         with self._lock:
+            now = self._clock()
             for key, fields in increments.items():
-                self._alive(key)
-                target = self._floats.setdefault(key, {})
+                deadline = self._profile_expiry.pop(key, None)
+                if deadline is not None and deadline <= now:
+                    self._profiles.pop(key, None)  # expired: start afresh, as Redis would
+                target = self._profiles.setdefault(key, {})
                 for name, amount in fields.items():
                     target[name] = target.get(name, 0.0) + float(amount)
-                self._expire(key, ttl)
+                self._profile_expiry[key] = now + ttl
+            while len(self._profile_expiry) > PROFILE_CAP:
+                oldest = next(iter(self._profile_expiry))
+                del self._profile_expiry[oldest]
+                self._profiles.pop(oldest, None)
 
     def activity(self, key: str) -> list[str]:
         """The list at ``key``, newest first (LRANGE 0 -1)."""
