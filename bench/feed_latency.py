@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 from pitchrec.domain.feed import FeedKind, FeedRequest  # noqa: E402
 from pitchrec.index import snapshot as snapshot_files  # noqa: E402
 from pitchrec.index.build import build_snapshot  # noqa: E402
+from pitchrec.index.snapshot import load as load_snapshot  # noqa: E402
 from pitchrec.service import Recommender  # noqa: E402
 from pitchrec.sources.database import make_engine  # noqa: E402
 from pitchrec.sources.loaders import load_sources  # noqa: E402
@@ -94,7 +95,7 @@ def main() -> None:
         del built, source
         before_load_rss = rss_mb()
         started = time.perf_counter()
-        recommender = Recommender.from_snapshot_dir(directory)
+        recommender = Recommender(load_snapshot(directory))
         disk_load_seconds = time.perf_counter() - started
         users = user_mix(recommender, args.requests, args.warm_fraction, args.seed)
         latency: dict[str, dict[str, float]] = {}

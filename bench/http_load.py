@@ -117,7 +117,7 @@ def main() -> None:
         sys.exit("wrk is not installed (apt-get install wrk)")
 
     from pitchrec.index import snapshot as snapshot_files
-    from pitchrec.service import snapshot_from_database
+    from pitchrec.index.build import snapshot_from_database
 
     with tempfile.TemporaryDirectory() as tmp:
         directory = snapshot_files.save(snapshot_from_database(args.database_url), Path(tmp) / "s")

@@ -31,12 +31,10 @@ import numpy as np  # noqa: E402
 import redis  # noqa: E402
 
 from pitchrec.domain.feed import FeedKind, FeedRequest  # noqa: E402
-from pitchrec.ranking.pool_policies import pool_policy_factory  # noqa: E402
-from pitchrec.service import Recommender, RequestInfo  # noqa: E402
-from pitchrec.tracking.archive_format import STREAM_KEY  # noqa: E402
-from pitchrec.tracking.learner import PolicyLearner  # noqa: E402
+from pitchrec.index.snapshot import load as load_snapshot  # noqa: E402
+from pitchrec.service import Recommender, RequestInfo, ServiceConfig, build_service  # noqa: E402
 from pitchrec.tracking.redis_store import RedisStore  # noqa: E402
-from pitchrec.tracking.tracker import Tracker  # noqa: E402
+from pitchrec.tracking.store import STREAM_KEY  # noqa: E402
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -45,12 +43,14 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def feed_latency(snapshot: Path, redis_url: str, requests: int) -> dict[str, object]:
-    store = RedisStore.from_url(redis_url)
-    tracker = Tracker(store, PolicyLearner(store, pool_policy_factory()))
-    recommender = Recommender.from_snapshot_dir(snapshot)
-    tracked = Recommender(recommender.snapshot, tracker=tracker)
+    recommender = Recommender(load_snapshot(snapshot))
+    service = build_service(
+        ServiceConfig(), RedisStore.from_url(redis_url), snapshot=recommender.snapshot
+    )
+    tracked = service.recommender
+    assert tracked is not None
     users = np.asarray(recommender.snapshot.users.history_users)[:700].tolist() + [None] * 300
-    tracker.start()
+    service.start()
     result: dict[str, object] = {}
     try:
         for label, serve in (
@@ -67,9 +67,9 @@ def feed_latency(snapshot: Path, redis_url: str, requests: int) -> dict[str, obj
                 samples.append((time.perf_counter_ns() - started) / 1e6)
             result[label] = percentiles(samples)
     finally:
-        tracker.stop()
-    result["round_trips"] = tracker.stats.round_trips
-    result["feeds_tracked"] = tracker.stats.feeds
+        service.stop()
+    result["round_trips"] = service.tracker.stats.round_trips
+    result["feeds_tracked"] = service.tracker.stats.feeds
     return result
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from pitchrec.index.build import build_snapshot
 from pitchrec.index.snapshot import Snapshot
-from pitchrec.sources.columns import (
+from pitchrec.sources.tables import (
     ChallengeTable,
     ConnectionTable,
     DeclaredSkillsTable,

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, Table, insert
 
-from pitchrec.sources.columns import InteractionKind, ItemType, ProfileTable, SourceData
 from pitchrec.sources.database import create_schema
 from pitchrec.sources.schema import (
     CHALLENGE_MODEL_TYPE,
@@ -33,6 +32,7 @@ from pitchrec.sources.schema import (
     users,
     views,
 )
+from pitchrec.sources.tables import InteractionKind, ItemType, ProfileTable, SourceData
 
 NOW = datetime(2025, 6, 30, 12, 0, 0)
 SECOND = timedelta(seconds=1)

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from factories import random_snapshot
 from pitchrec.api.app import create_app
 from pitchrec.index import snapshot as snapshot_files
+from pitchrec.index.lifecycle import SnapshotSource
 from pitchrec.settings import Settings
-from pitchrec.snapshot_manager import SnapshotSource
 
 
 def saved_snapshot(directory: Path, seed: int = 1) -> Path:

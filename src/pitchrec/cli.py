@@ -6,17 +6,19 @@ Errors pitchrec raises on purpose end the command with a one-line message and ex
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from sqlalchemy.engine import URL
+from typer.core import TyperGroup
 
 from pitchrec import __version__
 from pitchrec.domain.feed import FeedKind, FeedRequest
@@ -24,7 +26,31 @@ from pitchrec.errors import ConfigurationError, PitchrecError
 from pitchrec.progress import RichReporter
 from pitchrec.settings import Settings
 
+if TYPE_CHECKING:
+    from pitchrec.index.snapshot import Snapshot
+    from pitchrec.service import Recommender
+
+#: Commands of the lab (:mod:`pitchrec.lab.cli`), loaded only when one of them runs (or
+#: help lists them), so ``serve`` never imports the simulator or matplotlib.
+LAB_COMMANDS = ("seed", "simulate", "evaluate")
+LAB_MODULE = "pitchrec.lab.cli"
+
+
+class _CommandsWithLab(TyperGroup):
+    """The product commands, plus the lab's, imported on first use."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *LAB_COMMANDS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in LAB_COMMANDS:
+            lab = importlib.import_module(LAB_MODULE)
+            return typer.main.get_group(lab.app).get_command(ctx, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
 app = typer.Typer(
+    cls=_CommandsWithLab,
     name="pitchrec",
     help="A feed recommender for talent networks (TalentPitch-compatible).",
     no_args_is_help=True,
@@ -47,7 +73,7 @@ DatabaseOption = Annotated[
 
 
 @contextmanager
-def _friendly_errors() -> Iterator[None]:
+def friendly_errors() -> Iterator[None]:
     try:
         yield
     except PitchrecError as exc:
@@ -55,7 +81,7 @@ def _friendly_errors() -> Iterator[None]:
         raise typer.Exit(2) from exc
 
 
-def _database(url: str | None) -> str | URL:
+def database_or_default(url: str | None) -> str | URL:
     return url if url else Settings().resolved_database_url()
 
 
@@ -73,62 +99,12 @@ def db_create(database_url: DatabaseOption = None) -> None:
     """Create every table and index pitchrec uses (idempotent)."""
     from pitchrec.sources.database import create_schema, make_engine, redact
 
-    with _friendly_errors():
-        url = _database(database_url)
+    with friendly_errors():
+        url = database_or_default(database_url)
         engine = make_engine(url)
         create_schema(engine)
         engine.dispose()
         err.print(f"schema ready on {redact(url)}")
-
-
-@app.command()
-def seed(
-    database_url: DatabaseOption = None,
-    scale: Annotated[float, typer.Option(min=0.001, help="1.0 = production volumes.")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Random seed of the world.")] = 7,
-    truth_out: Annotated[
-        Path | None,
-        typer.Option(help="Hidden ground truth (.npz). Default: beside a SQLite file, else var/."),
-    ] = None,
-    blacklist_out: Annotated[
-        Path | None,
-        typer.Option(help="Write the world's blacklisted URLs here. Default: beside the truth."),
-    ] = None,
-) -> None:
-    """Create the schema and fill it with a deterministic synthetic world."""
-    from pitchrec.sources.database import is_sqlite, make_engine, normalise_url, redact
-    from pitchrec.sources.synthetic import generate_world, write_blacklist
-
-    with _friendly_errors():
-        url = _database(database_url)
-        if truth_out is None:
-            parsed = normalise_url(url)
-            if is_sqlite(url) and parsed.database:
-                truth_out = Path(parsed.database).with_suffix(".truth.npz")
-            else:
-                truth_out = Path("var") / f"truth-{parsed.database or 'world'}.npz"
-        if blacklist_out is None:
-            stem = truth_out.name.removesuffix(".npz").removesuffix(".truth")
-            blacklist_out = truth_out.with_name(f"{stem}.blacklist.csv")
-        engine = make_engine(url)
-        started = time.perf_counter()
-        summary = generate_world(
-            engine, scale=scale, seed=seed, truth_path=truth_out, reporter=RichReporter()
-        )
-        engine.dispose()
-        write_blacklist(blacklist_out, summary.blacklist)
-        elapsed = time.perf_counter() - started
-        err.print(f"seeded {redact(url)} at scale {scale} in {elapsed:.1f} s")
-        err.print(f"ground truth: {truth_out}; blacklist: {blacklist_out}")
-        typer.echo(json.dumps(_jsonable(summary), indent=2, default=str))
-
-
-def _jsonable(value: Any) -> Any:
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
-    return value
 
 
 @app.command()
@@ -141,8 +117,8 @@ def load(
     from pitchrec.sources.database import make_engine
     from pitchrec.sources.loaders import load_sources
 
-    with _friendly_errors():
-        engine = make_engine(_database(database_url))
+    with friendly_errors():
+        engine = make_engine(database_or_default(database_url))
         started = time.perf_counter()
         source = load_sources(engine, blacklist=load_blacklist(blacklist), reporter=RichReporter())
         elapsed = time.perf_counter() - started
@@ -172,13 +148,13 @@ def build(
     blacklist: Annotated[Path | None, typer.Option(help="Blacklist file of media URLs.")] = None,
 ) -> None:
     """Load the database and write an immutable, memory-mappable snapshot directory."""
+    from pitchrec.index.build import snapshot_from_database
     from pitchrec.index.snapshot import save
-    from pitchrec.service import snapshot_from_database
 
-    with _friendly_errors():
+    with friendly_errors():
         started = time.perf_counter()
         snapshot = snapshot_from_database(
-            _database(database_url), blacklist_path=blacklist, reporter=RichReporter()
+            database_or_default(database_url), blacklist_path=blacklist, reporter=RichReporter()
         )
         save(snapshot, out)
         err.print(
@@ -189,9 +165,22 @@ def build(
 
 
 def parse_id_list(text: str) -> frozenset[int]:
-    from pitchrec.api.legacy_params import parse_id_csv
+    from pitchrec.legacy.params import parse_id_csv
 
     return parse_id_csv("exclude", text, limit=1_000_000)
+
+
+def _recommender(snapshot: Snapshot) -> Recommender:
+    """The recommender ``serve`` would run on ``snapshot`` (settings from the environment),
+    with an in-process store: the commands print feeds without tracking them."""
+    from pitchrec.service import ServiceConfig, build_service
+    from pitchrec.tracking.memory_store import MemoryStore
+
+    service = build_service(
+        ServiceConfig.from_settings(Settings()), MemoryStore(), snapshot=snapshot
+    )
+    assert service.recommender is not None
+    return service.recommender
 
 
 @app.command()
@@ -208,15 +197,16 @@ def feed(
     blacklist: Annotated[Path | None, typer.Option(help="Blacklist file of media URLs.")] = None,
 ) -> None:
     """Print the legacy response envelope of one feed request as JSON."""
-    from pitchrec.service import Recommender, snapshot_from_database
+    from pitchrec.index.build import snapshot_from_database
+    from pitchrec.index.snapshot import load as load_snapshot
 
-    with _friendly_errors():
+    with friendly_errors():
         excluded = parse_id_list(exclude)
         if snapshot is not None:
-            recommender = Recommender.from_snapshot_dir(snapshot)
+            recommender = _recommender(load_snapshot(snapshot))
         else:
-            recommender = Recommender(
-                snapshot_from_database(_database(database_url), blacklist_path=blacklist)
+            recommender = _recommender(
+                snapshot_from_database(database_or_default(database_url), blacklist_path=blacklist)
             )
         request = FeedRequest(kind=kind, user_id=user_id, exclude=excluded, seed=seed)
         result = recommender.feed(request)
@@ -231,13 +221,13 @@ def demo(
     blacklist: Annotated[Path | None, typer.Option(help="Blacklist file of media URLs.")] = None,
 ) -> None:
     """The main job of ``make run``: a feed for the demo's most active user."""
-    from pitchrec.service import Recommender, snapshot_from_database
+    from pitchrec.index.build import snapshot_from_database
 
-    with _friendly_errors():
+    with friendly_errors():
         started = time.perf_counter()
-        recommender = Recommender(
+        recommender = _recommender(
             snapshot_from_database(
-                _database(database_url), blacklist_path=blacklist, reporter=RichReporter()
+                database_or_default(database_url), blacklist_path=blacklist, reporter=RichReporter()
             )
         )
         users = recommender.snapshot.users
@@ -317,23 +307,39 @@ def archive(
         str | None, typer.Option(help="Consumer name in the group. Default: host-pid.")
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+    block_ms: Annotated[
+        int, typer.Option(min=1, max=60_000, help="How long one read waits for events.")
+    ] = 1_000,
+    claim_idle_ms: Annotated[
+        int,
+        typer.Option(min=1, help="Take over a dead consumer's entries after this idle time."),
+    ] = 30_000,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """Archive tracked events from Redis into activity_log, exactly once (applies the
-    event_id migration first). Runs until SIGTERM."""
+    event_id migration first). Runs until SIGTERM: SIGTERM or SIGINT finishes the batch in
+    hand; SIGKILL loses nothing (the entries are read again or reclaimed)."""
+    from pitchrec.archive.runner import run_archiver
     from pitchrec.logs import configure_logging
-    from pitchrec.tracking.archive_main import run_archiver
 
-    with _friendly_errors():
+    with friendly_errors():
         settings = Settings()
         redis = redis_url or (
             settings.redis_url.get_secret_value() if settings.redis_url is not None else None
         )
         if not redis:
             raise ConfigurationError("pitchrec archive needs --redis-url or PITCHREC_REDIS_URL")
-        configure_logging()
-        url = _database(database_url)
+        configure_logging(log_level.upper())
+        url = database_or_default(database_url)
         url_text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
-        run_archiver(url_text, redis, consumer, batch_size)
+        run_archiver(
+            url_text,
+            redis,
+            consumer,
+            batch_size,
+            block_ms=block_ms,
+            claim_idle_ms=claim_idle_ms,
+        )
 
 
 @app.command()
@@ -342,23 +348,12 @@ def migrate(database_url: DatabaseOption = None) -> None:
     from pitchrec.sources.database import make_engine, redact
     from pitchrec.sources.migrations import migrate as apply_migrations
 
-    with _friendly_errors():
-        url = _database(database_url)
+    with friendly_errors():
+        url = database_or_default(database_url)
         engine = make_engine(url)
         steps = apply_migrations(engine)
         engine.dispose()
         err.print(f"{redact(url)}: " + ("; ".join(steps) if steps else "up to date"))
-
-
-def _register_evaluation() -> None:
-    """``pitchrec simulate`` and ``pitchrec evaluate`` (options: pitchrec.eval.cli_options)."""
-    from pitchrec.eval.cli_entry import evaluate, simulate
-
-    app.command("simulate")(simulate)
-    app.command("evaluate")(evaluate)
-
-
-_register_evaluation()
 
 
 def main() -> None:  # pragma: no cover - console entry point

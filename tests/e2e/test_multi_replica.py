@@ -41,8 +41,9 @@ from replicas import (
     start_redis,
 )
 
-from pitchrec.tracking.archive_format import ARCHIVE_GROUP, STREAM_KEY
-from pitchrec.tracking.legacy_events import stable_event_id
+from pitchrec.archive.archiver import ARCHIVE_GROUP
+from pitchrec.legacy.events import stable_event_id
+from pitchrec.tracking.store import STREAM_KEY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -35,9 +35,9 @@ from schemathesis.python import asgi as schemathesis_asgi
 
 from factories import random_snapshot
 from pitchrec.api.app import create_app
+from pitchrec.index.lifecycle import SnapshotSource
 from pitchrec.index.snapshot import save
 from pitchrec.settings import Settings
-from pitchrec.snapshot_manager import SnapshotSource
 
 pytestmark = pytest.mark.e2e
 
@@ -125,7 +125,7 @@ LEGACY_BODIES = st.fixed_dictionaries({}, optional=dict.fromkeys(LEGACY_ALIASES,
 @settings(max_examples=60, deadline=None)
 @given(body=LEGACY_BODIES)
 # The explicit examples are 500s found here: str.isdigit() is true for "²" (and
-# lstrip("-") accepts "--5") but int() rejects them (pitchrec.api.legacy_params).
+# lstrip("-") accepts "--5") but int() rejects them (pitchrec.legacy.params).
 @example(body={"LAST_IDS": ["--5"]})
 @example(body={"SELF_ID": "²"})
 @example(body={"excluded_ids": "1,²"})

@@ -22,7 +22,7 @@ import httpx
 import pytest
 import redis
 
-from pitchrec.tracking.archive_format import STREAM_KEY
+from pitchrec.tracking.store import STREAM_KEY
 
 pytestmark = pytest.mark.e2e
 

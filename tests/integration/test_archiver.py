@@ -16,12 +16,13 @@ import pytest
 import redis
 from sqlalchemy import Engine, func, select
 
+from pitchrec.archive.archiver import ARCHIVE_GROUP, DEAD_ERROR, DEAD_ID, DEAD_LETTER_KEY, Archiver
+from pitchrec.archive.runner import run_archiver
+from pitchrec.domain.activity import ArchiveRow
 from pitchrec.sources.database import make_engine
 from pitchrec.sources.migrations import migrate
 from pitchrec.sources.schema import RESUME_MODEL_TYPE, USER_MODEL_TYPE, activity_log
-from pitchrec.tracking.archive_format import ARCHIVE_GROUP, STREAM_KEY, ArchiveRow
-from pitchrec.tracking.archive_main import run_archiver
-from pitchrec.tracking.archiver import DEAD_ERROR, DEAD_ID, DEAD_LETTER_KEY, Archiver
+from pitchrec.tracking.store import STREAM_KEY
 
 pytestmark = pytest.mark.integration
 

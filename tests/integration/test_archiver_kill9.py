@@ -1,6 +1,6 @@
 """SIGKILL the archiver process mid-work, again and again: no event is lost or duplicated.
 
-Each trial pushes a batch of events, starts ``python -m pitchrec.tracking.archive_main``
+Each trial pushes a batch of events, starts ``pitchrec archive``
 (small batches, short reclaim idle time), SIGKILLs it after a random 20-300 ms of work,
 restarts it under the same consumer name (the own-pending path) or a new one (the
 XAUTOCLAIM path), sometimes kills that one too, and lets the last one drain. At the end,
@@ -23,10 +23,12 @@ import pytest
 import redis
 from sqlalchemy import Engine, func, select
 
+from pitchrec.archive.archiver import ARCHIVE_GROUP
+from pitchrec.domain.activity import ArchiveRow
 from pitchrec.sources.database import make_engine
 from pitchrec.sources.migrations import migrate
 from pitchrec.sources.schema import activity_log
-from pitchrec.tracking.archive_format import ARCHIVE_GROUP, STREAM_KEY, ArchiveRow
+from pitchrec.tracking.store import STREAM_KEY
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -66,9 +68,8 @@ class Processes:
     def start(self, consumer: str, claim_idle_ms: int = CLAIM_IDLE_MS) -> subprocess.Popen[bytes]:
         log_path = self.logs / f"{len(self.started):03d}-{consumer}.log"
         command = [
-            sys.executable,
-            "-m",
-            "pitchrec.tracking.archive_main",
+            str(Path(sys.executable).with_name("pitchrec")),
+            "archive",
             "--database-url",
             self.database_url,
             "--redis-url",

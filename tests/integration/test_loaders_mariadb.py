@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine
 
 import loader_world as world
-from pitchrec.sources.columns import InteractionKind, ItemType, SourceData
+from pitchrec.lab.world import WorldSummary, generate_world
 from pitchrec.sources.database import make_engine
 from pitchrec.sources.loaders import load_profiles, load_sources
-from pitchrec.sources.synthetic import WorldSummary, generate_world
+from pitchrec.sources.tables import InteractionKind, ItemType, SourceData
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from pitchrec.errors import DataSourceError
+from pitchrec.lab.world import generate_world
 from pitchrec.sources import schema
 from pitchrec.sources.database import make_engine
-from pitchrec.sources.synthetic import generate_world
 
 pytestmark = pytest.mark.integration
 

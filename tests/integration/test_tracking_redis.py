@@ -6,33 +6,30 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
-from typing import Any
 
 import numpy as np
 import pytest
 import redis
 
 from factories import NOW, random_snapshot
-from pitchrec.domain.feed import FeedKind, FeedRequest
+from pitchrec.domain.events import FeedbackEvent
+from pitchrec.domain.feed import FeedKind, FeedRequest, Pool
+from pitchrec.learning.feedback import FeedbackLoop
+from pitchrec.learning.learner import PolicyLearner
 from pitchrec.policies.deltas import flatten_delta
-from pitchrec.ranking.pool_policies import pool_policy_factory
-from pitchrec.service import Recommender, RequestInfo
-from pitchrec.tracking.archive_format import STREAM_KEY
-from pitchrec.tracking.learner import PolicyLearner
+from pitchrec.ranking.pool_policies import LEGACY_REWARD_SCALE, pool_policy_factory
+from pitchrec.service import Recommender, RequestInfo, ServiceConfig, build_service
 from pitchrec.tracking.redis_store import RedisStore
-from pitchrec.tracking.store import policy_stats_key
-from pitchrec.tracking.tracker import Tracker
+from pitchrec.tracking.store import STREAM_KEY, policy_stats_key
 
 pytestmark = pytest.mark.integration
 
 
-def _replica(url: str) -> tuple[Recommender, Tracker]:
-    store = RedisStore.from_url(url)
-    tracker = Tracker(store, PolicyLearner(store, pool_policy_factory()))
+def _replica(url: str) -> tuple[Recommender, FeedbackLoop]:
     snapshot = random_snapshot(2, n_resumes=300, n_challenges=10, n_creators=200)
-    recommender = Recommender(snapshot, tracker=tracker)
-    tracker.on_policies = recommender.set_policies
-    return recommender, tracker
+    service = build_service(ServiceConfig(), RedisStore.from_url(url), snapshot=snapshot)
+    assert service.recommender is not None
+    return service.recommender, service.feedback
 
 
 def test_feed_writes_legacy_keys_with_ttls_in_one_round_trip(redis_url: str) -> None:
@@ -41,7 +38,7 @@ def test_feed_writes_legacy_keys_with_ttls_in_one_round_trip(redis_url: str) -> 
     info = RequestInfo(request_id="rq1", endpoint="discover", raw_user=42, params={"size": 20})
     feed = recommender.serve(request, info)
     tracker.process_once()
-    assert tracker.stats.round_trips == 1
+    assert tracker.tracker.stats.round_trips == 1
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     events = [json.loads(e) for e in client.lrange("user_activity:42", 0, -1)]
     assert events[-1] == {**events[-1], "event_type": "feed_request", "params": {"size": 20}}
@@ -57,7 +54,7 @@ def test_feed_writes_legacy_keys_with_ttls_in_one_round_trip(redis_url: str) -> 
 def _publish(url: str, worker: int, batches: int) -> None:
     """One process: learn and publish ``batches`` deltas for the VMP pool."""
     store = RedisStore.from_url(url)
-    learner = PolicyLearner(store, pool_policy_factory())
+    learner = PolicyLearner(store, pool_policy_factory(LEGACY_REWARD_SCALE))
     rng = np.random.default_rng(worker)
     for _ in range(batches):
         for _ in range(5):
@@ -77,7 +74,7 @@ def test_concurrent_publishers_sum_exactly(redis_url: str) -> None:
     for process in processes:
         process.join(60)
         assert process.exitcode == 0
-    expected = pool_policy_factory()()["VMP"]
+    expected = pool_policy_factory(LEGACY_REWARD_SCALE)()[Pool.VMP]
     for worker in range(workers):
         rng = np.random.default_rng(worker)
         for _ in range(batches * 5):
@@ -110,11 +107,11 @@ def test_replica_b_learns_from_events_posted_to_replica_a(redis_url: str) -> Non
         request = FeedRequest(kind=FeedKind.TOTAL, user_id=7, seed=1, now=NOW)
         feed = replica_a.serve(request, RequestInfo(request_id="rA", endpoint="total"))
         time.sleep(0.1)  # the impression reaches Redis
-        events: list[dict[str, Any]] = [
-            {"event_id": f"e{i}", "type": "like", "user_id": 7, "item_id": item.item_id,
-             "item_type": item.kind.value, "request_id": "rA", "value": None, "timestamp": None}
-            for i, item in enumerate(feed.items) if item.pool.value in ("VMP", "AU", "NU")
-        ]  # fmt: skip
+        events = [
+            FeedbackEvent(f"e{i}", "like", 7, item.item_id, item.kind.value, request_id="rA")
+            for i, item in enumerate(feed.items)
+            if item.pool.value in ("VMP", "AU", "NU")
+        ]
         started = time.monotonic()
         tracker_a.record_events(events)
         while time.monotonic() - started < 5:
@@ -147,6 +144,6 @@ def test_taste_profiles_on_redis_add_up_expire_and_come_back_with_the_session(
     assert store_a.read_request_state(None, "pitchrec:profile:43") == (set(), {})
     assert store_a.read_request_state(None, None) == (set(), {})
     _, tracker = _replica(redis_url)
-    state = tracker.request_state(42, "s")
+    state = tracker.tracker.request_state(42, "s")
     assert state.seen == frozenset({5, 9})
     assert state.profile.resume_ids.tolist() == [5, 6]

@@ -155,7 +155,7 @@ def test_likes_posted_as_events_grow_the_users_taste_profile(client: TestClient)
         for i, item in enumerate(liked)
     ]  # fmt: skip
     assert client.post("/v1/events", json={"events": events}).status_code == 202
-    tracker = client.app.state.runtime.tracker  # type: ignore[attr-defined]
+    tracker = client.app.state.runtime.service.tracker  # type: ignore[attr-defined]
     deadline = time.monotonic() + 5
     while len(tracker.request_state(3, None).profile) < len(liked):
         assert time.monotonic() < deadline, "the like never reached the profile"
@@ -165,12 +165,12 @@ def test_likes_posted_as_events_grow_the_users_taste_profile(client: TestClient)
 
 
 def test_learning_settings_reach_the_engine(tmp_path: Path) -> None:
-    from pitchrec.ranking.options import LEGACY, RankingOptions
+    from pitchrec.ranking.options import RankingOptions
 
     legacy = Settings(reward_scale=1.0, sampling_temperature=0.0, declared_skills=False)
     with served(tmp_path / "legacy", legacy) as test_client:
         runtime = test_client.app.state.runtime  # type: ignore[attr-defined]
-        assert runtime.recommender.options == LEGACY
+        assert runtime.recommender.options == RankingOptions.legacy()
         assert {p.config.reward_scale for p in runtime.recommender.policies.values()} == {1.0}
     with served(tmp_path / "default", Settings()) as test_client:
         runtime = test_client.app.state.runtime  # type: ignore[attr-defined]

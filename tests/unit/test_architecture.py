@@ -1,23 +1,64 @@
-"""Dependencies point inward (architecture.md): domain <- sources, index, policies,
-tracking <- ranking <- service <- api, cli. Walks the imports of every module."""
+"""Dependencies point inward (architecture.md):
+
+domain <- sources, index, policies, tracking, legacy <- ranking, learning, archive
+<- service <- api, cli; ``lab`` may use anything and nothing uses ``lab``.
+
+Walks the imports of every module (including imports inside functions), and checks in a
+fresh interpreter that what ``serve`` loads does not load the lab or matplotlib.
+"""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "pitchrec"
 
-#: For each layer, the pitchrec layers it must not import.
-FORBIDDEN = {
-    "domain": {"sources", "index", "policies", "tracking", "ranking", "service", "api", "cli"},
-    "policies": {"sources", "index", "tracking", "ranking", "service", "api", "cli", "domain"},
-    "sources": {"index", "policies", "tracking", "ranking", "service", "api", "cli"},
-    "index": {"policies", "tracking", "ranking", "service", "api", "cli"},
-    "ranking": {"tracking", "service", "api", "cli"},
+PRODUCT = {
+    "domain",
+    "sources",
+    "index",
+    "policies",
+    "tracking",
+    "legacy",
+    "ranking",
+    "learning",
+    "archive",
+    "service",
+    "api",
+    "cli",
 }
+#: For each layer, the pitchrec layers it may import (besides itself and the top-level
+#: helpers errors, logs, progress, settings).
+ALLOWED = {
+    "domain": set(),
+    "policies": set(),
+    "sources": {"domain"},
+    "index": {"domain", "sources"},
+    "tracking": {"domain", "legacy", "sources"},
+    "legacy": {"domain", "index", "sources"},
+    "ranking": {"domain", "index", "sources", "policies"},
+    "learning": {"domain", "tracking", "policies"},
+    "archive": {"domain", "tracking", "sources"},
+    "service": {
+        "domain",
+        "index",
+        "learning",
+        "legacy",
+        "policies",
+        "ranking",
+        "tracking",
+        "archive",
+        "sources",
+    },
+    "api": PRODUCT - {"cli"},
+    "cli": PRODUCT - {"api"},
+}
+HELPERS = {"errors", "logs", "progress", "settings", "__init__"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -31,11 +72,40 @@ def _imports(path: Path) -> set[str]:
     return {n.split(".")[1] for n in names if n.startswith("pitchrec.") and n.count(".") >= 1}
 
 
-@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def _modules(layer: str) -> list[Path]:
+    single = SRC / f"{layer}.py"
+    return [single] if single.exists() else sorted((SRC / layer).rglob("*.py"))
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
 def test_layer_imports_point_inward(layer: str) -> None:
-    for path in sorted((SRC / layer).rglob("*.py")):
-        bad = _imports(path) & FORBIDDEN[layer]
+    assert _modules(layer), layer
+    for path in _modules(layer):
+        bad = _imports(path) - ALLOWED[layer] - HELPERS - {layer}
         assert not bad, f"{path.relative_to(SRC)} imports {sorted(bad)}"
+
+
+def test_every_package_has_a_layer() -> None:
+    packages = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    modules = {p.stem for p in SRC.glob("*.py")}
+    assert packages | modules <= set(ALLOWED) | HELPERS | {"lab"}
+
+
+def test_no_product_module_imports_the_lab() -> None:
+    for layer in sorted(PRODUCT):
+        for path in _modules(layer):
+            assert "lab" not in _imports(path), f"{path.relative_to(SRC)} imports pitchrec.lab"
+
+
+def test_serving_does_not_load_the_lab_or_matplotlib() -> None:
+    code = (
+        "import sys, pitchrec.cli, pitchrec.api.app; "
+        "bad = sorted(m for m in sys.modules if m.startswith(('pitchrec.lab', 'matplotlib'))); "
+        "print(','.join(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
 
 
 def test_policies_speak_no_talentpitch() -> None:

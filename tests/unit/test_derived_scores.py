@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from pitchrec.index.derived import StaticScores, age_scores, quality_gate, static_scores
-from pitchrec.index.packed import Csr
+from pitchrec.index.csr import Csr
+from pitchrec.index.scores import StaticScores, age_scores, quality_gate, static_scores
 
 DAY = 86_400.0
 

@@ -10,11 +10,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from pitchrec.api.app import create_app
+from pitchrec.index.lifecycle import SnapshotSource
+from pitchrec.lab.world import generate_world
 from pitchrec.settings import Settings
-from pitchrec.snapshot_manager import SnapshotSource
 from pitchrec.sources.database import make_engine
 from pitchrec.sources.schema import USER_MODEL_TYPE, activity_log
-from pitchrec.sources.synthetic import generate_world
 
 
 def test_served_feeds_land_in_activity_log(tmp_path: Path) -> None:

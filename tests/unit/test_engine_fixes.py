@@ -10,9 +10,12 @@ from factories import DAY, NOW, random_source
 from pitchrec.domain.feed import FeedKind, FeedRequest, ItemKind
 from pitchrec.index.build import build_snapshot
 from pitchrec.ranking.engine import recommend
-from pitchrec.ranking.pool_policies import legacy_pool_policies
+from pitchrec.ranking.options import RankingOptions
+from pitchrec.ranking.pool_policies import LEGACY_REWARD_SCALE, legacy_pool_policies
 from pitchrec.ranking.user_context import PREFERENCE_SAMPLE, user_context
-from pitchrec.sources.columns import ConnectionTable, InteractionKind, InteractionTable, ItemType
+from pitchrec.sources.tables import ConnectionTable, InteractionKind, InteractionTable, ItemType
+
+LEGACY = RankingOptions.legacy()
 
 
 def _history(
@@ -73,7 +76,7 @@ def test_flow_feed_excludes_seen_challenges_and_favours_followed_creators() -> N
     )
     snapshot = build_snapshot(replace(source, interactions=interactions, connections=connections))
     request = FeedRequest(kind=FeedKind.FLOW, user_id=9, seed=4, now=NOW)
-    feed = recommend(snapshot, request, legacy_pool_policies())
+    feed = recommend(snapshot, request, legacy_pool_policies(LEGACY_REWARD_SCALE), options=LEGACY)
     ids = [item.item_id for item in feed.items]
     assert not set(ids) & set(seen)
     # Freshness is worth at most 30 and noise at most 20: a followed creator's challenge,
@@ -87,7 +90,7 @@ def test_exclusions_apply_to_both_kinds_in_the_total_feed() -> None:
     snapshot = build_snapshot(source)
     excluded = frozenset(source.challenges.id[:8].tolist()) | frozenset(range(1, 150))
     request = FeedRequest(kind=FeedKind.TOTAL, user_id=None, exclude=excluded, seed=1, now=NOW)
-    feed = recommend(snapshot, request, legacy_pool_policies())
+    feed = recommend(snapshot, request, legacy_pool_policies(LEGACY_REWARD_SCALE), options=LEGACY)
     assert feed.items
     for item in feed.items:
         assert item.item_id not in excluded
@@ -100,7 +103,7 @@ def test_metrics_are_corrected() -> None:
     snapshot = build_snapshot(source)
     excluded = frozenset({1, 2, 3, 10**9})  # one id not in the catalogue
     request = FeedRequest(kind=FeedKind.TOTAL, user_id=None, exclude=excluded, seed=2, now=NOW)
-    feed = recommend(snapshot, request, legacy_pool_policies())
+    feed = recommend(snapshot, request, legacy_pool_policies(LEGACY_REWARD_SCALE), options=LEGACY)
     metrics = feed.metrics
     assert metrics["total_items"] == 24
     assert metrics["unique_creators"] == len({i.creator_id for i in feed.items})
@@ -121,7 +124,10 @@ def test_sampled_pools_log_their_propensities() -> None:
 
     snapshot = build_snapshot(random_source(8, n_resumes=600, n_challenges=10, n_creators=400))
     feed = recommend(
-        snapshot, FeedRequest(kind=FeedKind.TOTAL, seed=3, now=NOW), legacy_pool_policies()
+        snapshot,
+        FeedRequest(kind=FeedKind.TOTAL, seed=3, now=NOW),
+        legacy_pool_policies(LEGACY_REWARD_SCALE),
+        options=LEGACY,
     )
     for item in feed.items:
         if item.pool is Pool.FW:

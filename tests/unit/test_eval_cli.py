@@ -11,7 +11,8 @@ from typing import get_type_hints
 import pytest
 from typer.testing import CliRunner
 
-from pitchrec.eval.cli_entry import build_app, evaluate, simulate
+from pitchrec.lab.cli import app as lab_app
+from pitchrec.lab.cli import evaluate, simulate
 
 runner = CliRunner()
 OBD_SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "obd-random-men"
@@ -30,7 +31,7 @@ def test_simulate_prints_one_json_object(tmp_path: Path) -> None:
     args = ["simulate", "--scale", "0.02", "--world-seed", "4", "--world-dir", str(tmp_path),
             "--impressions", "480", "--seeds", "2", "--policies", "legacy,linucb,oracle",
             "--sync-every", "5", "--workers", "1", "--no-progress", "--json"]  # fmt: skip
-    result = runner.invoke(build_app(), args)
+    result = runner.invoke(lab_app, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert set(summary["policies"]) == {"legacy", "linucb", "oracle"}
@@ -42,14 +43,14 @@ def test_simulate_prints_one_json_object(tmp_path: Path) -> None:
 def test_simulate_refuses_an_unknown_policy(tmp_path: Path) -> None:
     args = ["simulate", "--scale", "0.02", "--world-dir", str(tmp_path), "--policies", "nope",
             "--no-progress"]  # fmt: skip
-    result = runner.invoke(build_app(), args)
+    result = runner.invoke(lab_app, args)
     assert result.exit_code != 0
 
 
 def test_evaluate_runs_on_the_open_bandit_sample() -> None:
     if not (OBD_SAMPLE / "men.csv").exists():
         pytest.skip(f"Open Bandit sample not found at {OBD_SAMPLE}")
-    result = runner.invoke(build_app(), ["evaluate", "--obd-dir", str(OBD_SAMPLE),
+    result = runner.invoke(lab_app, ["evaluate", "--obd-dir", str(OBD_SAMPLE),
                                          "--interval", "analytic"])  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pitchrec.eval.metrics import (
+from pitchrec.lab.simulation.quality import (
     bootstrap_curves,
     bootstrap_mean,
     bootstrap_ratio,

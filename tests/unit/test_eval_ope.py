@@ -8,8 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pitchrec.eval.obd import evaluate_obd, load_obd
-from pitchrec.eval.ope import LoggedFeedback, estimate, evaluate_policy, fit_reward_model
+from pitchrec.lab.offpolicy.estimators import (
+    LoggedFeedback,
+    estimate,
+    evaluate_policy,
+    fit_reward_model,
+)
+from pitchrec.lab.offpolicy.obd import evaluate_obd, load_obd
 
 OBD_SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "obd-random-men"
 

@@ -9,19 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pitchrec.eval.arms import ArmSpec, parse_arm
-from pitchrec.eval.experiment import ExperimentConfig, run_experiment
-from pitchrec.eval.oracle import oracle_feed
-from pitchrec.eval.report import write_report
-from pitchrec.eval.simulator import run_arm
-from pitchrec.eval.stream import StreamConfig, make_stream
-from pitchrec.eval.summary import compact, summarise
-from pitchrec.eval.user_model import UserModel, UserModelConfig
-from pitchrec.eval.world import SimWorld, load_truth, load_world, world_from_truth
+from pitchrec.lab.report import write_report
+from pitchrec.lab.simulation.experiment import ExperimentConfig, run_experiment
+from pitchrec.lab.simulation.oracle import oracle_feed
+from pitchrec.lab.simulation.simulator import run_arm
+from pitchrec.lab.simulation.stream import StreamConfig, make_stream
+from pitchrec.lab.simulation.summary import compact, summarise
+from pitchrec.lab.simulation.variants import ArmSpec, parse_arm
+from pitchrec.lab.world import generate_world, write_blacklist
+from pitchrec.lab.world.sim_world import SimWorld, load_truth, load_world, world_from_truth
+from pitchrec.lab.world.user_model import UserModel, UserModelConfig
 from pitchrec.ranking.options import DEFAULT_TEMPERATURE
 from pitchrec.ranking.pool_policies import DEFAULT_REWARD_SCALE
 from pitchrec.sources.database import make_engine
-from pitchrec.sources.synthetic import generate_world, write_blacklist
 
 SCALE = 0.05
 

@@ -18,9 +18,12 @@ from pitchrec.ranking.engine import recommend
 from pitchrec.ranking.options import DEFAULT_TEMPERATURE, RankingOptions
 from pitchrec.ranking.pool_policies import (
     DEFAULT_REWARD_SCALE,
+    LEGACY_REWARD_SCALE,
     legacy_pool_policies,
 )
 from pitchrec.ranking.user_context import user_context
+
+LEGACY = RankingOptions.legacy()
 
 worlds = st.builds(
     lambda seed, n_resumes, n_challenges, n_creators: (
@@ -66,11 +69,13 @@ def _feed(
 ) -> Feed:
     request = FeedRequest(kind=kind, user_id=user, exclude=exclude, seed=11, now=NOW)
     if engine == "legacy":
-        return recommend(snapshot, request, legacy_pool_policies())
+        return recommend(
+            snapshot, request, legacy_pool_policies(LEGACY_REWARD_SCALE), options=LEGACY
+        )
     ids = np.asarray(snapshot.resumes.id)[::7]
     profile = TasteProfile(ids, np.linspace(2.0, 1.0, ids.shape[0]))
     options = RankingOptions(temperature=DEFAULT_TEMPERATURE, declared_skills=True)
-    return recommend(snapshot, request, TRAINED, profile, options)
+    return recommend(snapshot, request, TRAINED, options=options, profile=profile)
 
 
 def _exclusions(snapshot: Snapshot, data: st.DataObject) -> frozenset[int]:
@@ -201,11 +206,13 @@ def test_cold_start_never_fails(
 
 def test_same_seed_same_feed_and_different_seeds_differ() -> None:
     snapshot = random_snapshot(3, n_resumes=500, n_challenges=20, n_creators=300)
-    policies = legacy_pool_policies()
+    policies = legacy_pool_policies(LEGACY_REWARD_SCALE)
 
     def ids(seed: int) -> list[int]:
         request = FeedRequest(kind=FeedKind.TOTAL, user_id=5, seed=seed, now=NOW)
-        return [item.item_id for item in recommend(snapshot, request, policies).items]
+        return [
+            item.item_id for item in recommend(snapshot, request, policies, options=LEGACY).items
+        ]
 
     assert ids(1) == ids(1)
     assert len({tuple(ids(seed)) for seed in range(5)}) > 1

@@ -10,12 +10,15 @@ from factories import NOW, random_snapshot
 from pitchrec.domain.feed import FeedKind, FeedRequest, Pool
 from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
 from pitchrec.index.snapshot import Snapshot
+from pitchrec.learning.profiles import add_reward
 from pitchrec.policies import LinUCB, LinUCBConfig
 from pitchrec.ranking.engine import recommend
-from pitchrec.ranking.options import LEGACY, RankingOptions
-from pitchrec.ranking.pool_policies import legacy_pool_policies
+from pitchrec.ranking.options import RankingOptions
+from pitchrec.ranking.pool_policies import LEGACY_REWARD_SCALE, legacy_pool_policies
 from pitchrec.ranking.user_context import user_context
-from pitchrec.tracking.profiles import PROFILE_SAMPLE, add_reward, parse_profile, profile_key
+from pitchrec.tracking.store import PROFILE_SAMPLE, parse_profile, profile_key
+
+LEGACY = RankingOptions.legacy()
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +124,7 @@ def test_reward_scale_keeps_the_prior_and_scales_the_estimate() -> None:
 def test_options_validate_and_temper() -> None:
     with pytest.raises(ValueError, match="temperature"):
         RankingOptions(temperature=0.0)
-    assert LEGACY.weights(np.asarray([1.0, 2.0])) is None
+    assert RankingOptions.legacy().weights(np.asarray([1.0, 2.0])) is None
     weights = RankingOptions(temperature=1.0).weights(np.asarray([3.0, 2.0, -np.inf]))
     assert weights is not None
     np.testing.assert_allclose(weights, [1.0, np.exp(-1.0), 0.0])
@@ -132,7 +135,7 @@ def test_tempered_feed_is_valid_and_logs_consistent_propensities(snapshot: Snaps
     request = FeedRequest(kind=FeedKind.DISCOVER, user_id=1, seed=4, now=NOW)
     options = RankingOptions(temperature=0.3, declared_skills=True)
     feed = recommend(snapshot, request, policies, options=options)
-    legacy = recommend(snapshot, request, legacy_pool_policies())
+    legacy = recommend(snapshot, request, legacy_pool_policies(LEGACY_REWARD_SCALE), options=LEGACY)
     assert len(feed.items) == len(legacy.items) == request.size
     for item in feed.items:
         assert item.propensity is not None and 0.0 < item.propensity <= 1.0

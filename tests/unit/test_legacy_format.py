@@ -7,7 +7,7 @@ from datetime import datetime
 from factories import NOW, random_snapshot
 from legacy_schema import CHALLENGE_KEYS, RESUME_KEYS
 from pitchrec.domain.feed import FeedKind, FeedRequest
-from pitchrec.legacy_format import challenge_item, name_slug, resume_item
+from pitchrec.legacy.envelope import challenge_item, name_slug, resume_item
 from pitchrec.service import Recommender
 
 

@@ -6,15 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pitchrec.api.legacy_params import (
+from pitchrec.domain.feed import FeedKind
+from pitchrec.errors import InvalidRequestError
+from pitchrec.legacy.params import (
     TooManyIdsError,
     parse_exclusions,
     parse_id_csv,
     parse_legacy_body,
     parse_user,
 )
-from pitchrec.domain.feed import FeedKind
-from pitchrec.errors import InvalidRequestError
 
 T, D, F = FeedKind.TOTAL, FeedKind.DISCOVER, FeedKind.FLOW
 

@@ -17,7 +17,7 @@ from pitchrec.policies import (
     is_zero_delta,
     unflatten_delta,
 )
-from pitchrec.policies._arms import ArmTable
+from pitchrec.policies.arm_table import ArmTable
 
 small = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False)
 keys = st.sampled_from(["n_updates", "s:1", "s:-9", "f:1", "count:123456789012"])

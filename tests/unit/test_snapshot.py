@@ -14,8 +14,11 @@ from pitchrec.errors import SnapshotError
 from pitchrec.index import snapshot as files
 from pitchrec.index.build import MAX_SKILLS, build_snapshot, history_weights
 from pitchrec.ranking.engine import recommend
-from pitchrec.ranking.pool_policies import legacy_pool_policies
-from pitchrec.sources.columns import InteractionKind
+from pitchrec.ranking.options import RankingOptions
+from pitchrec.ranking.pool_policies import LEGACY_REWARD_SCALE, legacy_pool_policies
+from pitchrec.sources.tables import InteractionKind
+
+LEGACY = RankingOptions.legacy()
 
 
 def test_round_trip_is_memory_mapped_and_gives_the_same_feeds(tmp_path: Path) -> None:
@@ -28,8 +31,8 @@ def test_round_trip_is_memory_mapped_and_gives_the_same_feeds(tmp_path: Path) ->
     assert loaded.resumes.description.to_list() == snapshot.resumes.description.to_list()
     for kind in FeedKind:
         request = FeedRequest(kind=kind, user_id=4, seed=9, now=NOW)
-        a = recommend(snapshot, request, legacy_pool_policies())
-        b = recommend(loaded, request, legacy_pool_policies())
+        a = recommend(snapshot, request, legacy_pool_policies(LEGACY_REWARD_SCALE), options=LEGACY)
+        b = recommend(loaded, request, legacy_pool_policies(LEGACY_REWARD_SCALE), options=LEGACY)
         assert [i.item_id for i in a.items] == [i.item_id for i in b.items]
 
 

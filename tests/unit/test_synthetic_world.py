@@ -13,22 +13,22 @@ import pytest
 from sqlalchemy import Engine, select
 
 from pitchrec.errors import DataSourceError
-from pitchrec.sources import schema
-from pitchrec.sources.database import make_engine
-from pitchrec.sources.synthetic import (
+from pitchrec.lab.world import (
     TRUTH_KEYS,
     WorldSummary,
     generate_world,
     write_blacklist,
 )
-from pitchrec.sources.synthetic.rules import has_test_word
-from pitchrec.sources.synthetic.vocabulary import (
+from pitchrec.lab.world.rules import has_test_word
+from pitchrec.lab.world.vocabulary import (
     FIRST_NAMES,
     KNOWLEDGES,
     LAST_NAMES,
     SKILLS,
     TOOLS,
 )
+from pitchrec.sources import schema
+from pitchrec.sources.database import make_engine
 
 NOW = datetime(2025, 11, 20, 12, 0, 0)
 LEGACY_CITY_VARIANTS = {

@@ -4,29 +4,37 @@ rewards reaching the policies, shared learning between replicas, and Redis outag
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 
 from factories import NOW, random_snapshot
+from pitchrec.domain.events import FeedbackEvent
 from pitchrec.domain.feed import FeedKind, FeedRequest
-from pitchrec.ranking.pool_policies import pool_policy_factory
-from pitchrec.service import Recommender, RequestInfo
+from pitchrec.learning.feedback import FeedbackLoop, LearningConfig
+from pitchrec.service import Recommender, RequestInfo, ServiceConfig, build_service
 from pitchrec.sources.schema import CHALLENGE_MODEL_TYPE, RESUME_MODEL_TYPE
-from pitchrec.tracking.learner import PolicyLearner
 from pitchrec.tracking.memory_store import MemoryStore
 from pitchrec.tracking.store import FeedWrites
-from pitchrec.tracking.tracker import Tracker, TrackingConfig, session_key
+from pitchrec.tracking.tracker import TrackingConfig, session_key
 
 
-def _replica(store: MemoryStore, **config: Any) -> tuple[Recommender, Tracker]:
-    tracker = Tracker(store, PolicyLearner(store, pool_policy_factory()), TrackingConfig(**config))
-    recommender = Recommender(
-        random_snapshot(1, n_resumes=400, n_challenges=12, n_creators=250), tracker=tracker
+def _replica(store: MemoryStore, **config: Any) -> tuple[Recommender, FeedbackLoop]:
+    """One replica on ``store``, built like the server; ``config``: TrackingConfig
+    fields (``taste_profiles`` applies to learning too)."""
+    profiles = config.get("taste_profiles", True)
+    service = build_service(
+        ServiceConfig(
+            tracking=TrackingConfig(**config),
+            learning=LearningConfig(taste_profiles=profiles),
+        ),
+        store,
+        snapshot=random_snapshot(1, n_resumes=400, n_challenges=12, n_creators=250),
     )
-    tracker.on_policies = recommender.set_policies
-    return recommender, tracker
+    assert service.recommender is not None
+    return service.recommender, service.feedback
 
 
 def _serve(recommender: Recommender, request_id: str, **info: Any) -> Any:
@@ -86,14 +94,20 @@ def test_session_keys() -> None:
     assert session_key(5, None, 1234.9) == "session:5:1234"
 
 
-def _reward_events(feed: Any, request_id: str, n: int, kind: str = "like") -> list[dict[str, Any]]:
+def _reward_events(feed: Any, request_id: str, n: int, kind: str = "like") -> list[FeedbackEvent]:
     return [
-        {"event_id": f"{request_id}-{i}", "type": kind, "user_id": 7, "item_id": item.item_id,
-         "item_type": item.kind.value, "request_id": request_id, "position": item.position,
-         "value": None, "timestamp": None}
+        FeedbackEvent(
+            event_id=f"{request_id}-{i}",
+            type=kind,
+            user_id=7,
+            item_id=item.item_id,
+            item_type=item.kind.value,
+            request_id=request_id,
+            position=item.position,
+        )
         for i, item in enumerate(feed.items[:n])
         if item.pool.value in ("VMP", "AU", "NU")
-    ]  # fmt: skip
+    ]
 
 
 def test_rewards_reach_the_policies_of_every_replica() -> None:
@@ -126,11 +140,8 @@ def test_rewards_reach_the_policies_of_every_replica() -> None:
 def test_unmatched_events_are_archived_but_do_not_learn() -> None:
     store = MemoryStore()
     _, tracker = _replica(store)
-    event = {
-        "event_id": "x", "type": "like", "user_id": 1, "item_id": 5, "item_type": "resume",
-        "request_id": "unknown", "value": None, "timestamp": None,
-    }  # fmt: skip
-    tracker.record_events([event, dict(event, event_id="y", request_id=None)])
+    event = FeedbackEvent("x", "like", user_id=1, item_id=5, item_type="resume", request_id="u")
+    tracker.record_events([event, replace(event, event_id="y", request_id=None)])
     tracker.process_once()
     tracker.sync_now()
     assert tracker.stats.events_matched == 0
@@ -143,17 +154,17 @@ def test_liked_resumes_grow_the_users_taste_profile_on_every_replica() -> None:
     replica_a, tracker_a = _replica(shared)
     _, tracker_b = _replica(shared)
     feed = _serve(replica_a, "r1", raw_user=7)
-    liked = [e for e in _reward_events(feed, "r1", 24) if e["item_type"] == "resume"][:3]
-    skipped = [dict(e, event_id=e["event_id"] + "s", type="skip") for e in liked]
-    forged = [dict(liked[0], event_id="forged", user_id=8)]  # another user's impression
+    liked = [e for e in _reward_events(feed, "r1", 24) if e.item_type == "resume"][:3]
+    skipped = [replace(e, event_id=e.event_id + "s", type="skip") for e in liked]
+    forged = [replace(liked[0], event_id="forged", user_id=8)]  # another user's impression
     tracker_b.record_events(liked + skipped + forged)
     tracker_b.process_once()
     assert tracker_b.stats.profile_rewards == len(liked)
-    state = tracker_a.request_state(7, None)  # read by the replica that served
-    assert sorted(state.profile.resume_ids.tolist()) == sorted(e["item_id"] for e in liked)
+    state = tracker_a.tracker.request_state(7, None)  # read by the replica that served
+    assert sorted(state.profile.resume_ids.tolist()) == sorted(e.item_id for e in liked)
     assert state.profile.weights.tolist() == [1.0] * len(liked)
-    assert len(tracker_a.request_state(8, None).profile) == 0
-    assert tracker_a.request_state(None, None).profile is not None  # anonymous: empty
+    assert len(tracker_a.tracker.request_state(8, None).profile) == 0
+    assert tracker_a.tracker.request_state(None, None).profile is not None  # anonymous: empty
 
 
 def test_taste_profiles_can_be_turned_off() -> None:
@@ -214,17 +225,17 @@ class FlakyStore(MemoryStore):
 def test_outage_spools_writes_and_replays_them_when_back() -> None:
     store = FlakyStore()
     recommender, tracker = _replica(store)
-    tracker.breaker.cooldown = 0.0
+    tracker.tracker.breaker.cooldown = 0.0
     store.down = True
     feeds = [_serve(recommender, f"r{i}", raw_user=7, session_id="s") for i in range(5)]
     for _ in range(5):
         tracker.process_once()
-    assert len(tracker.spool) == 5 and not store.archive
+    assert len(tracker.tracker.spool) == 5 and not store.archive
     store.down = False
     tracker.process_once()
-    assert len(tracker.spool) == 0
+    assert len(tracker.tracker.spool) == 0
     assert len(store.archive) == sum(1 + len(f.items) for f in feeds)
-    assert tracker.spool.dropped == 0
+    assert tracker.tracker.spool.dropped == 0
 
 
 def test_spool_overflow_is_counted() -> None:
@@ -234,13 +245,13 @@ def test_spool_overflow_is_counted() -> None:
     for i in range(5):
         _serve(recommender, f"r{i}", raw_user=7)
         tracker.process_once()
-    assert len(tracker.spool) == 3
-    assert tracker.spool.dropped == 2
+    assert len(tracker.tracker.spool) == 3
+    assert tracker.tracker.spool.dropped == 2
 
 
 @pytest.mark.parametrize("kind", ["view", "like", "skip", "share", "save", "match"])
 def test_reward_mapping(kind: str) -> None:
-    from pitchrec.tracking.rewards import reward
+    from pitchrec.learning.rewards import reward
 
     value = reward(kind, 0.4)
     assert value is not None and 0.0 <= value <= 1.0

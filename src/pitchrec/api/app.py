@@ -19,8 +19,8 @@ from pitchrec.api.legacy import TITLE, install_root_routes, legacy_router
 from pitchrec.api.middleware import ServiceMiddleware
 from pitchrec.api.runtime import Runtime
 from pitchrec.api.v1 import ops_router, v1_router
+from pitchrec.index.lifecycle import SnapshotSource
 from pitchrec.settings import Settings
-from pitchrec.snapshot_manager import SnapshotSource
 
 
 def source_from_settings(settings: Settings) -> SnapshotSource:

@@ -13,8 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from pitchrec.api.legacy_params import TooManyIdsError
 from pitchrec.errors import InvalidRequestError
+from pitchrec.legacy.params import TooManyIdsError
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from starlette.responses import Response
 
 from pitchrec.api.deps import RuntimeDep, require_admin
 from pitchrec.api.errors import error_response
-from pitchrec.api.legacy_params import parse_legacy_body
 from pitchrec.api.runtime import Runtime
 from pitchrec.domain.feed import Feed, FeedKind, FeedRequest
+from pitchrec.legacy.params import parse_legacy_body
 from pitchrec.logs import request_id_var
 from pitchrec.service import Recommender, RequestInfo
 

@@ -19,27 +19,20 @@ from typing import Any
 import anyio
 
 from pitchrec.api.telemetry import Telemetry
-from pitchrec.domain.feed import Feed, FeedRequest, Pool
+from pitchrec.domain.feed import Feed, FeedRequest
+from pitchrec.index.lifecycle import SnapshotManager, SnapshotSource
 from pitchrec.index.snapshot import Snapshot
-from pitchrec.policies.base import Policy
-from pitchrec.ranking.options import RankingOptions
-from pitchrec.ranking.pool_policies import pool_policy_factory
-from pitchrec.service import Recommender, RequestInfo
+from pitchrec.service import Recommender, RequestInfo, ServiceConfig, build_service
 from pitchrec.settings import Settings
-from pitchrec.snapshot_manager import SnapshotManager, SnapshotSource
-from pitchrec.sources.database import make_engine
-from pitchrec.tracking.learner import PolicyLearner
-from pitchrec.tracking.local_archiver import LocalArchiver
 from pitchrec.tracking.memory_store import MemoryStore
+from pitchrec.tracking.redis_client import redis_async_client
 from pitchrec.tracking.redis_store import RedisStore
 from pitchrec.tracking.store import TrackingStore
-from pitchrec.tracking.tracker import Tracker, TrackingConfig
 
 log = logging.getLogger(__name__)
 
 RELOAD_CHANNEL = "pitchrec:reload"
 WATCH_SECONDS = 2.0  # how often a worker checks the shared snapshot directory
-REDIS_TIMEOUT_SECONDS = 0.5
 FEED_THREADS = 1  # never let Redis stall a request (the legacy waited 10 s)
 
 
@@ -47,16 +40,19 @@ class Runtime:
     def __init__(self, settings: Settings, source: SnapshotSource) -> None:
         self.settings = settings
         self.manager = SnapshotManager(source)
-        self.recommender: Recommender | None = None
         self.load_error: str | None = None
         self.telemetry = Telemetry(self._snapshot_age)
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: Any = None
         self._reload_lock = asyncio.Lock()
         self._feed_limiter: anyio.CapacityLimiter | None = None
-        self.local_archiver: LocalArchiver | None = None
-        self.tracker = self._make_tracker()
-        self.telemetry.watch_tracker(self.tracker.counters)
+        database = source.database_url
+        self.service = build_service(
+            ServiceConfig.from_settings(settings),
+            _make_store(settings, keep_archive=database is not None),
+            archive_database=database,
+        )
+        self.telemetry.watch_tracker(self.service.counters)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -66,43 +62,9 @@ class Runtime:
         self._feed_limiter = anyio.CapacityLimiter(FEED_THREADS)
         redis_url = self.settings.redis_url
         if redis_url is not None:
-            import redis.asyncio as aioredis
-
-            self._redis = aioredis.Redis.from_url(
-                redis_url.get_secret_value(),
-                socket_timeout=REDIS_TIMEOUT_SECONDS,
-                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-            )
-        self.tracker.start()
-        if self.local_archiver is not None:
-            await anyio.to_thread.run_sync(self.local_archiver.start)
+            self._redis = redis_async_client(redis_url.get_secret_value())
+        await anyio.to_thread.run_sync(self.service.start)
         self._tasks.append(asyncio.create_task(self._load_then_maintain()))
-
-    def _make_tracker(self) -> Tracker:
-        settings = self.settings
-        store: TrackingStore
-        if settings.redis_url is not None:
-            store = RedisStore.from_url(settings.redis_url.get_secret_value())
-        else:
-            database = self.manager.source.database_url
-            memory = MemoryStore(keep_archive=database is not None)
-            if database is not None:  # the embedded default archives in process
-                self.local_archiver = LocalArchiver(memory, make_engine(database))
-            store = memory
-        learner = PolicyLearner(store, pool_policy_factory(settings.reward_scale))
-        config = TrackingConfig(
-            impression_ttl=settings.impression_ttl_seconds,
-            impressions_as_views=settings.impressions_as_views,
-            spool_capacity=settings.spool_capacity,
-            rewards=dict(settings.rewards),
-            taste_profiles=settings.taste_profiles,
-        )
-        return Tracker(store, learner, config, on_policies=self._set_policies)
-
-    def _set_policies(self, policies: dict[str, Policy]) -> None:
-        recommender = self.recommender
-        if recommender is not None:
-            recommender.set_policies(policies)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -112,9 +74,13 @@ class Runtime:
                 await task
         if self._redis is not None:
             await self._redis.aclose()
-        await anyio.to_thread.run_sync(self.tracker.stop)  # flush queued tracking
-        if self.local_archiver is not None:
-            await anyio.to_thread.run_sync(self.local_archiver.stop)
+        await anyio.to_thread.run_sync(self.service.stop)  # flush queued tracking
+
+    @property
+    def recommender(self) -> Recommender | None:
+        """The recommender, once a snapshot is served."""
+        recommender: Recommender | None = self.service.recommender
+        return recommender
 
     @property
     def ready(self) -> bool:
@@ -132,7 +98,7 @@ class Runtime:
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.exception("initial snapshot load failed")
             return
-        self.recommender = self._new_recommender(snapshot)
+        self.service.serve_snapshot(snapshot)
         log.info("snapshot ready", extra={"resumes": len(snapshot.resumes)})
         if self.manager.source.directory is not None:
             self._tasks.append(asyncio.create_task(self._watch_directory()))
@@ -187,20 +153,8 @@ class Runtime:
                 self.telemetry.tracking_errors.labels("reload_announce").inc()
                 log.warning("could not announce the reload to other replicas", exc_info=True)
 
-    def _new_recommender(self, snapshot: Snapshot) -> Recommender:
-        policies = {Pool(name): policy for name, policy in self.tracker.learner.serving.items()}
-        settings = self.settings
-        options = RankingOptions(
-            temperature=settings.sampling_temperature or None,
-            declared_skills=settings.declared_skills,
-        )
-        return Recommender(snapshot, policies, tracker=self.tracker, options=options)
-
     def _swap(self, snapshot: Snapshot) -> None:
-        if self.recommender is None:
-            self.recommender = self._new_recommender(snapshot)
-        else:
-            self.recommender.swap(snapshot)
+        self.service.serve_snapshot(snapshot)
         log.info("snapshot swapped", extra={"built_at": snapshot.built_at})
 
     async def _watch_directory(self) -> None:
@@ -232,15 +186,10 @@ class Runtime:
                 log.warning("periodic refresh failed; keeping the current snapshot", exc_info=True)
 
     async def _listen_for_reloads(self) -> None:
-        import redis.asyncio as aioredis
 
         assert self.settings.redis_url is not None
         # A connection of its own, without the short read timeout: it waits for messages.
-        listener = aioredis.Redis.from_url(
-            self.settings.redis_url.get_secret_value(),
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-            health_check_interval=30,
-        )
+        listener = redis_async_client(self.settings.redis_url.get_secret_value(), listener=True)
         try:
             while True:
                 try:
@@ -270,3 +219,11 @@ class Runtime:
             return bool(await self._redis.ping())
         except Exception:
             return False
+
+
+def _make_store(settings: Settings, *, keep_archive: bool) -> TrackingStore:
+    """Redis when configured, else the in-process store (which keeps archive rows for
+    the embedded archiver when there is a database to archive into)."""
+    if settings.redis_url is not None:
+        return RedisStore.from_url(settings.redis_url.get_secret_value())
+    return MemoryStore(keep_archive=keep_archive)

@@ -16,9 +16,10 @@ from starlette.responses import Response
 from pitchrec.api.deps import RuntimeDep, require_admin
 from pitchrec.api.errors import error_response
 from pitchrec.api.legacy import json_response, not_ready
-from pitchrec.api.legacy_params import parse_id_csv
 from pitchrec.api.runtime import Runtime
-from pitchrec.domain.feed import FeedKind, FeedRequest, ItemKind, Pool
+from pitchrec.domain.events import FeedbackEvent
+from pitchrec.domain.feed import Feed, FeedKind, FeedRequest, ItemKind, Pool
+from pitchrec.legacy.params import parse_id_csv
 from pitchrec.logs import request_id_var
 from pitchrec.service import RequestInfo
 
@@ -44,6 +45,31 @@ class FeedOut(BaseModel):
     items: list[FeedItemOut]
     metrics: dict[str, Any]
     snapshot_built_at: float
+
+    @classmethod
+    def from_feed(cls, feed: Feed, request_id: str, snapshot_built_at: float) -> FeedOut:
+        """The body of a served feed (built without re-validating what the engine made)."""
+        items = [
+            FeedItemOut.model_construct(
+                id=item.item_id,
+                type=item.kind,
+                position=item.position,
+                pool=item.pool,
+                slot=item.slot,
+                creator_id=item.creator_id,
+                score=item.score,
+            )
+            for item in feed.items
+        ]
+        return cls.model_construct(
+            request_id=request_id,
+            kind=feed.request.kind,
+            user_id=feed.request.user_id,
+            seed=feed.seed,
+            items=items,
+            metrics=feed.metrics,
+            snapshot_built_at=snapshot_built_at,
+        )
 
 
 class EventIn(BaseModel):
@@ -75,15 +101,25 @@ class PoliciesOut(BaseModel):
     pools: dict[str, dict[str, Any]]
 
 
-def _event_dict(event: EventIn) -> dict[str, Any]:
-    """The event as JSON values, its timestamp as naive UTC ISO-8601 (or None)."""
-    data = event.model_dump(mode="json")
+def feedback_event(event: EventIn) -> FeedbackEvent:
+    """The domain record of a validated event, its timestamp as naive UTC ISO-8601."""
+    timestamp = None
     if event.timestamp is not None:
         stamp = event.timestamp
         if stamp.tzinfo is not None:
             stamp = stamp.astimezone(UTC).replace(tzinfo=None)
-        data["timestamp"] = stamp.isoformat(timespec="microseconds")
-    return data
+        timestamp = stamp.isoformat(timespec="microseconds")
+    return FeedbackEvent(
+        event_id=event.event_id,
+        type=event.type,
+        user_id=event.user_id,
+        item_id=event.item_id,
+        item_type=event.item_type.value,
+        request_id=event.request_id,
+        position=event.position,
+        value=event.value,
+        timestamp=timestamp,
+    )
 
 
 class ReloadOut(BaseModel):
@@ -125,41 +161,22 @@ def v1_router() -> APIRouter:
         )
         feed, _ = await runtime.feed(request, info)
         assert runtime.recommender is not None
-        body = {
-            "request_id": request_id_var.get(),
-            "kind": kind.value,
-            "user_id": user_id,
-            "seed": feed.seed,
-            "items": [
-                {
-                    "id": item.item_id,
-                    "type": item.kind.value,
-                    "position": item.position,
-                    "pool": item.pool.value,
-                    "slot": item.slot.value,
-                    "creator_id": item.creator_id,
-                    "score": item.score,
-                }
-                for item in feed.items
-            ],
-            "metrics": feed.metrics,
-            "snapshot_built_at": runtime.recommender.snapshot.built_at,
-        }
-        return json_response(body)
+        body = FeedOut.from_feed(feed, request_id_var.get(), runtime.recommender.snapshot.built_at)
+        return json_response(body.model_dump(mode="json"))
 
     @router.post("/events", status_code=202, response_model=EventsAccepted)
     async def post_events(payload: EventsIn, runtime: RuntimeDep) -> EventsAccepted:
         """Feedback events (at most 1,000 a call); 202 with how many were accepted."""
-        events = [_event_dict(event) for event in payload.events]
+        events = [feedback_event(event) for event in payload.events]
         # One Redis round trip (or the spool): in a thread, off the event loop.
-        accepted = await anyio.to_thread.run_sync(runtime.tracker.record_events, events)
+        accepted = await anyio.to_thread.run_sync(runtime.service.record_events, events)
         runtime.telemetry.events.labels("accepted").inc(accepted)
         return EventsAccepted(accepted=accepted)
 
     @router.get("/policies", response_model=PoliciesOut)
     async def get_policies(runtime: RuntimeDep) -> Response:
         """Per pool: the policy kind, version, updates applied and current weights (theta)."""
-        return json_response(runtime.tracker.learner.describe())
+        return json_response(runtime.service.learner.describe())
 
     @router.post("/admin/reload", response_model=ReloadOut, dependencies=[Depends(require_admin)])
     async def admin_reload(runtime: RuntimeDep) -> Response:

@@ -3,7 +3,7 @@
 The engine reads it as extra preference rows next to the snapshot history (spec 2.2), so
 features 5-7 (skill similarity, extended match, city) become personal after a user's
 first likes, without waiting for a snapshot rebuild. Where it comes from and how it is
-stored: :mod:`pitchrec.tracking.profiles`.
+stored: :mod:`pitchrec.learning.profiles`.
 """
 
 from __future__ import annotations

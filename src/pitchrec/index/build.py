@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
+from sqlalchemy.engine import URL
 
-from pitchrec.index.derived import static_scores
-from pitchrec.index.packed import Csr, PackedStrings
+from pitchrec.index.csr import Csr
+from pitchrec.index.packed_strings import PackedStrings
+from pitchrec.index.scores import static_scores
 from pitchrec.index.snapshot import (
     ChallengeIndex,
     ResumeIndex,
@@ -18,7 +21,11 @@ from pitchrec.index.snapshot import (
     UserIndex,
     Vocabularies,
 )
-from pitchrec.sources.columns import (
+from pitchrec.progress import SILENT, Reporter
+from pitchrec.sources.blacklist import load_blacklist
+from pitchrec.sources.database import make_engine
+from pitchrec.sources.loaders import load_sources
+from pitchrec.sources.tables import (
     ChallengeTable,
     ConnectionTable,
     DeclaredSkillsTable,
@@ -223,3 +230,24 @@ def build_snapshot(source: SourceData, *, built_at: float | None = None) -> Snap
         built_at=time.time() if built_at is None else built_at,
         loaded_at=source.loaded_at,
     )
+
+
+def snapshot_from_database(
+    database_url: str | URL,
+    *,
+    blacklist_path: Path | None = None,
+    reporter: Reporter = SILENT,
+    declared_skills: bool = True,
+) -> Snapshot:
+    """Load the sources and build a snapshot in memory (``declared_skills``: also the
+    users' declared skills, D-C20)."""
+    engine = make_engine(database_url)
+    try:
+        blacklist = load_blacklist(blacklist_path)
+        source = load_sources(
+            engine, blacklist=blacklist, reporter=reporter, declared_skills=declared_skills
+        )
+    finally:
+        engine.dispose()
+    with reporter.stage("build snapshot", None):
+        return build_snapshot(source)

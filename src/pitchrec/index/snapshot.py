@@ -1,7 +1,8 @@
 """The immutable snapshot every feed is computed from, and its on-disk format.
 
 A snapshot is a tree of frozen dataclasses whose leaves are numpy arrays, packed strings
-and CSR lists (:mod:`pitchrec.index.packed`). On disk it is a directory:
+and CSR lists (:mod:`pitchrec.index.packed_strings`, :mod:`pitchrec.index.csr`).
+On disk it is a directory:
 
 * ``manifest.json``: ``format_version``, ``built_at``, ``loaded_at`` (unix seconds, UTC),
   row counts, and the list of array files;
@@ -28,7 +29,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pitchrec.errors import SnapshotError
-from pitchrec.index.packed import Csr, PackedStrings
+from pitchrec.index.csr import Csr
+from pitchrec.index.packed_strings import PackedStrings
 
 FORMAT_VERSION = 2  # 2: declared user skills
 MANIFEST = "manifest.json"

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from pitchrec.policies._arms import ArmTablePolicy
+from pitchrec.policies.arm_table import ArmTablePolicy
 from pitchrec.policies.base import Float64Array, Int64Array
 
 

@@ -10,18 +10,19 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from pitchrec.domain.feed import Feed, FeedItem, FeedKind, FeedRequest, ItemKind, Pool
 from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
-from pitchrec.index.derived import SECONDS_PER_DAY
+from pitchrec.index.scores import SECONDS_PER_DAY
 from pitchrec.index.snapshot import Snapshot
 from pitchrec.ranking.assemble import DISCOVER_PATTERN, TOTAL_PATTERN, FeedAssembler, Placement
 from pitchrec.ranking.features import Scorer, catalogue_features
-from pitchrec.ranking.metrics import feed_metrics
-from pitchrec.ranking.options import LEGACY, RankingOptions
+from pitchrec.ranking.feed_metrics import feed_metrics
+from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.pools import (
     PoolCandidates,
     au_pool,
@@ -74,36 +75,48 @@ def _exclusions(request: FeedRequest) -> NDArray[np.int64]:
     return np.fromiter(request.exclude, dtype=np.int64, count=len(request.exclude))
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What one feed computation works with (built once per request)."""
+
+    snapshot: Snapshot
+    request: FeedRequest
+    user: UserContext
+    rng: np.random.Generator
+    seed: int
+    now: float  # the request clock, unix seconds
+    started: float  # perf_counter at the start, for execution_time
+
+
 def recommend(
     snapshot: Snapshot,
     request: FeedRequest,
     policies: Mapping[Pool, Scorer],
+    *,
+    options: RankingOptions,
     profile: TasteProfile = EMPTY_PROFILE,
-    options: RankingOptions = LEGACY,
 ) -> Feed:
-    """Build the feed ``request`` asks for; ``profile``: the user's online taste profile
-    (empty: the snapshot history alone, as the legacy); ``options``: what changes from
-    the legacy ranking (default: nothing)."""
+    """Build the feed ``request`` asks for; ``options``: what changes from the legacy
+    ranking (:meth:`RankingOptions.legacy` changes nothing); ``profile``: the user's
+    online taste profile (empty: the snapshot history alone, as the legacy)."""
     started = time.perf_counter()
     rng, seed = request_rng(request)
     now = time.time() if request.now is None else request.now
     user = user_context(snapshot, request.user_id, profile, declared=options.declared_skills)
+    scope = _Scope(snapshot, request, user, rng, seed, now, started)
     if request.kind is FeedKind.FLOW:
-        return _flow_feed(snapshot, request, user, rng, seed, now, started)
-    return _mixed_feed(snapshot, request, user, policies, rng, seed, now, started, options)
+        return _flow_feed(scope)
+    return _mixed_feed(scope, policies, options)
 
 
-def _mixed_feed(
-    snapshot: Snapshot,
-    request: FeedRequest,
-    user: UserContext,
-    policies: Mapping[Pool, Scorer],
-    rng: np.random.Generator,
-    seed: int,
-    now: float,
-    started: float,
-    options: RankingOptions = LEGACY,
-) -> Feed:
+def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: RankingOptions) -> Feed:
+    snapshot, request, user, rng, now = (
+        scope.snapshot,
+        scope.request,
+        scope.user,
+        scope.rng,
+        scope.now,
+    )
     resumes, challenges = snapshot.resumes, snapshot.challenges
     excluded = _exclusions(request)
     available = _mask_out(np.asarray(resumes.id), user.seen_resumes, excluded)
@@ -144,9 +157,9 @@ def _mixed_feed(
         pooled_resume_rows=int(pooled.sum()),
         available_resumes=int(available.sum()),
         target_size=request.size,
-        elapsed_seconds=time.perf_counter() - started,
+        elapsed_seconds=time.perf_counter() - scope.started,
     )
-    return Feed(request, items, metrics, seed)
+    return Feed(request, items, metrics, scope.seed)
 
 
 def _items(
@@ -178,18 +191,11 @@ def _items(
     return tuple(items)
 
 
-def _flow_feed(
-    snapshot: Snapshot,
-    request: FeedRequest,
-    user: UserContext,
-    rng: np.random.Generator,
-    seed: int,
-    now: float,
-    started: float,
-) -> Feed:
+def _flow_feed(scope: _Scope) -> Feed:
     """Spec 2.10, with the user's seen challenges excluded (D-C4) and the social bonus
     applied to challenges of followed creators (D-C3). Wraps around when everything is
     excluded."""
+    snapshot, request, user, now = scope.snapshot, scope.request, scope.user, scope.now
     challenges = snapshot.challenges
     available = _challenge_available(snapshot, user.seen_challenges, _exclusions(request))
     if not available.any():
@@ -201,7 +207,7 @@ def _flow_feed(
     scores = (
         np.maximum(0.0, FLOW_FRESHNESS_POINTS * (FLOW_WINDOW_DAYS - days) / FLOW_WINDOW_DAYS)
         + FLOW_SOCIAL_BONUS * np.isin(creators, user.following)
-        + rng.uniform(0.0, FLOW_NOISE_HIGH, size=rows.shape[0])
+        + scope.rng.uniform(0.0, FLOW_NOISE_HIGH, size=rows.shape[0])
     )
     top = top_k(scores, request.size)
     items = tuple(
@@ -220,6 +226,6 @@ def _flow_feed(
         "total_flows": len(items),
         "available_flows": int(rows.shape[0]),
         "unique_creators": len({item.creator_id for item in items}),
-        "execution_time": round(time.perf_counter() - started, 6),
+        "execution_time": round(time.perf_counter() - scope.started, 6),
     }
-    return Feed(request, items, metrics, seed)
+    return Feed(request, items, metrics, scope.seed)

@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from pitchrec.index.derived import AgeScores, age_scores, quality_gate
+from pitchrec.index.scores import AgeScores, age_scores, quality_gate
 from pitchrec.index.snapshot import ResumeIndex
 from pitchrec.ranking.user_context import UserContext
 

@@ -15,7 +15,9 @@ DEFAULT_TEMPERATURE = 0.3
 
 @dataclass(frozen=True)
 class RankingOptions:
-    """What the engine does beyond the legacy; the defaults are the legacy behaviour.
+    """What the engine does beyond the legacy ranking. Two presets name every default:
+    :meth:`legacy` (the original service, exactly) and :meth:`service` (what pitchrec
+    serves unless told otherwise; the settings' defaults).
 
     ``declared_skills``: count the skills users declare in their profile in their skill
     profile (fix of D-C20, :mod:`pitchrec.ranking.user_context`).
@@ -35,6 +37,16 @@ class RankingOptions:
         if t is not None and not (np.isfinite(t) and t > 0):
             raise ValueError("temperature must be finite and > 0, or None")
 
+    @classmethod
+    def legacy(cls) -> RankingOptions:
+        """The original service's ranking (D-C20 kept, legacy draws)."""
+        return cls(temperature=None, declared_skills=False)
+
+    @classmethod
+    def service(cls) -> RankingOptions:
+        """What the service runs by default: tempered draws and declared skills."""
+        return cls(temperature=DEFAULT_TEMPERATURE, declared_skills=True)
+
     def weights(self, scores: NDArray[np.float64]) -> NDArray[np.float64] | None:
         """(k,) sampling weights for ``scores`` (k,), or None for the legacy draw."""
         if self.temperature is None or scores.shape[0] == 0:
@@ -42,10 +54,3 @@ class RankingOptions:
         finite = np.where(np.isfinite(scores), scores, -np.inf)
         tempered: NDArray[np.float64] = np.exp((finite - finite.max()) / self.temperature)
         return tempered
-
-
-LEGACY = RankingOptions()
-
-
-#: What the service runs by default (the settings' defaults).
-SERVICE_DEFAULTS = RankingOptions(temperature=DEFAULT_TEMPERATURE, declared_skills=True)

@@ -19,11 +19,13 @@ from pitchrec.ranking.features import N_FEATURES
 #: points per unit of learned reward. 1 is the legacy bandit, whose learned term cannot
 #: reorder a pool (bench/quality/ANALYSIS.md); the value is chosen on the simulator.
 DEFAULT_REWARD_SCALE = 30.0
+#: The legacy bandit's scale: the learned estimate counts one heuristic point per like.
+LEGACY_REWARD_SCALE = 1.0
 #: Spec 2.5, per-pool (alpha, beta).
 LEGACY_ALPHA_BETA = {Pool.VMP: (1.5, 0.8), Pool.AU: (1.3, 0.7), Pool.NU: (1.8, 0.9)}
 
 
-def legacy_pool_policies(reward_scale: float = 1.0) -> dict[Pool, Policy]:
+def legacy_pool_policies(reward_scale: float) -> dict[Pool, Policy]:
     """A fresh LinUCB per scored pool, at the legacy prior (``reward_scale``: see
     :class:`~pitchrec.policies.linucb.LinUCB`; 1 is the legacy bandit)."""
     return {
@@ -34,11 +36,10 @@ def legacy_pool_policies(reward_scale: float = 1.0) -> dict[Pool, Policy]:
     }
 
 
-def pool_policy_factory(reward_scale: float = 1.0) -> Callable[[], dict[str, Policy]]:
-    """A factory of fresh legacy-prior policies keyed by pool name (what the learner
-    rebuilds from)."""
+def pool_policy_factory(reward_scale: float) -> Callable[[], dict[Pool, Policy]]:
+    """A factory of fresh legacy-prior policies (what the learner rebuilds from)."""
 
-    def build() -> dict[str, Policy]:
-        return {pool.value: p for pool, p in legacy_pool_policies(reward_scale).items()}
+    def build() -> dict[Pool, Policy]:
+        return legacy_pool_policies(reward_scale)
 
     return build

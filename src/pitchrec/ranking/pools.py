@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pitchrec.domain.feed import Pool
-from pitchrec.index.derived import SECONDS_PER_DAY
+from pitchrec.index.scores import SECONDS_PER_DAY
 from pitchrec.index.snapshot import ChallengeIndex, ResumeIndex
 from pitchrec.ranking.features import (
     EXTENDED_MATCH,
@@ -22,7 +22,7 @@ from pitchrec.ranking.features import (
     Scorer,
     score_candidates,
 )
-from pitchrec.ranking.options import LEGACY, RankingOptions
+from pitchrec.ranking.options import RankingOptions
 
 # Spec 2.6 / appendix B: pool sizes.
 POOL_SIZES = {Pool.VMP: 110, Pool.NU: 95, Pool.AU: 170, Pool.FW: 40, Pool.EXPLORE: 75}
@@ -116,7 +116,7 @@ def vmp_pool(
     resumes: ResumeIndex,
     scorer: Scorer,
     rng: np.random.Generator,
-    options: RankingOptions = LEGACY,
+    options: RankingOptions,
 ) -> PoolCandidates:
     """Valued/popular: gated candidates (the gate is dropped if none pass), top 2n by
     score, then a weighted sample of n in draw order."""
@@ -147,7 +147,7 @@ def nu_pool(
     resumes: ResumeIndex,
     scorer: Scorer,
     rng: np.random.Generator,
-    options: RankingOptions = LEGACY,
+    options: RankingOptions,
 ) -> PoolCandidates:
     """New: candidates at most 45 days old, top 2n, then a uniform sample of n (a
     tempered draw, in draw order, with ``options.temperature``)."""

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
 from pitchrec.index.snapshot import Snapshot
-from pitchrec.sources.columns import ItemType
+from pitchrec.sources.tables import ItemType
 
 #: Spec 2.2: size of the preference sample.
 PREFERENCE_SAMPLE = 80

@@ -20,9 +20,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from pitchrec.errors import DataSourceError
 from pitchrec.progress import Reporter
-from pitchrec.sources.columns import Floats, Int64s, ItemType, LoadReport, TextLists
 from pitchrec.sources.jsonlists import JsonListStats, parse_json_lists
 from pitchrec.sources.schema import CHALLENGE_MODEL_TYPE, RESUME_MODEL_TYPE
+from pitchrec.sources.tables import Floats, Int64s, ItemType, LoadReport, TextLists
 
 #: Ratings are clamped to this (spec 1.2.3).
 MAX_RATING: Final = 5.0

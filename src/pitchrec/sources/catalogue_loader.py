@@ -28,7 +28,6 @@ from pitchrec.sources._loading import (
     transpose,
 )
 from pitchrec.sources.cities import clean, normalise_city
-from pitchrec.sources.columns import ChallengeTable, Int64s, LoadReport, ResumeTable
 from pitchrec.sources.content_filters import is_test_challenge, is_test_resume
 from pitchrec.sources.schema import (
     RESUME_MODEL_TYPE,
@@ -41,6 +40,7 @@ from pitchrec.sources.schema import (
     users,
     views,
 )
+from pitchrec.sources.tables import ChallengeTable, Int64s, LoadReport, ResumeTable
 
 # Windows of spec 1.7.
 RESUME_WINDOW: Final = timedelta(days=360)

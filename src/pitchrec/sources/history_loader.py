@@ -27,16 +27,6 @@ from pitchrec.sources._loading import (
     type_code,
 )
 from pitchrec.sources.cities import normalise_city
-from pitchrec.sources.columns import (
-    ConnectionTable,
-    DeclaredSkillsTable,
-    Floats,
-    Int64s,
-    InteractionKind,
-    InteractionTable,
-    LoadReport,
-    ProfileTable,
-)
 from pitchrec.sources.schema import (
     activity_log,
     likes,
@@ -45,6 +35,16 @@ from pitchrec.sources.schema import (
     team_feedbacks,
     user_connections,
     users,
+)
+from pitchrec.sources.tables import (
+    ConnectionTable,
+    DeclaredSkillsTable,
+    Floats,
+    Int64s,
+    InteractionKind,
+    InteractionTable,
+    LoadReport,
+    ProfileTable,
 )
 
 # Windows of spec 1.7.

@@ -71,7 +71,6 @@ from pitchrec.sources.catalogue_loader import (
     read_challenges,
     read_resumes,
 )
-from pitchrec.sources.columns import LoadReport, ProfileTable, SourceData
 from pitchrec.sources.history_loader import (
     CONNECTION_WINDOW,
     HISTORY_WINDOW,
@@ -86,6 +85,7 @@ from pitchrec.sources.history_loader import (
     read_interactions,
     read_profiles,
 )
+from pitchrec.sources.tables import LoadReport, ProfileTable, SourceData
 
 __all__ = [
     "CHALLENGE_WINDOW",

@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from pitchrec.tracking.archive_format import ArchiveRow
+from pitchrec.domain.activity import ArchiveRow
 from pitchrec.tracking.store import FeedWrites
 
 ACTIVITY_CAP = 100  # per user list (about 4 feeds); Redis has no cap, a process must stay bounded

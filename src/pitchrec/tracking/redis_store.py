@@ -11,28 +11,16 @@ from typing import Any
 
 import redis
 
-from pitchrec.tracking.archive_format import STREAM_KEY, STREAM_MAXLEN, ArchiveRow
+from pitchrec.domain.activity import ArchiveRow
+from pitchrec.tracking.redis_client import redis_client
 from pitchrec.tracking.store import (
     APPLIED_BATCHES_KEY,
     APPLIED_BATCHES_TTL,
     POLICY_VERSION_KEY,
+    STREAM_KEY,
+    STREAM_MAXLEN,
     FeedWrites,
 )
-
-#: Seconds; a local Redis answers in well under a millisecond (bench/RESULTS.md).
-SOCKET_TIMEOUT = 0.25
-
-
-def connect(url: str, *, timeout: float = SOCKET_TIMEOUT) -> redis.Redis:
-    return redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry_on_timeout=False,
-        health_check_interval=30,
-    )
-
 
 #: Atomic, idempotent batch of HINCRBYFLOATs: applied only if the batch id is new.
 #: The hash keys are passed as arguments, so this needs a single Redis (not a cluster).
@@ -57,7 +45,7 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
-        return cls(connect(url))
+        return cls(redis_client(url))
 
     def ping(self) -> bool:
         return bool(self.client.ping())

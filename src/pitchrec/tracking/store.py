@@ -10,19 +10,28 @@ and pitchrec's own, under ``pitchrec:``:
 
 * ``pitchrec:imp:{request_id}``: HASH ``{r|c}:{item_id}`` -> impression JSON, with TTL;
 * ``pitchrec:profile:{user_id}``: HASH resume id -> summed reward, with TTL
-  (:mod:`pitchrec.tracking.profiles`);
-* ``pitchrec:events``: the archive STREAM (:mod:`pitchrec.tracking.archive_format`);
+  (:mod:`pitchrec.learning.profiles`);
+* ``pitchrec:events``: the archive STREAM (:mod:`pitchrec.domain.activity`);
 * ``pitchrec:policy:version`` and ``pitchrec:policy:v{version}:{pool}``: HASHes of summed
   policy statistics, grown only by HINCRBYFLOAT (commutative, no read-modify-write).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pitchrec.tracking.archive_format import ArchiveRow
+import numpy as np
 
+from pitchrec.domain.activity import ArchiveRow
+from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
+
+STREAM_KEY = "pitchrec:events"
+#: Approximate cap of the stream: about a day of events at 100/s. Entries beyond it are
+#: trimmed oldest first; the archiver keeps up long before that (bench/RESULTS.md).
+STREAM_MAXLEN = 10_000_000
 POLICY_VERSION_KEY = "pitchrec:policy:version"
 APPLIED_BATCHES_KEY = "pitchrec:policy:applied"
 APPLIED_BATCHES_TTL = 86_400  # seconds a batch id is remembered (retries come within seconds)
@@ -30,6 +39,39 @@ APPLIED_BATCHES_TTL = 86_400  # seconds a batch id is remembered (retries come w
 
 def policy_stats_key(version: int, pool: str) -> str:
     return f"pitchrec:policy:v{version}:{pool}"
+
+
+def profile_key(user_id: int) -> str:
+    return f"pitchrec:profile:{user_id}"
+
+
+#: Rewarded resumes read per request, heaviest first: the size of spec 2.2's preference
+#: sample, so a profile never outweighs the history by its length alone.
+PROFILE_SAMPLE = 80
+
+
+def parse_profile(fields: Mapping[str, str]) -> TasteProfile:
+    """The profile stored in ``fields`` (resume id -> summed reward); entries that are
+    not a positive id with a positive finite weight are ignored (the hash is shared, a
+    bad writer must not break feeds)."""
+    ids: list[int] = []
+    weights: list[float] = []
+    for name, value in fields.items():
+        if not (name.isascii() and name.isdigit()):
+            continue
+        try:
+            weight = float(value)
+        except ValueError:
+            continue
+        if math.isfinite(weight) and weight > 0.0 and int(name) < 2**63:
+            ids.append(int(name))
+            weights.append(weight)
+    if not ids:
+        return EMPTY_PROFILE
+    id_array = np.asarray(ids, dtype=np.int64)
+    weight_array = np.asarray(weights, dtype=np.float64)
+    order = np.lexsort((id_array, -weight_array))[:PROFILE_SAMPLE]
+    return TasteProfile(id_array[order], weight_array[order])
 
 
 def impression_key(request_id: str) -> str:
@@ -42,17 +84,18 @@ def impression_field(item_type: str, item_id: int) -> str:
 
 @dataclass
 class FeedWrites:
-    """Everything one served feed writes, sent in one pipeline."""
+    """Everything one served feed writes, sent in one pipeline; a part left at its
+    default is not written (feedback, for one, only archives)."""
 
-    activity_key: str | None  # None: nothing for the legacy list (no user key)
-    activity_events: list[str]  # JSON, in push order (the last pushed ends up first)
-    activity_ttl: int
-    session_key: str
-    session_members: list[str]
-    session_ttl: int
-    impressions_key: str
-    impressions: dict[str, str]
-    impressions_ttl: int
+    activity_key: str | None = None  # None: nothing for the legacy list
+    activity_events: list[str] = field(default_factory=list)  # JSON, in push order
+    activity_ttl: int = 0
+    session_key: str = ""
+    session_members: list[str] = field(default_factory=list)
+    session_ttl: int = 0
+    impressions_key: str = ""
+    impressions: dict[str, str] = field(default_factory=dict)  # field -> Impression JSON
+    impressions_ttl: int = 0
     archive: list[ArchiveRow] = field(default_factory=list)
 
 

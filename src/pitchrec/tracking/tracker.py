@@ -1,12 +1,11 @@
-"""The tracking facade the service talks to.
+"""What a served feed writes, and what feedback archives: the tracking facade.
 
 The request path writes a feed's tracking (legacy activity, session set, impressions,
 archive entries) in one pipelined round trip before the response leaves, so a replica
 killed after answering loses nothing it served; POST /v1/events archives its events the
-same way before the 202. One background thread looks up the impressions that events
-refer to, feeds the rewards to the learner, syncs the learner every second, and replays
-the spool. When Redis fails, writes go to a bounded spool behind a circuit breaker (which
-answers at once while open) and are replayed when Redis is back.
+same way before the 202. When Redis fails, writes go to a bounded spool behind a circuit
+breaker (which answers at once while open) and are replayed by the feedback loop's
+thread (:mod:`pitchrec.learning.feedback`), which also turns the events into learning.
 
 Measured alternatives (bench/RESULTS.md): queueing the writes for the background thread
 kept p50 close but made p99 4x worse (the thread's bursts held the GIL) and lost up to
@@ -14,44 +13,35 @@ kept p50 close but made p99 4x worse (the thread's bursts held the GIL) and lost
 
 The only synchronous Redis read is the request state: the session set (``SMEMBERS``, when
 the client sends a ``session_id``) and the user's taste profile (``HGETALL``, for a known
-user), in one round trip behind the breaker and a short timeout. Matched positive rewards
-grow the profiles (:mod:`pitchrec.tracking.profiles`) from the background thread.
+user), in one round trip behind the breaker and a short timeout.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import orjson
-
+from pitchrec.domain.events import FeedbackEvent, Impression
 from pitchrec.domain.feed import Feed, ItemKind
 from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
-from pitchrec.policies.base import Policy
-from pitchrec.tracking import legacy_events as legacy
-from pitchrec.tracking import profiles
-from pitchrec.tracking.learner import SYNC_SECONDS, PolicyLearner
+from pitchrec.legacy import events as legacy
 from pitchrec.tracking.resilience import CircuitBreaker, Spool
-from pitchrec.tracking.rewards import DEFAULT_REWARDS, reward
 from pitchrec.tracking.store import (
     FeedWrites,
     TrackingStore,
     impression_field,
     impression_key,
+    parse_profile,
+    profile_key,
 )
 
 log = logging.getLogger(__name__)
 _SESSION_SAFE = re.compile(r"[^A-Za-z0-9._-]")
-#: The background thread's tick: spool replay and reward matching.
-FLUSH_SECONDS = 0.02
-BATCH = 256  # spooled writes / events handled per round trip
+BATCH = 256  # spooled writes handled per round trip (times 4)
 
 
 @dataclass(frozen=True)
@@ -61,9 +51,7 @@ class TrackingConfig:
     impression_ttl: int = 7_200  # long enough for a reward to find its impression
     impressions_as_views: bool = True  # D-C11/D-C12: the legacy "served = seen" loop
     spool_capacity: int = 100_000  # writes kept while Redis is down
-    rewards: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_REWARDS))
-    taste_profiles: bool = True  # learn and read per-user taste profiles
-    profile_ttl: int = profiles.PROFILE_TTL
+    taste_profiles: bool = True  # read the user's taste profile with the session set
 
 
 @dataclass(frozen=True)
@@ -94,9 +82,6 @@ class FeedContext:
 @dataclass
 class TrackerStats:
     feeds: int = 0
-    events: int = 0
-    events_matched: int = 0
-    profile_rewards: int = 0
     write_errors: int = 0
     session_read_errors: int = 0
     round_trips: int = 0
@@ -111,26 +96,15 @@ def session_key(user: int | None, session_id: str | None, now: float) -> str:
 
 
 class Tracker:
-    def __init__(
-        self,
-        store: TrackingStore,
-        learner: PolicyLearner,
-        config: TrackingConfig | None = None,
-        on_policies: Callable[[dict[str, Policy]], None] | None = None,
-    ) -> None:
+    """Writes what feeds and feedback leave behind (one round trip each, or the spool)
+    and reads the request state."""
+
+    def __init__(self, store: TrackingStore, config: TrackingConfig | None = None) -> None:
         self.store = store
-        self.learner = learner
         self.config = config or TrackingConfig()
-        self.on_policies = on_policies
         self.breaker = CircuitBreaker()
         self.spool: Spool[FeedWrites] = Spool(self.config.spool_capacity)
         self.stats = TrackerStats()
-        self._events: deque[dict[str, Any]] = deque()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._last_sync = 0.0
-        self._observed_at_sync = 0
 
     def counters(self) -> dict[str, float]:
         """Gauges for the metrics endpoint."""
@@ -139,9 +113,6 @@ class Tracker:
             "spool_dropped": float(self.spool.dropped),
             "write_errors": float(self.stats.write_errors),
             "round_trips": float(self.stats.round_trips),
-            "events_matched": float(self.stats.events_matched),
-            "profile_rewards": float(self.stats.profile_rewards),
-            "sync_errors": float(self.learner.sync_errors),
         }
 
     # -- request path ---------------------------------------------------------------
@@ -150,9 +121,7 @@ class Tracker:
         """The session's served ids and the user's taste profile, in one round trip;
         nothing to read (anonymous, no session) or Redis failing: the empty state."""
         session = session_key(user, session_id, 0) + ":videos" if session_id else None
-        profile = (
-            profiles.profile_key(user) if user is not None and self.config.taste_profiles else None
-        )
+        profile = profile_key(user) if user is not None and self.config.taste_profiles else None
         if (session is None and profile is None) or not self.breaker.allow():
             return NO_STATE
         try:
@@ -164,7 +133,7 @@ class Tracker:
         self.breaker.success()
         return RequestState(
             seen=frozenset(int(m) for m in members if m.isascii() and m.isdigit()),
-            profile=profiles.parse_profile(fields),
+            profile=parse_profile(fields),
         )
 
     def record_feed(self, feed: Feed, context: FeedContext, policy_version: int) -> None:
@@ -175,17 +144,17 @@ class Tracker:
         self.stats.feeds += 1
         self._send([writes])
 
-    def record_events(self, events: list[dict[str, Any]]) -> int:
-        """Archive the events durably (one round trip, before the 202), then queue them
-        for the writer thread, which finds their impressions and feeds the learner."""
+    def archive_feedback(self, events: Sequence[FeedbackEvent]) -> None:
+        """Archive feedback events durably (one round trip, or the spool)."""
         rows = [
-            legacy.feedback_row(e, legacy.stable_event_id("v1", e["user_id"], e["event_id"]))
+            legacy.feedback_row(e, legacy.stable_event_id("v1", e.user_id, e.event_id))
             for e in events
         ]
-        self._send([FeedWrites(None, [], 0, "", [], 0, "", {}, 0, archive=rows)])
-        self._events.extend(events)
-        self.stats.events += len(events)
-        return len(events)
+        self._send([FeedWrites(archive=rows)])
+
+    def replay_spool(self) -> bool:
+        """Send what the spool holds (Redis was down); False while Redis still refuses."""
+        return self._send([]) if len(self.spool) else True
 
     def _feed_writes(
         self, feed: Feed, ctx: FeedContext, policy_version: int, timestamp: str, now: float
@@ -226,19 +195,17 @@ class Tracker:
                     impressions_as_views=cfg.impressions_as_views,
                 )
             )
-            impressions[impression_field(kind, item.item_id)] = orjson.dumps(
-                {
-                    "pool": item.pool.value,
-                    "slot": item.slot.value,
-                    "position": item.position,
-                    "score": item.score,
-                    "propensity": item.propensity,
-                    "policy_version": policy_version,
-                    "context": list(item.context),
-                    "user_id": user,
-                    "ts": timestamp,
-                }
-            ).decode()
+            impressions[impression_field(kind, item.item_id)] = Impression(
+                pool=item.pool.value,
+                slot=item.slot.value,
+                position=item.position,
+                score=item.score,
+                propensity=item.propensity,
+                policy_version=policy_version,
+                context=item.context,
+                user_id=user,
+                ts=timestamp,
+            ).to_json()
         # The legacy key holds whatever id was received (``user_activity:None`` included).
         return FeedWrites(
             activity_key=f"user_activity:{ctx.raw_user}",
@@ -252,51 +219,6 @@ class Tracker:
             impressions_ttl=cfg.impression_ttl,
             archive=archive,
         )
-
-    # -- writer thread --------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="pitchrec-tracker", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Flush what is queued (and publish the learning), then stop the thread."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._thread = None
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(timeout=FLUSH_SECONDS)
-            self._wake.clear()
-            self.process_once()
-            if self._stop.is_set():
-                self.process_once()
-                self.sync_now()
-                return
-            since = time.monotonic() - self._last_sync
-            fresh = self.learner.observed != self._observed_at_sync
-            # Publish new learning within a tick (pull every second regardless), so other
-            # replicas see a reward within about one sync period.
-            if since >= SYNC_SECONDS or (fresh and since >= 5 * FLUSH_SECONDS):
-                self.sync_now()
-
-    def sync_now(self) -> None:
-        self._last_sync = time.monotonic()
-        self._observed_at_sync = self.learner.observed
-        if self.learner.sync() and self.on_policies is not None:
-            self.on_policies(self.learner.serving)
-
-    def process_once(self) -> bool:
-        """Replay what the spool holds (Redis was down), then learn from the queued
-        events. False when Redis still refuses the spooled writes."""
-        ok = self._send([]) if len(self.spool) else True
-        while self._events:
-            events = [self._events.popleft() for _ in range(min(5 * BATCH, len(self._events)))]
-            self._learn(events)
-        return ok
 
     def _send(self, writes: list[FeedWrites]) -> bool:
         if not writes and not len(self.spool):
@@ -315,39 +237,3 @@ class Tracker:
         self.breaker.success()
         self.stats.round_trips += 1
         return True
-
-    def _learn(self, events: list[dict[str, Any]]) -> None:
-        lookups = [
-            (impression_key(e["request_id"]), impression_field(e["item_type"], e["item_id"]))
-            for e in events
-            if e.get("request_id")
-        ]
-        if not lookups or not self.breaker.allow():
-            return
-        try:
-            found = self.store.read_impressions(lookups)
-        except Exception:
-            self.breaker.failure()
-            return
-        with_request = [e for e in events if e.get("request_id")]
-        increments: dict[str, dict[str, float]] = {}
-        credited = 0
-        for event, raw in zip(with_request, found, strict=True):
-            amount = reward(event["type"], event.get("value"), self.config.rewards)
-            if raw is None or amount is None:
-                continue
-            impression = orjson.loads(raw)
-            context = impression.get("context") or []
-            if len(context) and self.learner.observe(
-                impression["pool"], np.asarray(context), int(event["item_id"]), amount
-            ):
-                self.stats.events_matched += 1
-            if self.config.taste_profiles:
-                credited += profiles.credit(increments, event, impression, amount)
-        if increments:
-            try:
-                self.store.add_profiles(increments, self.config.profile_ttl)
-            except Exception:
-                self.breaker.failure()  # the bandit learned; this taste evidence is lost
-                return
-            self.stats.profile_rewards += credited

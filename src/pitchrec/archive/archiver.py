@@ -1,0 +1,437 @@
+"""The durable archiver: Redis Stream :data:`STREAM_KEY` -> ``activity_log``, exactly once.
+
+What it replaces (spec 4.4, 4.5): the legacy flush LRANGEd a per-user list, inserted and
+committed row by row, then DELeted the key. Events pushed between LRANGE and DEL were lost,
+a DB error part-way re-inserted the committed rows at the next flush, two workers flushing
+at once both inserted, unparseable events were dropped for good, and nothing ran at
+shutdown.
+
+How this one works. Producers XADD one entry per event (:mod:`.format`). Archivers
+read them through the consumer group :data:`ARCHIVE_GROUP`; any number of them can run,
+each under its own consumer name. One :meth:`Archiver.run_once`:
+
+1. reclaims (XAUTOCLAIM) entries that some consumer read but has not acknowledged for
+   ``claim_idle_ms``: that consumer died or hangs;
+2. reads its own pending entries (XREADGROUP from id ``0``): what it read before a crash
+   or a failed batch, and what it just reclaimed;
+3. otherwise reads new entries (XREADGROUP ``>``, blocking up to ``block_ms``);
+4. decodes the batch; a malformed entry is not retried forever, nor dropped: its raw
+   fields go to the dead-letter stream :data:`DEAD_LETTER_KEY`;
+5. inserts the rows in ONE transaction with an idempotent insert (``INSERT IGNORE`` on
+   MySQL/MariaDB, ``INSERT OR IGNORE`` on SQLite) keyed on the UNIQUE ``event_id``, and
+   commits;
+6. only then, in one MULTI/EXEC: XADDs the dead letters, XACKs every entry of the batch,
+   and XDELs them.
+
+Exactly once. *At least once*: an entry leaves the group's pending list (XACK) only after
+its row is committed (or its dead letter written, in the same MULTI as the XACK). A crash
+anywhere before the XACK leaves it pending, and it is read again: by the same consumer on
+restart (step 2) or by another one after ``claim_idle_ms`` (step 1). *At most once*: the
+row carries the event id and ``activity_log.event_id`` is UNIQUE; a second insert of the
+same id (a redelivery after a crash between commit and XACK, a reclaim racing a slow
+consumer, or a producer that XADDs the same event twice) is ignored by the database.
+Together: every event id that reaches the stream lands in ``activity_log`` exactly once
+(counted in :attr:`Archiver.duplicates` when a repeat is ignored). The one way to lose an
+event is for the stream's ``MAXLEN ~`` cap to trim it before any archiver read it; that is
+logged, counted in :attr:`Archiver.missing` and leaves a tombstone in the dead-letter
+stream.
+
+XDEL after XACK (``delete_acked=True``, the default): the stream then holds only events not
+yet archived, so its length is the archiver's backlog and Redis memory follows the backlog,
+not the ``MAXLEN`` cap (about ten million entries). Pass ``delete_acked=False`` if another
+consumer group ever reads the same stream: XDEL would take entries from under it.
+
+Reading with ``decode_responses=True``: a producer that wrote bytes that are not UTF-8 would
+make every read fail with the client's default ``encoding_errors="strict"``. Build the client
+with ``encoding_errors="surrogateescape"`` (as :mod:`.runner` does): such an entry then
+fails validation, and its raw bytes round-trip into the dead-letter stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import fields as dataclass_fields
+from typing import Any, Final, cast
+
+import redis
+from sqlalchemy import Engine, Insert, String, insert
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+from pitchrec.domain.activity import ArchiveRow
+from pitchrec.sources.schema import activity_log
+from pitchrec.tracking.store import STREAM_KEY
+
+log = logging.getLogger(__name__)
+
+#: The consumer group every archiver reads the event stream through.
+ARCHIVE_GROUP: Final = "archiver"
+
+#: Where malformed entries go, with their raw fields plus the keys below.
+DEAD_LETTER_KEY: Final = f"{STREAM_KEY}:dead"
+#: Approximate cap of the dead-letter stream; it only grows with malformed input.
+DEAD_LETTER_MAXLEN: Final = 1_000_000
+#: Fields added to a dead letter; a raw field of the same name is overwritten.
+DEAD_ID, DEAD_ERROR, DEAD_CONSUMER = "dead:source_id", "dead:error", "dead:consumer"
+
+MIN_BACKOFF_S: Final = 0.1
+MAX_BACKOFF_S: Final = 5.0
+
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+_TEXT_MAX_BYTES: Final = 65_535  # MySQL TEXT
+_GONE: Final = "entry is gone from the stream (trimmed or deleted before archival)"
+_ROW_FIELDS: Final = tuple(f.name for f in dataclass_fields(ArchiveRow))
+#: VARCHAR length of each string column; None for TEXT.
+_LENGTHS: Final = {
+    c.name: c.type.length if isinstance(c.type, String) else None for c in activity_log.columns
+}
+
+Entry = tuple[str, dict[str, str]]
+Reporter = Callable[["Archiver"], None]
+
+
+class MalformedEntryError(ValueError):
+    """A stream entry that cannot become an ``activity_log`` row."""
+
+
+def _check_text(name: str, value: object, *, nullable: bool) -> None:
+    if value is None and nullable:
+        return
+    if not isinstance(value, str):
+        raise MalformedEntryError(f"{name} is not a string")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # lone surrogates, e.g. undecodable bytes
+        raise MalformedEntryError(f"{name} is not valid UTF-8") from exc
+    length = _LENGTHS[name]
+    if length is not None and len(value) > length:
+        raise MalformedEntryError(f"{name} is longer than {length} characters")
+    if length is None and size > _TEXT_MAX_BYTES:
+        raise MalformedEntryError(f"{name} is longer than {_TEXT_MAX_BYTES} bytes")
+
+
+def _check_id(name: str, value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedEntryError(f"{name} is not an integer")
+    if not _BIGINT_MIN <= value <= _BIGINT_MAX:
+        raise MalformedEntryError(f"{name} is out of the BIGINT range")
+
+
+def decode_entry(fields: dict[str, str]) -> dict[str, Any]:
+    """The ``activity_log`` row of one stream entry; :class:`MalformedEntryError` if it has none.
+
+    Beyond :meth:`ArchiveRow.from_fields`, every value is checked against its column, so a
+    row that would be refused (or, under ``INSERT IGNORE``, silently truncated or defaulted)
+    is dead-lettered instead. In particular an ``event_id`` longer than the column would be
+    truncated, and one with a trailing space compared equal to the same id without it: either
+    could be taken for another event's id and dropped as a duplicate.
+    """
+    if not fields:
+        raise MalformedEntryError(_GONE)
+    try:
+        row = ArchiveRow.from_fields(fields)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MalformedEntryError(f"not an archive row: {exc!r}") from exc
+    values = {name: getattr(row, name) for name in _ROW_FIELDS}  # not asdict: no deep copy
+    if not values["event_id"]:
+        raise MalformedEntryError("event_id is empty")
+    if isinstance(values["event_id"], str) and values["event_id"].endswith(" "):
+        # MySQL's PAD SPACE collations compare "a " equal to "a": it would be a duplicate.
+        raise MalformedEntryError("event_id ends with a space")
+    for name in ("event_id", "log_name", "description", "properties", "url"):
+        _check_text(name, values[name], nullable=False)
+    for name in ("subject_type", "causer_type"):
+        _check_text(name, values[name], nullable=True)
+    for name in ("subject_id", "causer_id"):
+        _check_id(name, values[name])
+    if not isinstance(row.created_at, str):
+        raise MalformedEntryError("created_at is not a string")
+    try:
+        created = row.created_datetime()
+    except ValueError as exc:
+        raise MalformedEntryError(f"created_at is not an ISO-8601 date-time: {exc}") from exc
+    if created.year < 1000:  # MySQL DATETIME starts at 1000-01-01
+        raise MalformedEntryError("created_at is before year 1000")
+    del values["created_at"]
+    return {**values, "created_at": created, "updated_at": created}
+
+
+def _raw(text: str) -> bytes:
+    """The bytes a surrogateescape-decoded string came from."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def idempotent_insert(engine: Engine) -> Insert:
+    """``INSERT IGNORE`` / ``INSERT OR IGNORE`` into ``activity_log`` for ``engine``."""
+    name = engine.dialect.name
+    if name in ("mysql", "mariadb"):
+        return insert(activity_log).prefix_with("IGNORE")
+    if name == "sqlite":
+        return insert(activity_log).prefix_with("OR IGNORE")
+    raise ValueError(f"no idempotent insert for the {name!r} dialect")
+
+
+class Archiver:
+    """Moves stream entries into ``activity_log`` exactly once (see the module docstring).
+
+    ``redis_client`` must be a synchronous client with ``decode_responses=True`` and a
+    socket timeout longer than ``block_ms`` (XREADGROUP blocks that long). Counters
+    are plain ``int`` attributes, updated after every batch, for the service to export:
+
+    * ``inserted``: rows the database accepted;
+    * ``duplicates``: rows ignored because their ``event_id`` was already archived;
+    * ``dead_lettered``: malformed entries moved to the dead-letter stream;
+    * ``missing``: entries gone from the stream before they were archived (see above);
+    * ``batches``: batches committed and acknowledged;
+    * ``reclaimed``: pending entries taken over by XAUTOCLAIM (possibly this consumer's
+      own, after a restart under the same name);
+    * ``errors``: failed iterations of :meth:`run` (each retried after a back-off).
+    """
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        engine: Engine,
+        *,
+        consumer: str,
+        batch_size: int = 500,
+        block_ms: int = 1000,
+        claim_idle_ms: int = 30_000,
+        stream: str = STREAM_KEY,
+        group: str = ARCHIVE_GROUP,
+        dead_letter: str | None = None,
+        delete_acked: bool = True,
+    ) -> None:
+        if not consumer:
+            raise ValueError("consumer name must not be empty")
+        if batch_size < 1 or block_ms < 0 or claim_idle_ms < 0:
+            raise ValueError("batch_size must be >= 1; block_ms and claim_idle_ms >= 0")
+        self._redis = redis_client
+        self._engine = engine
+        self._insert = idempotent_insert(engine)
+        self.consumer = consumer
+        self.batch_size = batch_size
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.stream = stream
+        self.group = group
+        self.dead_letter = dead_letter if dead_letter is not None else f"{stream}:dead"
+        self.delete_acked = delete_acked
+
+        self.inserted = 0
+        self.duplicates = 0
+        self.dead_lettered = 0
+        self.missing = 0
+        self.batches = 0
+        self.reclaimed = 0
+        self.errors = 0
+
+        self._group_ready = False
+        # True while this consumer may own pending entries: at start (a previous process of
+        # the same name may have died), after a reclaim, after a failed batch.
+        self._check_own = True
+        self._claim_cursor = "0-0"
+        self._next_reclaim = 0.0
+
+    # -- Redis ------------------------------------------------------------------------
+
+    def ensure_group(self) -> None:
+        """Create the stream and the group (from the first entry) unless they exist."""
+        try:
+            self._redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    def _read(self, last_id: str, block: int | None) -> list[Entry]:
+        reply: Any = self._redis.xreadgroup(
+            self.group, self.consumer, {self.stream: last_id}, count=self.batch_size, block=block
+        )
+        if not reply:
+            return []
+        if isinstance(reply, dict):  # RESP3: {stream: [[entries]]}
+            return cast(list[Entry], reply[self.stream][0])
+        return cast(list[Entry], reply[0][1])  # RESP2: [[stream, [entries]]]
+
+    def _reclaim(self) -> None:
+        """XAUTOCLAIM idle pending entries of other (dead) consumers to this one.
+
+        At most every ``claim_idle_ms / 2``, except while a scan of the pending list is
+        under way: then one page (``batch_size`` entries) per call until it wraps.
+        """
+        now = time.monotonic()
+        if now < self._next_reclaim:
+            return
+        reply = self._redis.xautoclaim(
+            self.stream,
+            self.group,
+            self.consumer,
+            self.claim_idle_ms,
+            self._claim_cursor,
+            count=self.batch_size,
+        )
+        cursor, claimed = str(reply[0]), cast(list[Entry], reply[1])
+        gone = cast(list[str], reply[2]) if len(reply) > 2 else []  # Redis >= 7
+        self._claim_cursor = cursor
+        self._next_reclaim = now if cursor != "0-0" else now + self.claim_idle_ms / 2000
+        if claimed:
+            self._check_own = True
+            self.reclaimed += len(claimed)
+            log.info("reclaimed %d entries idle for over %d ms", len(claimed), self.claim_idle_ms)
+        if gone:
+            # Redis already dropped them from the pending list; leave a trace of each.
+            pipe = self._redis.pipeline(transaction=True)
+            for entry_id in gone:
+                self._dead_letter(pipe, entry_id, {}, _GONE)
+            pipe.execute()
+            self.missing += len(gone)
+            log.error("%d pending entries were trimmed before archival: %s", len(gone), gone)
+
+    def _dead_letter(
+        self, pipe: redis.client.Pipeline, entry_id: str, fields: dict[str, str], error: str
+    ) -> None:
+        # dict[Any, Any]: xadd's parameter type is a dict of unions, and dict is invariant.
+        # Fields are sent back as the bytes they arrived as: a client decoding with
+        # surrogateescape holds lone surrogates for invalid UTF-8, which hiredis's packer
+        # (rightly) refuses to encode as text.
+        letter: dict[Any, Any] = {_raw(name): _raw(value) for name, value in fields.items()} | {
+            DEAD_ID: entry_id,
+            DEAD_ERROR: error,
+            DEAD_CONSUMER: self.consumer,
+        }
+        pipe.xadd(self.dead_letter, letter, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
+
+    # -- database ---------------------------------------------------------------------
+
+    def _insert_rows(
+        self, good: Sequence[tuple[str, dict[str, str], dict[str, Any]]]
+    ) -> tuple[int, list[tuple[str, dict[str, str], str]]]:
+        """Insert in one transaction; rows inserted and rows the database refused.
+
+        Validation makes refusals unexpected; if one happens anyway (a schema that differs
+        from ours), the batch is retried row by row so one bad row cannot block the stream.
+        Transient errors (connection lost, deadlock) propagate and the batch is retried.
+        """
+        try:
+            with self._engine.begin() as conn:
+                return conn.execute(self._insert, [row for _, _, row in good]).rowcount, []
+        except (DataError, IntegrityError) as exc:
+            log.warning("batch refused (%s); inserting its %d rows one by one", exc, len(good))
+        inserted, refused = 0, []
+        for entry_id, fields, row in good:
+            try:
+                with self._engine.begin() as conn:
+                    inserted += conn.execute(self._insert, row).rowcount
+            except (DataError, IntegrityError) as exc:
+                refused.append((entry_id, fields, f"refused by the database: {exc.orig}"))
+        return inserted, refused
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Process at most one batch; the number of entries handled (0 if none came)."""
+        if not self._group_ready:
+            self.ensure_group()
+        self._reclaim()
+        entries: list[Entry] = []
+        own = self._check_own
+        if own:
+            entries = self._read("0", None)
+            if not entries:
+                self._check_own = own = False
+        if not entries:
+            entries = self._read(">", self.block_ms)
+        if not entries:
+            return 0
+        self._check_own = True  # until this batch is acknowledged
+        self._process(entries)
+        # Entries read from ">" are all acknowledged now; a batch of own pending ones may
+        # have been one page of several.
+        self._check_own = own
+        return len(entries)
+
+    def _process(self, entries: list[Entry]) -> None:
+        good: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+        dead: list[tuple[str, dict[str, str], str]] = []
+        for entry_id, fields in entries:
+            try:
+                good.append((entry_id, fields, decode_entry(fields)))
+            except MalformedEntryError as exc:
+                dead.append((entry_id, fields, str(exc)))
+        inserted = 0
+        if good:
+            inserted, refused = self._insert_rows(good)
+            dead.extend(refused)
+        # Committed: now dead letters, XACK and XDEL, all or nothing.
+        ids = [entry_id for entry_id, _ in entries]
+        pipe = self._redis.pipeline(transaction=True)
+        for entry_id, fields, error in dead:
+            self._dead_letter(pipe, entry_id, fields, error)
+        pipe.xack(self.stream, self.group, *ids)
+        if self.delete_acked:
+            pipe.xdel(self.stream, *ids)
+        pipe.execute()
+
+        gone = sum(1 for _, _, error in dead if error == _GONE)
+        for entry_id, _, error in dead:
+            if error == _GONE:
+                log.error("entry %s was trimmed before archival", entry_id)
+            else:
+                log.warning("entry %s dead-lettered to %s: %s", entry_id, self.dead_letter, error)
+        self.missing += gone
+        self.dead_lettered += len(dead) - gone
+        self.inserted += inserted
+        self.duplicates += len(entries) - len(dead) - inserted
+        self.batches += 1
+
+    def run(self, stop: threading.Event | None = None, reporter: Reporter | None = None) -> None:
+        """Call :meth:`run_once` until ``stop`` is set.
+
+        Errors never end the loop: each is logged and counted, and the iteration is retried
+        after an exponential back-off (0.1 s doubling up to 5 s; reset by a success). The
+        group is re-created after an error, in case Redis lost it (a restart without
+        persistence). ``reporter(self)`` is called after every successful iteration, e.g. to
+        export the counters; its own errors are logged and ignored.
+        """
+        stop = stop if stop is not None else threading.Event()
+        backoff = 0.0
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception as exc:
+                self.errors += 1
+                self._group_ready = False
+                self._check_own = True
+                backoff = min(MAX_BACKOFF_S, max(MIN_BACKOFF_S, backoff * 2))
+                transient = (redis.RedisError, OperationalError, OSError)
+                log.error(
+                    "archiver iteration failed (%s); retrying in %.1f s",
+                    exc,
+                    backoff,
+                    exc_info=not isinstance(exc, transient),
+                )
+                stop.wait(backoff)
+                continue
+            backoff = 0.0
+            if reporter is not None:
+                try:
+                    reporter(self)
+                except Exception:
+                    log.exception("archiver reporter failed")
+
+    def metrics(self) -> dict[str, int]:
+        """The counters, by name."""
+        return {
+            "inserted": self.inserted,
+            "duplicates": self.duplicates,
+            "dead_lettered": self.dead_lettered,
+            "missing": self.missing,
+            "batches": self.batches,
+            "reclaimed": self.reclaimed,
+            "errors": self.errors,
+        }

@@ -1,0 +1,244 @@
+"""The lab's commands: ``pitchrec seed``, ``pitchrec simulate`` and ``pitchrec evaluate``.
+
+:mod:`pitchrec.cli` loads this module only when one of them runs, so serving never
+imports the simulator. Standalone: ``python -m pitchrec.lab.cli simulate --help``. JSON
+goes to stdout, progress bars and messages to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from pitchrec.cli import DatabaseOption, database_or_default, friendly_errors
+from pitchrec.lab import cli_options as opt
+from pitchrec.lab.simulation.experiment import ExperimentConfig, run_experiment
+from pitchrec.lab.simulation.stream import StreamConfig
+from pitchrec.lab.simulation.summary import compact, summarise
+from pitchrec.lab.world.sim_world import SimWorld, load_world
+from pitchrec.lab.world.user_model import UserModelConfig
+from pitchrec.progress import SILENT, Reporter, RichReporter
+
+err = Console(stderr=True)
+WORLD_MAX_AGE_SECONDS = 86_400  # the loaders' windows shift with the clock (2-day margin)
+
+
+def _world_files(world_dir: Path, scale: float, seed: int) -> tuple[Path, Path, Path]:
+    stem = world_dir / f"world-s{scale:g}-w{seed}"
+    return (stem.with_suffix(".db"), stem.with_name(stem.name + ".truth.npz"),
+            stem.with_name(stem.name + ".blacklist.csv"))  # fmt: skip
+
+
+def prepare_world(
+    *,
+    database_url: str | None,
+    truth: Path | None,
+    blacklist: Path | None,
+    world_seed: int,
+    scale: float,
+    world_dir: Path,
+    reporter: Reporter = SILENT,
+) -> SimWorld:
+    """Load the given world, or seed (and cache in ``world_dir``) a fresh SQLite one."""
+    if database_url is not None:
+        if truth is None:
+            raise typer.BadParameter("--truth is required with --database-url")
+        if blacklist is None:
+            guess = truth.with_name(truth.name.removesuffix(".npz").removesuffix(".truth")
+                                    + ".blacklist.csv")  # fmt: skip
+            blacklist = guess if guess.exists() else None
+        return load_world(database_url, truth, blacklist)
+    from pitchrec.lab.world import generate_world, write_blacklist
+    from pitchrec.sources.database import make_engine
+
+    db, truth_path, blacklist_path = _world_files(world_dir, scale, world_seed)
+    fresh = truth_path.exists() and time.time() - truth_path.stat().st_mtime < WORLD_MAX_AGE_SECONDS
+    if not (fresh and db.exists() and blacklist_path.exists()):
+        world_dir.mkdir(parents=True, exist_ok=True)
+        for path in (db, truth_path, blacklist_path):
+            path.unlink(missing_ok=True)
+        engine = make_engine(f"sqlite:///{db}")
+        summary = generate_world(engine, scale=scale, seed=world_seed, truth_path=truth_path,
+                                 reporter=reporter)  # fmt: skip
+        engine.dispose()
+        write_blacklist(blacklist_path, summary.blacklist)
+    return load_world(f"sqlite:///{db}", truth_path, blacklist_path)
+
+
+def run_simulation_cli(**options: Any) -> dict[str, Any]:
+    """Run ``simulate`` with keyword ``options`` (the parameters of :func:`simulate`);
+    returns the full summary. Defaults are those of the command."""
+    defaults = {name: param.default for name, param in _simulate_defaults().items()}
+    opts = {**defaults, **options}
+    reporter: Reporter = RichReporter() if opts["progress"] else SILENT
+    world = prepare_world(database_url=opts["database_url"], truth=opts["truth"],
+                          blacklist=opts["blacklist"], world_seed=opts["world_seed"],
+                          scale=opts["scale"], world_dir=opts["world_dir"],
+                          reporter=reporter)  # fmt: skip
+    config = ExperimentConfig(
+        arms=tuple(a.strip() for a in opts["policies"].split(",") if a.strip()),
+        seeds=tuple(range(opts["first_seed"], opts["first_seed"] + opts["seeds"])),
+        stream=StreamConfig(impressions=opts["impressions"], feed_size=opts["feed_size"],
+                            pages_per_session=opts["pages_per_session"],
+                            seconds_per_request=opts["seconds_per_request"]),
+        user_model=UserModelConfig(intercept=opts["intercept"],
+                                   utility_scale=opts["utility_scale"],
+                                   position_continue=opts["position_continue"],
+                                   creator_fatigue=opts["creator_fatigue"],
+                                   repeat_fatigue=opts["repeat_fatigue"],
+                                   freshness_days=opts["freshness_days"]),
+        sync_every=opts["sync_every"],
+        workers=opts["workers"],
+    )  # fmt: skip
+    runs, seconds = run_experiment(world, config, reporter)
+    summary = summarise(world, runs, seconds)
+    if opts["report_dir"] is not None:
+        from pitchrec.lab.report import write_report
+
+        setup = {k: (str(v) if isinstance(v, Path) else v) for k, v in opts.items()
+                 if k not in ("progress", "json_output", "analysis")}  # fmt: skip
+        analysis = opts["analysis"].read_text() if opts["analysis"] else None
+        ope = None
+        if opts["ope_dir"] is not None and Path(opts["ope_dir"]).exists():
+            from pitchrec.lab.offpolicy.obd import evaluate_obd
+
+            ope = evaluate_obd(Path(opts["ope_dir"]))
+        path = write_report(summary, setup, opts["report_dir"], analysis=analysis, ope=ope)
+        err.print(f"report: {path}")
+    return summary
+
+
+def _simulate_defaults() -> dict[str, Any]:
+    import inspect
+
+    return dict(inspect.signature(simulate).parameters)
+
+
+def simulate(
+    database_url: opt.DatabaseUrl = None,
+    truth: opt.Truth = None,
+    blacklist: opt.Blacklist = None,
+    world_seed: opt.WorldSeed = 7,
+    scale: opt.Scale = 1.0,
+    world_dir: opt.WorldDir = Path("var/sim"),
+    impressions: opt.Impressions = opt.STREAM_DEFAULTS.impressions,
+    seeds: opt.Seeds = 5,
+    first_seed: opt.FirstSeed = 0,
+    policies: opt.Policies = opt.DEFAULT_POLICIES,
+    feed_size: opt.FeedSize = opt.STREAM_DEFAULTS.feed_size,
+    pages_per_session: opt.PagesPerSession = opt.STREAM_DEFAULTS.pages_per_session,
+    seconds_per_request: opt.SecondsPerRequest = opt.STREAM_DEFAULTS.seconds_per_request,
+    sync_every: opt.SyncEvery = 20,
+    intercept: opt.Intercept = opt.MODEL_DEFAULTS.intercept,
+    utility_scale: opt.UtilityScale = opt.MODEL_DEFAULTS.utility_scale,
+    position_continue: opt.PositionContinue = opt.MODEL_DEFAULTS.position_continue,
+    creator_fatigue: opt.CreatorFatigue = opt.MODEL_DEFAULTS.creator_fatigue,
+    repeat_fatigue: opt.RepeatFatigue = opt.MODEL_DEFAULTS.repeat_fatigue,
+    freshness_days: opt.FreshnessDays = opt.MODEL_DEFAULTS.freshness_days,
+    workers: opt.Workers = opt.DEFAULT_WORKERS,
+    report_dir: opt.ReportDir = None,
+    analysis: opt.Analysis = None,
+    ope_dir: opt.OpeDir = None,
+    json_output: opt.JsonOutput = False,
+    progress: opt.Progress = True,
+) -> None:
+    """Simulated users against the real service path: policies compared on the same streams."""
+    summary = run_simulation_cli(**{k: v for k, v in locals().items()})
+    if json_output:
+        typer.echo(json.dumps(compact(summary), default=float))
+    else:
+        for arm, entry in summary["policies"].items():
+            r = entry["reward"]
+            err.print(f"{arm:>16}: {r['mean']:.4f} [{r['ci_low']:.4f}, {r['ci_high']:.4f}]")
+
+
+def evaluate(
+    obd_dir: opt.ObdDir = opt.DEFAULT_OBD,
+    campaign: opt.Campaign = None,
+    epsilon: opt.Epsilon = 0.1,
+    interval: opt.Interval = "bootstrap",
+    n_boot: opt.NBoot = 1000,
+    seed: opt.Seed = 0,
+) -> None:
+    """Off-policy evaluation (IPS, SNIPS, DR with intervals) on an Open Bandit log; JSON."""
+    from pitchrec.lab.offpolicy.obd import evaluate_obd
+
+    if interval not in ("analytic", "bootstrap"):
+        raise typer.BadParameter("--interval must be analytic or bootstrap")
+    if not obd_dir.exists():
+        err.print(f"[red]error:[/red] {obd_dir} does not exist")
+        raise typer.Exit(2)
+    result = evaluate_obd(obd_dir, campaign=campaign, epsilon=epsilon,
+                          interval="analytic" if interval == "analytic" else "bootstrap",
+                          n_boot=n_boot, seed=seed)  # fmt: skip
+    typer.echo(json.dumps(result, default=float))
+
+
+def seed(
+    database_url: DatabaseOption = None,
+    scale: Annotated[float, typer.Option(min=0.001, help="1.0 = production volumes.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed of the world.")] = 7,
+    truth_out: Annotated[
+        Path | None,
+        typer.Option(help="Hidden ground truth (.npz). Default: beside a SQLite file, else var/."),
+    ] = None,
+    blacklist_out: Annotated[
+        Path | None,
+        typer.Option(help="Write the world's blacklisted URLs here. Default: beside the truth."),
+    ] = None,
+) -> None:
+    """Create the schema and fill it with a deterministic synthetic world."""
+    from pitchrec.lab.world import generate_world, write_blacklist
+    from pitchrec.sources.database import is_sqlite, make_engine, normalise_url, redact
+
+    with friendly_errors():
+        url = database_or_default(database_url)
+        if truth_out is None:
+            parsed = normalise_url(url)
+            if is_sqlite(url) and parsed.database:
+                truth_out = Path(parsed.database).with_suffix(".truth.npz")
+            else:
+                truth_out = Path("var") / f"truth-{parsed.database or 'world'}.npz"
+        if blacklist_out is None:
+            stem = truth_out.name.removesuffix(".npz").removesuffix(".truth")
+            blacklist_out = truth_out.with_name(f"{stem}.blacklist.csv")
+        engine = make_engine(url)
+        started = time.perf_counter()
+        summary = generate_world(
+            engine, scale=scale, seed=seed, truth_path=truth_out, reporter=RichReporter()
+        )
+        engine.dispose()
+        write_blacklist(blacklist_out, summary.blacklist)
+        elapsed = time.perf_counter() - started
+        err.print(f"seeded {redact(url)} at scale {scale} in {elapsed:.1f} s")
+        err.print(f"ground truth: {truth_out}; blacklist: {blacklist_out}")
+        typer.echo(json.dumps(_jsonable(summary), indent=2, default=str))
+
+
+def _jsonable(value: Any) -> Any:
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="The lab's commands.")
+app.command("seed")(seed)
+app.command("simulate")(simulate)
+app.command("evaluate")(evaluate)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Standalone entry: ``python -m pitchrec.lab.cli seed|simulate|evaluate ...``."""
+    app(args=sys.argv[1:] if argv is None else argv, standalone_mode=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,220 @@
+"""The compared policies ("arms" of the experiment), each wired like the service.
+
+Every engine-backed arm is a :class:`~pitchrec.service.Recommender` with a
+:class:`~pitchrec.tracking.tracker.Tracker` on a :class:`MemoryStore`: feeds are recorded
+(impressions, session sets), events go through ``record_events`` and the learner, and the
+serving policies are swapped at every sync, exactly as in the server. They differ only by
+the pool-policy factory and by whether the swap is wired:
+
+* ``legacy``: the legacy prior (``legacy_pool_policies``), no taste profiles, no declared
+  skills (D-C20 kept); the tracker records but the recommender never receives new
+  policies (``on_policies`` unset): legacy-static, what the seed describes;
+* ``linucb``: the service's default path: LinUCB at the legacy prior with the default
+  ``reward_scale`` (``pool_policy_factory``), learning online, online taste profiles and
+  declared skills;
+* ``thompson``, ``uniform``, ``epsilon``: ``make_policy(name)`` per pool, with profiles
+  and declared skills;
+* suffixes, to take the gain apart: ``-s<scale>`` sets LinUCB's ``reward_scale``
+  (``linucb-s1`` is the legacy bandit updated online); ``+profile`` / ``-profile`` turn
+  the online taste profiles on or off, ``+declared`` / ``-declared`` the declared skills
+  (``legacy+declared`` is the static legacy with the D-C20 fix alone);
+* ``<linucb|thompson|epsilon>-x<w>``: experimental, that policy with its scores multiplied
+  by ``w`` (a stand-in for a ``learned_weight`` in the pool score); nothing in ``ranking``
+  changes;
+* ``oracle-engine``: the pools scored by the TRUE engagement of the current user
+  (:class:`~pitchrec.lab.simulation.scorers.TruthScorer`): the ceiling of any policy inside the
+  engine's pools, sampling and slot pattern;
+* ``linear-engine``: the pools scored by the best fixed linear model of the 18 features
+  (theta fitted on the truth, :func:`~pitchrec.lab.simulation.diagnostics.fit_linear_ceiling`): the
+  ceiling of any linear policy on the current features;
+* ``taste-engine``: the same with a 19th feature, the user's TRUE taste affinity to the
+  resume's skills: the ceiling of a linear policy given a perfect personal-taste feature.
+
+Two arms bypass the engine: ``oracle`` (top items by true expected reward) and ``random``
+(uniformly random unseen resumes); see :mod:`pitchrec.lab.simulation.oracle`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pitchrec.domain.feed import Pool
+from pitchrec.index.snapshot import Snapshot
+from pitchrec.lab.simulation.scorers import FixedLinear, ScaledPolicy, TruthScorer
+from pitchrec.learning.feedback import FeedbackLoop, LearningConfig
+from pitchrec.learning.learner import PolicyFactory
+from pitchrec.policies.base import Float64Array, Policy
+from pitchrec.policies.registry import make_policy
+from pitchrec.ranking.engine import POLICY_POOLS
+from pitchrec.ranking.options import DEFAULT_TEMPERATURE, RankingOptions
+from pitchrec.ranking.pool_policies import (
+    DEFAULT_REWARD_SCALE,
+    pool_policy_factory,
+)
+from pitchrec.service import Recommender, ServiceConfig, build_service
+from pitchrec.tracking.memory_store import MemoryStore
+from pitchrec.tracking.tracker import TrackingConfig
+
+BYPASS_ARMS = ("oracle", "random")
+CEILING_ARMS = ("oracle-engine", "linear-engine", "taste-engine")
+ENGINE_ARMS = ("legacy", "linucb", "thompson", "uniform", "epsilon", *CEILING_ARMS)
+_SCALED = re.compile(r"^(?P<base>linucb|thompson|epsilon)-x(?P<weight>[0-9]+(?:\.[0-9]+)?)$")
+_VARIANT = re.compile(
+    r"^(?P<base>legacy|linucb|thompson|uniform|epsilon)"
+    r"(?:-s(?P<scale>[0-9]+(?:\.[0-9]+)?))?(?:-t(?P<temp>[0-9]+(?:\.[0-9]+)?))?(?P<flags>(?:[+-](?:profile|declared))*)$"
+)
+
+
+@dataclass(frozen=True)
+class ArmSpec:
+    """What an engine arm name asks for: the policy ``base``, LinUCB's ``reward_scale``,
+    the ``-x`` score multiplier (1: none), whether online profiles and declared skills
+    are used and whether the policies learn."""
+
+    base: str
+    reward_scale: float = DEFAULT_REWARD_SCALE
+    weight: float = 1.0
+    profiles: bool = True
+    declared: bool = True
+    learning: bool = True
+    temperature: float | None = None
+
+
+def parse_arm(name: str) -> ArmSpec | None:
+    """The spec of a learning arm name (the ceiling and bypass arms give None); raises
+    ``ValueError`` for an unknown name."""
+    if name in BYPASS_ARMS or name in CEILING_ARMS:
+        return None
+    scaled = _SCALED.match(name)
+    if scaled is not None:
+        weight = float(scaled.group("weight"))
+        return ArmSpec(scaled.group("base"), 1.0, weight, profiles=False, declared=False)
+    variant = _VARIANT.match(name)
+    if variant is None:
+        known = ", ".join(
+            (*ENGINE_ARMS, "<base>[-s<scale>][+|-profile][+|-declared]",
+             "<linucb|thompson|epsilon>-x<weight>", *BYPASS_ARMS)
+        )  # fmt: skip
+        raise ValueError(f"unknown policy {name!r}; known: {known}")
+    base = variant.group("base")
+    legacy = base == "legacy"
+    scale = variant.group("scale")
+    reward_scale = float(scale) if scale is not None else (1.0 if legacy else DEFAULT_REWARD_SCALE)
+    flags = re.findall(r"([+-])(profile|declared)", variant.group("flags"))
+    switches = {name: sign == "+" for sign, name in flags}
+    profiles = switches.get("profile", not legacy)
+    declared = switches.get("declared", not legacy)
+    temp = variant.group("temp")
+    temperature = float(temp) if temp is not None else (None if legacy else DEFAULT_TEMPERATURE)
+    if temperature == 0.0:
+        temperature = None  # -t0: the legacy draws
+    return ArmSpec(base, reward_scale, 1.0, profiles, declared, not legacy, temperature)
+
+
+def arm_names_valid(names: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` for an unknown arm name."""
+    for name in names:
+        parse_arm(name)
+
+
+def policy_factory(spec: ArmSpec) -> PolicyFactory:
+    """The per-pool policy factory of a learning arm."""
+    if spec.base in ("legacy", "linucb"):
+        inner = pool_policy_factory(spec.reward_scale)
+    else:
+        registry_name = {"epsilon": "epsilon_greedy"}.get(spec.base, spec.base)
+
+        def inner() -> dict[Pool, Policy]:
+            return {pool: make_policy(registry_name) for pool in POLICY_POOLS}
+
+    if spec.weight == 1.0:
+        return inner
+    weight = spec.weight
+
+    def build_scaled() -> dict[Pool, Policy]:
+        return {k: ScaledPolicy(p, weight) for k, p in inner().items()}
+
+    return build_scaled
+
+
+@dataclass
+class EngineArm:
+    """One engine-backed arm: the service objects a run drives."""
+
+    name: str
+    recommender: Recommender
+    feedback: FeedbackLoop
+    store: MemoryStore
+    learning: bool
+    truth: TruthScorer | None = None
+
+    def sync(self) -> None:
+        """Emulate the feedback loop's 1 s sync (publish, pull, swap when learning)."""
+        self.feedback.sync_now()
+
+    def drain(self) -> None:
+        """Drop the archive rows (the archiver's job; nothing here reads them)."""
+        self.store.archive.clear()
+
+    def describe(self) -> dict[str, Any]:
+        return self.feedback.learner.describe()
+
+
+def _ceiling_factory(
+    name: str, ids: NDArray[np.int64], linear_theta: Float64Array | None
+) -> tuple[PolicyFactory, TruthScorer | None]:
+    """The fixed scorer of a ceiling arm (every pool scores with it) and its truth."""
+    if name in ("linear-engine", "taste-engine") and linear_theta is None:
+        raise ValueError(f"the {name} arm needs linear_theta")
+    truth = None
+    scorer: Policy
+    if name == "oracle-engine":
+        scorer = truth = TruthScorer(ids)
+    elif name == "taste-engine":
+        scorer = truth = TruthScorer(ids, linear_theta)
+    elif name == "linear-engine":
+        assert linear_theta is not None
+        scorer = FixedLinear(linear_theta)
+    else:
+        raise ValueError(f"{name!r} is not an engine arm")
+
+    def factory() -> dict[Pool, Policy]:
+        return dict.fromkeys(POLICY_POOLS, scorer)
+
+    return factory, truth
+
+
+def build_engine_arm(
+    name: str,
+    snapshot: Snapshot,
+    clock: Callable[[], float],
+    *,
+    linear_theta: Float64Array | None = None,
+) -> EngineArm:
+    """A fresh service for arm ``name`` on ``snapshot``, built by the composition root
+    the server uses; ``clock`` drives the store's TTLs (simulated seconds);
+    ``linear_theta`` (18,) is required by linear-engine, (19,) by taste-engine."""
+    spec = parse_arm(name)
+    truth = None
+    if spec is None:
+        factory, truth = _ceiling_factory(name, np.asarray(snapshot.resumes.id), linear_theta)
+        spec = ArmSpec("ceiling", profiles=False, declared=False, learning=False)
+    else:
+        factory = policy_factory(spec)
+    config = ServiceConfig(
+        ranking=RankingOptions(temperature=spec.temperature, declared_skills=spec.declared),
+        reward_scale=spec.reward_scale,
+        tracking=TrackingConfig(taste_profiles=spec.profiles),
+        learning=LearningConfig(taste_profiles=spec.profiles),
+        learn_online=spec.learning,
+    )
+    store = MemoryStore(clock=clock)
+    service = build_service(config, store, snapshot=snapshot, policy_factory=factory)
+    assert service.recommender is not None
+    return EngineArm(name, service.recommender, service.feedback, store, spec.learning, truth)

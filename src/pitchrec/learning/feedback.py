@@ -1,0 +1,184 @@
+"""The feedback loop: feedback events in, learning out.
+
+``record_events`` archives the events durably (one round trip, before the 202) and
+queues them. One background thread then, every tick: replays the tracking spool (Redis
+was down), looks up the impressions the queued events refer to (one round trip), turns
+each matched event into a reward for the pool's policy and, for positive rewards, into
+the user's taste profile (:mod:`pitchrec.learning.profiles`), and syncs the learner:
+within a tick when something new was learned, every second regardless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pitchrec.domain.events import FeedbackEvent, Impression
+from pitchrec.domain.feed import Pool
+from pitchrec.learning import profiles
+from pitchrec.learning.learner import SYNC_SECONDS, PolicyLearner
+from pitchrec.learning.rewards import DEFAULT_REWARDS, reward
+from pitchrec.policies.base import Policy
+from pitchrec.tracking.store import impression_field, impression_key
+from pitchrec.tracking.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+#: The background thread's tick: spool replay and reward matching.
+FLUSH_SECONDS = 0.02
+EVENT_BATCH = 1_280  # events matched per round trip
+
+PolicyListener = Callable[[dict[Pool, Policy]], None]
+
+
+@dataclass(frozen=True)
+class LearningConfig:
+    """``rewards``: event type -> reward (:mod:`pitchrec.learning.rewards`);
+    ``taste_profiles``: grow the per-user taste profiles; ``profile_ttl`` in seconds."""
+
+    rewards: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_REWARDS))
+    taste_profiles: bool = True
+    profile_ttl: int = profiles.PROFILE_TTL
+
+
+@dataclass
+class FeedbackStats:
+    events: int = 0
+    events_matched: int = 0
+    profile_rewards: int = 0
+
+
+class FeedbackLoop:
+    """Turns feedback into learning; ``on_policies`` receives the serving policies after
+    every successful sync (None: learning is recorded but never served)."""
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        learner: PolicyLearner,
+        config: LearningConfig | None = None,
+        on_policies: PolicyListener | None = None,
+    ) -> None:
+        self.tracker = tracker
+        self.learner = learner
+        self.config = config or LearningConfig()
+        self.on_policies = on_policies
+        self.stats = FeedbackStats()
+        self._events: deque[FeedbackEvent] = deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_sync = 0.0
+        self._observed_at_sync = 0
+
+    def counters(self) -> dict[str, float]:
+        """Gauges for the metrics endpoint."""
+        return {
+            "events_matched": float(self.stats.events_matched),
+            "profile_rewards": float(self.stats.profile_rewards),
+            "sync_errors": float(self.learner.sync_errors),
+        }
+
+    def record_events(self, events: Sequence[FeedbackEvent]) -> int:
+        """Archive the events durably, then queue them for the thread, which finds their
+        impressions and feeds the learner. Returns how many were accepted."""
+        self.tracker.archive_feedback(events)
+        self._events.extend(events)
+        self.stats.events += len(events)
+        return len(events)
+
+    # -- the thread -----------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="pitchrec-feedback", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Flush what is queued (and publish the learning), then stop the thread."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(timeout=FLUSH_SECONDS)
+            self._wake.clear()
+            self.process_once()
+            if self._stop.is_set():
+                self.process_once()
+                self.sync_now()
+                return
+            since = time.monotonic() - self._last_sync
+            fresh = self.learner.observed != self._observed_at_sync
+            # Publish new learning within a tick (pull every second regardless), so other
+            # replicas see a reward within about one sync period.
+            if since >= SYNC_SECONDS or (fresh and since >= 5 * FLUSH_SECONDS):
+                self.sync_now()
+
+    def sync_now(self) -> None:
+        self._last_sync = time.monotonic()
+        self._observed_at_sync = self.learner.observed
+        if self.learner.sync() and self.on_policies is not None:
+            self.on_policies(self.learner.serving)
+
+    def process_once(self) -> bool:
+        """Replay what the tracking spool holds, then learn from the queued events. False
+        when Redis still refuses the spooled writes."""
+        ok = self.tracker.replay_spool()
+        while self._events:
+            batch = [self._events.popleft() for _ in range(min(EVENT_BATCH, len(self._events)))]
+            self._learn(batch)
+        return ok
+
+    def _learn(self, events: list[FeedbackEvent]) -> None:
+        with_request = [e for e in events if e.request_id]
+        breaker, store = self.tracker.breaker, self.tracker.store
+        if not with_request or not breaker.allow():
+            return
+        lookups = [
+            (impression_key(e.request_id or ""), impression_field(e.item_type, e.item_id))
+            for e in with_request
+        ]
+        try:
+            found = store.read_impressions(lookups)
+        except Exception:
+            breaker.failure()
+            return
+        increments: dict[str, dict[str, float]] = {}
+        credited = 0
+        for event, raw in zip(with_request, found, strict=True):
+            amount = reward(event.type, event.value, self.config.rewards)
+            if raw is None or amount is None:
+                continue
+            try:
+                impression = Impression.from_json(raw)
+            except (ValueError, KeyError, TypeError):
+                log.warning("unreadable impression ignored", extra={"event_id": event.event_id})
+                continue
+            if impression.context and self._observe(impression, event, amount):
+                self.stats.events_matched += 1
+            if self.config.taste_profiles:
+                credited += profiles.credit(increments, event, impression, amount)
+        if increments:
+            try:
+                store.add_profiles(increments, self.config.profile_ttl)
+            except Exception:
+                breaker.failure()  # the bandit learned; this taste evidence is lost
+                return
+            self.stats.profile_rewards += credited
+
+    def _observe(self, impression: Impression, event: FeedbackEvent, amount: float) -> bool:
+        try:
+            pool = Pool(impression.pool)
+        except ValueError:
+            return False
+        context = np.asarray(impression.context, dtype=np.float64)
+        return self.learner.observe(pool, context, event.item_id, amount)

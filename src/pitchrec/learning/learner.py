@@ -1,0 +1,134 @@
+"""Online learning shared by every replica.
+
+Each replica learns locally into *accumulator* policies (one per pool), and every
+:data:`SYNC_SECONDS` it:
+
+1. publishes what it learned since the last sync as commutative increments
+   (HINCRBYFLOAT of the flattened statistics deltas, in one atomic, idempotent Lua call);
+2. reads the global totals of every pool;
+3. builds fresh *serving* policies at the prior plus the totals, and swaps them in.
+
+Nobody reads-modifies-writes shared state, so no update is lost under concurrency; the
+serving policies are never mutated while feeds score with them; a restart loses at most
+one sync period of local learning. The statistics live under a version key: an operator
+resets learning by bumping the version, or rolls back by setting an older one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pitchrec.domain.feed import Pool
+from pitchrec.policies.base import Policy
+from pitchrec.policies.deltas import N_UPDATES, flatten_delta, unflatten_delta
+from pitchrec.tracking.resilience import CircuitBreaker
+from pitchrec.tracking.store import TrackingStore, policy_stats_key
+
+log = logging.getLogger(__name__)
+
+SYNC_SECONDS = 1.0  # publish + pull period; replicas agree within about 2 periods
+
+#: Fresh policies at the prior, one per learning pool.
+PolicyFactory = Callable[[], dict[Pool, Policy]]
+
+
+class PolicyLearner:
+    def __init__(
+        self, store: TrackingStore, factory: PolicyFactory, breaker: CircuitBreaker | None = None
+    ) -> None:
+        self._store = store
+        self._factory = factory
+        self._breaker = breaker or CircuitBreaker()
+        self._lock = threading.Lock()
+        self._accumulators = factory()
+        self._unpublished: tuple[str, dict[str, dict[str, float]]] | None = None
+        self.version = 1
+        self.serving: dict[Pool, Policy] = factory()
+        self.observed = 0
+        self.sync_errors = 0
+
+    @property
+    def pools(self) -> list[Pool]:
+        return list(self._accumulators)
+
+    def observe(self, pool: Pool, context: NDArray[np.float64], arm_id: int, reward: float) -> bool:
+        """Learn one (context, arm, reward) locally; False for a pool without a policy."""
+        policy = self._accumulators.get(pool)
+        if policy is None or not policy.learns:
+            return False
+        contexts = np.asarray(context, dtype=np.float64).reshape(1, -1)
+        with self._lock:
+            policy.update(contexts, np.asarray([arm_id], dtype=np.int64), np.asarray([reward]))
+            self.observed += 1
+        return True
+
+    def _take_increments(self, version: int) -> tuple[str, dict[str, dict[str, float]]] | None:
+        """The local deltas as one batch (kept until published; retried, never re-made)."""
+        with self._lock:
+            if self._unpublished is not None:
+                return self._unpublished
+            increments: dict[str, dict[str, float]] = {}
+            for pool, policy in self._accumulators.items():
+                delta = policy.pending_delta()
+                if float(np.asarray(delta.get(N_UPDATES, 0.0))) > 0:
+                    increments[policy_stats_key(version, pool)] = flatten_delta(delta)
+            if not increments:
+                return None
+            self._unpublished = (uuid.uuid4().hex, increments)
+            return self._unpublished
+
+    def sync(self) -> bool:
+        """Publish local learning, pull the global totals, swap the serving policies.
+        Returns False (and keeps everything for the next try) when the store fails."""
+        if not self._breaker.allow():
+            return False
+        try:
+            version = self._store.policy_version()
+            if version != self.version:
+                self._reset(version)
+            batch = self._take_increments(version)
+            if batch is not None:
+                self._store.add_stats(*batch)  # idempotent: a retried batch applies once
+                with self._lock:
+                    self._unpublished = None
+            keys = [policy_stats_key(version, pool) for pool in self._accumulators]
+            totals = self._store.read_stats(keys)
+        except Exception:
+            self._breaker.failure()
+            self.sync_errors += 1
+            log.warning("policy sync failed; serving the last totals", exc_info=True)
+            return False
+        self._breaker.success()
+        self.serving = self._rebuild(version, totals)
+        return True
+
+    def _reset(self, version: int) -> None:
+        log.info("policy version changed", extra={"from": self.version, "to": version})
+        with self._lock:
+            self._accumulators = self._factory()
+            self._unpublished = None
+            self.version = version
+
+    def _rebuild(self, version: int, totals: Mapping[str, dict[str, float]]) -> dict[Pool, Policy]:
+        policies = self._factory()
+        for pool, policy in policies.items():
+            fields = totals.get(policy_stats_key(version, pool)) or {}
+            if fields:
+                policy.apply_delta(unflatten_delta(fields))
+        return policies
+
+    def describe(self) -> dict[str, object]:
+        serving = self.serving
+        return {
+            "version": self.version,
+            "pools": {
+                str(pool): {"kind": policy.name, **policy.describe()}
+                for pool, policy in serving.items()
+            },
+        }

@@ -1,0 +1,72 @@
+"""The feed metrics of spec 2.11, corrected, returned with every feed.
+
+Fixes: ``unique_creators`` and ``creator_diversity`` count the whole feed (D-C6: the legacy
+counted only the second 12-item block, so a full feed always showed 50 %); averages of
+views and ratings are over resumes only (D-C7: the legacy filter ``type != 'FW'`` was
+never false, so challenges added zeros); ``catalog_coverage`` counts resume pools against
+resumes (D-C7: flow ids were mixed in); ``available_catalog`` counts catalogue resumes not
+excluded, so it is never negative (D-C27).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pitchrec.domain.feed import FeedItem, ItemKind, Pool
+from pitchrec.index.scores import NEW_CONTENT_DAYS
+from pitchrec.index.snapshot import Snapshot
+
+
+def _percent(numerator: float, denominator: float) -> float:
+    return round(100.0 * numerator / max(denominator, 1.0), 2)
+
+
+def feed_metrics(
+    snapshot: Snapshot,
+    items: Sequence[FeedItem],
+    *,
+    resume_rows: NDArray[np.int64],
+    item_days: NDArray[np.float64],
+    pool_sizes: dict[Pool, int],
+    pooled_resume_rows: int,
+    available_resumes: int,
+    target_size: int,
+    elapsed_seconds: float,
+) -> dict[str, object]:
+    """Metrics of one feed.
+
+    ``resume_rows`` are the catalogue rows of the feed's resumes, in feed order;
+    ``item_days`` the age in days of every item; ``pooled_resume_rows`` the number of
+    distinct resume rows over all pools.
+    """
+    resumes = snapshot.resumes
+    n = len(items)
+    creators = {item.creator_id for item in items}
+    kinds = {kind.value: 0 for kind in ItemKind}
+    for item in items:
+        kinds[item.kind.value] += 1
+    rows = resume_rows
+    skills = int(np.unique(resumes.skills.take(rows)[0]).shape[0]) if rows.size else 0
+    views = np.asarray(resumes.views)[rows]
+    ratings = np.asarray(resumes.avg_rating)[rows]
+    new_items = int((item_days <= NEW_CONTENT_DAYS).sum())
+    return {
+        "total_items": n,
+        "type_distribution": kinds,
+        "unique_creators": len(creators),
+        "creator_diversity": _percent(len(creators), n),
+        "avg_views": round(float(views.mean()), 2) if views.size else 0.0,
+        "avg_rating": round(float(ratings.mean()), 3) if ratings.size else 0.0,
+        "execution_time": round(elapsed_seconds, 6),
+        "catalog_coverage": _percent(pooled_resume_rows, available_resumes),
+        "feed_coverage": _percent(n, target_size),
+        "new_content_ratio": _percent(new_items, n),
+        "skill_diversity": _percent(skills, 2 * int(rows.shape[0])),
+        "total_catalog": len(resumes),
+        "total_challenges": len(snapshot.challenges),
+        "available_catalog": available_resumes,
+        "pool_sizes": {pool.value.lower(): size for pool, size in pool_sizes.items()},
+    }

@@ -1,0 +1,124 @@
+"""Golden feeds: what the engine serves for fixed requests, written once and compared
+byte for byte, so a refactor that moves code cannot change a feed unnoticed.
+
+Regenerate (only when a change of behaviour is intended, and say so in the commit):
+``.venv/bin/python tests/golden_feeds.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from factories import NOW, random_snapshot
+from pitchrec.domain.feed import FeedKind, FeedRequest
+from pitchrec.domain.profile import TasteProfile
+from pitchrec.legacy.envelope import legacy_envelope, legacy_items
+from pitchrec.ranking.engine import recommend
+from pitchrec.ranking.features import N_FEATURES
+from pitchrec.ranking.options import RankingOptions
+from pitchrec.ranking.pool_policies import legacy_pool_policies
+
+GOLDEN_FILE = Path(__file__).with_name("golden") / "feeds.json"
+SIZES = {
+    "n_resumes": 400,
+    "n_challenges": 30,
+    "n_creators": 90,
+    "n_users": 150,
+    "n_interactions": 2_500,
+    "n_connections": 300,
+}
+USERS = (None, 1, 2, 5, 17, 44, 119, 150, 9_999)
+SEEDS = (0, 1, 7)
+PRESETS: dict[str, tuple[RankingOptions, float]] = {
+    "legacy": (RankingOptions.legacy(), 1.0),
+    "service": (RankingOptions.service(), 30.0),
+}
+
+
+def _trained(reward_scale: float) -> dict[Any, Any]:
+    """Pool policies after a fixed sequence of rewards (the learned term in play)."""
+    policies = legacy_pool_policies(reward_scale)
+    rng = np.random.default_rng(3)
+    for policy in policies.values():
+        contexts = rng.uniform(0.0, 1.0, size=(40, N_FEATURES))
+        arms = rng.integers(1, 400, size=40).astype(np.int64)
+        policy.update(contexts, arms, (rng.random(40) < 0.3).astype(np.float64))
+    return policies
+
+
+def _feed_record(snapshot: Any, feed: Any) -> dict[str, Any]:
+    metrics = {k: v for k, v in feed.metrics.items() if k != "execution_time"}
+    items = legacy_items(snapshot, feed)
+    for item in items:
+        if item["type"] == "challenge":
+            item["updated_at"] = "<response time>"  # spec 3.8: the wall clock
+    envelope = legacy_envelope(feed.request.kind, items)
+    return {
+        "seed": feed.seed,
+        "legacy": json.dumps(envelope, ensure_ascii=False, sort_keys=True),
+        "items": [
+            [
+                item.item_id,
+                item.kind.value,
+                item.position,
+                item.slot.value,
+                item.pool.value,
+                item.creator_id,
+                repr(item.score),
+                repr(item.propensity),
+                [repr(x) for x in item.context],
+                item.novelty_waived,
+            ]
+            for item in feed.items
+        ],
+        "metrics": json.dumps(metrics, sort_keys=True, default=str),
+    }
+
+
+def digest(record: dict[str, Any]) -> str:
+    """sha256 of a case's canonical JSON (the file keeps digests, not 7 MB of feeds)."""
+    text = json.dumps(record, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def golden_feeds() -> dict[str, Any]:
+    """Every golden case (its full record), keyed by a readable name."""
+    snapshot = random_snapshot(11, **SIZES)
+    profile = TasteProfile(
+        np.asarray([3, 9, 27, 81], dtype=np.int64), np.asarray([3.0, 2.0, 1.0, 0.5])
+    )
+    out: dict[str, Any] = {}
+    for preset, (options, scale) in PRESETS.items():
+        for trained in (False, True):
+            policies = _trained(scale) if trained else legacy_pool_policies(scale)
+            for kind in FeedKind:
+                for user in USERS:
+                    for seed in SEEDS:
+                        request = FeedRequest(kind=kind, user_id=user, seed=seed, now=NOW)
+                        feed = recommend(snapshot, request, policies, options=options)
+                        name = f"{preset}/{'trained' if trained else 'prior'}/{kind}/{user}/{seed}"
+                        out[name] = _feed_record(snapshot, feed)
+        request = FeedRequest(
+            kind=FeedKind.TOTAL,
+            user_id=5,
+            seed=4,
+            now=NOW,
+            exclude=frozenset(range(1, 60)),
+            size=40,
+        )
+        feed = recommend(
+            snapshot, request, legacy_pool_policies(scale), options=options, profile=profile
+        )
+        out[f"{preset}/profile+exclude"] = _feed_record(snapshot, feed)
+    return out
+
+
+if __name__ == "__main__":
+    digests = {name: digest(record) for name, record in golden_feeds().items()}
+    GOLDEN_FILE.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {GOLDEN_FILE}")
