@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -354,7 +353,3 @@ def migrate(database_url: DatabaseOption = None) -> None:
         steps = apply_migrations(engine)
         engine.dispose()
         err.print(f"{redact(url)}: " + ("; ".join(steps) if steps else "up to date"))
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    sys.exit(app())

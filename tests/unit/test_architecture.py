@@ -10,6 +10,7 @@ fresh interpreter that what ``serve`` loads does not load the lab or matplotlib.
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,7 @@ ALLOWED = {
     },
     "api": PRODUCT - {"cli"},
     "cli": PRODUCT - {"api"},
+    "entry": {"cli"},
 }
 HELPERS = {"errors", "logs", "progress", "settings", "__init__"}
 
@@ -99,7 +101,7 @@ def test_no_product_module_imports_the_lab() -> None:
 
 def test_serving_does_not_load_the_lab_or_matplotlib() -> None:
     code = (
-        "import sys, pitchrec.cli, pitchrec.api.app; "
+        "import sys, pitchrec.entry, pitchrec.cli, pitchrec.api.app; "
         "bad = sorted(m for m in sys.modules if m.startswith(('pitchrec.lab', 'matplotlib'))); "
         "print(','.join(bad))"
     )
@@ -114,3 +116,35 @@ def test_policies_speak_no_talentpitch() -> None:
         text = path.read_text(encoding="utf-8").lower()
         found = [w for w in words if w in text]
         assert not found, f"{path.name} mentions {found}"
+
+
+def test_importing_the_library_leaves_blas_threads_alone() -> None:
+    """Pinning BLAS threads is the console script's job (pitchrec.entry), not import's."""
+    code = (
+        "import os, pitchrec; pitchrec.Recommender; "
+        "print(os.environ.get('OPENBLAS_NUM_THREADS', 'unset'))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "unset"
+
+
+def test_the_console_script_pins_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pitchrec.entry import BLAS_THREAD_VARIABLES, pin_blas_threads
+
+    for variable in BLAS_THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "4")  # a choice already made is kept
+    pin_blas_threads()
+    assert os.environ["OMP_NUM_THREADS"] == "1" == os.environ["OPENBLAS_NUM_THREADS"]
+    assert os.environ["MKL_NUM_THREADS"] == "4"
+
+
+def test_the_package_docstring_example_runs() -> None:
+    import doctest
+
+    import pitchrec
+
+    result = doctest.testmod(pitchrec, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 8 and result.failed == 0
