@@ -73,28 +73,35 @@ def feed_latency(snapshot: Path, redis_url: str, requests: int) -> dict[str, obj
     return result
 
 
+def wait_ready(base: str, timeout: float = 30.0) -> None:
+    """Return once ``base``/readyz answers 200; TimeoutError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=base, timeout=10) as client:
+        while True:
+            try:
+                if client.get("/readyz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("server not ready")
+            time.sleep(0.1)
+
+
 def ingest(snapshot: Path, redis_url: str, seconds: float, port: int) -> dict[str, object]:
     pitchrec = Path(sys.executable).parent / "pitchrec"
+    command = [str(pitchrec), "serve", "--snapshot", str(snapshot), "--redis-url", redis_url]
     server = subprocess.Popen(
-        [str(pitchrec), "serve", "--snapshot", str(snapshot), "--redis-url", redis_url,
-         "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [*command, "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     accepted = 0
     lock = threading.Lock()
     try:
-        with httpx.Client(base_url=base, timeout=10) as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError("server not ready")
-                time.sleep(0.1)
+        wait_ready(base)
 
         def post(worker: int, stop_at: float) -> None:
             nonlocal accepted
@@ -103,10 +110,16 @@ def ingest(snapshot: Path, redis_url: str, seconds: float, port: int) -> dict[st
                 while time.monotonic() < stop_at:
                     batch += 1
                     events = [
-                        {"event_id": f"w{worker}-{batch}-{i}", "type": "view", "user_id": i,
-                         "item_id": i, "item_type": "resume", "value": 0.5}
+                        {
+                            "event_id": f"w{worker}-{batch}-{i}",
+                            "type": "view",
+                            "user_id": i,
+                            "item_id": i,
+                            "item_type": "resume",
+                            "value": 0.5,
+                        }
                         for i in range(100)
-                    ]  # fmt: skip
+                    ]
                     response = client.post("/v1/events", json={"events": events})
                     if response.status_code == 202:
                         with lock:

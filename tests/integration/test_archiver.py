@@ -16,6 +16,7 @@ import pytest
 import redis
 from sqlalchemy import Engine, func, select
 
+from pitchrec.archive.archiver import ArchiverConfig
 from pitchrec.archive.archiver import ARCHIVE_GROUP, DEAD_ERROR, DEAD_ID, DEAD_LETTER_KEY, Archiver
 from pitchrec.archive.runner import run_archiver
 from pitchrec.domain.activity import ArchiveRow
@@ -99,7 +100,7 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 def make_archiver(
     client: redis.Redis, engine: Engine, consumer: str = "a1", **kwargs: Any
 ) -> Archiver:
-    archiver = Archiver(client, engine, consumer=consumer, block_ms=50, **kwargs)
+    archiver = Archiver(client, engine, ArchiverConfig(consumer=consumer, block_ms=50, **kwargs))
     archiver.ensure_group()
     return archiver
 

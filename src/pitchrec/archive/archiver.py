@@ -53,7 +53,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
+from datetime import datetime
 from typing import Any, Final, cast
 
 import redis
@@ -148,6 +150,13 @@ def decode_entry(fields: dict[str, str]) -> dict[str, Any]:
         _check_text(name, values[name], nullable=True)
     for name in ("subject_id", "causer_id"):
         _check_id(name, values[name])
+    created = _created_at(row)
+    del values["created_at"]
+    return {**values, "created_at": created, "updated_at": created}
+
+
+def _created_at(row: ArchiveRow) -> datetime:
+    """The row's ``created_at`` as a DATETIME value; :class:`MalformedEntryError` if none."""
     if not isinstance(row.created_at, str):
         raise MalformedEntryError("created_at is not a string")
     try:
@@ -156,8 +165,7 @@ def decode_entry(fields: dict[str, str]) -> dict[str, Any]:
         raise MalformedEntryError(f"created_at is not an ISO-8601 date-time: {exc}") from exc
     if created.year < 1000:  # MySQL DATETIME starts at 1000-01-01
         raise MalformedEntryError("created_at is before year 1000")
-    del values["created_at"]
-    return {**values, "created_at": created, "updated_at": created}
+    return created
 
 
 def _raw(text: str) -> bytes:
@@ -173,6 +181,30 @@ def idempotent_insert(engine: Engine) -> Insert:
     if name == "sqlite":
         return insert(activity_log).prefix_with("OR IGNORE")
     raise ValueError(f"no idempotent insert for the {name!r} dialect")
+
+
+@dataclass(frozen=True)
+class ArchiverConfig:
+    """``consumer``: this archiver's name in the group (a restart under the same name
+    re-reads its pending entries); ``batch_size`` entries per transaction; a read waits
+    ``block_ms`` for events; a dead consumer's entries are taken over after
+    ``claim_idle_ms``; ``dead_letter``: where malformed entries go (default
+    ``{stream}:dead``); ``delete_acked``: XDEL entries once acknowledged."""
+
+    consumer: str
+    batch_size: int = 500
+    block_ms: int = 1000
+    claim_idle_ms: int = 30_000
+    stream: str = STREAM_KEY
+    group: str = ARCHIVE_GROUP
+    dead_letter: str | None = None
+    delete_acked: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.consumer:
+            raise ValueError("consumer name must not be empty")
+        if self.batch_size < 1 or self.block_ms < 0 or self.claim_idle_ms < 0:
+            raise ValueError("batch_size must be >= 1; block_ms and claim_idle_ms >= 0")
 
 
 class Archiver:
@@ -192,35 +224,21 @@ class Archiver:
     * ``errors``: failed iterations of :meth:`run` (each retried after a back-off).
     """
 
-    def __init__(
-        self,
-        redis_client: redis.Redis,
-        engine: Engine,
-        *,
-        consumer: str,
-        batch_size: int = 500,
-        block_ms: int = 1000,
-        claim_idle_ms: int = 30_000,
-        stream: str = STREAM_KEY,
-        group: str = ARCHIVE_GROUP,
-        dead_letter: str | None = None,
-        delete_acked: bool = True,
-    ) -> None:
-        if not consumer:
-            raise ValueError("consumer name must not be empty")
-        if batch_size < 1 or block_ms < 0 or claim_idle_ms < 0:
-            raise ValueError("batch_size must be >= 1; block_ms and claim_idle_ms >= 0")
+    def __init__(self, redis_client: redis.Redis, engine: Engine, config: ArchiverConfig) -> None:
         self._redis = redis_client
         self._engine = engine
         self._insert = idempotent_insert(engine)
-        self.consumer = consumer
-        self.batch_size = batch_size
-        self.block_ms = block_ms
-        self.claim_idle_ms = claim_idle_ms
-        self.stream = stream
-        self.group = group
-        self.dead_letter = dead_letter if dead_letter is not None else f"{stream}:dead"
-        self.delete_acked = delete_acked
+        self.config = config
+        self.consumer = config.consumer
+        self.batch_size = config.batch_size
+        self.block_ms = config.block_ms
+        self.claim_idle_ms = config.claim_idle_ms
+        self.stream = config.stream
+        self.group = config.group
+        self.dead_letter = (
+            config.dead_letter if config.dead_letter is not None else f"{config.stream}:dead"
+        )
+        self.delete_acked = config.delete_acked
 
         self.inserted = 0
         self.duplicates = 0

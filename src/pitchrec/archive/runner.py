@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from pitchrec.archive.archiver import MAX_BACKOFF_S, MIN_BACKOFF_S, Archiver
+from pitchrec.archive.archiver import MAX_BACKOFF_S, MIN_BACKOFF_S, Archiver, ArchiverConfig
 from pitchrec.sources.database import make_engine, redact
 from pitchrec.sources.migrations import migrate
 from pitchrec.tracking.redis_client import redis_client
@@ -85,14 +85,13 @@ def run_archiver(
         encoding_errors="surrogateescape",
     )
     engine = make_engine(database_url)
-    archiver = Archiver(
-        client,
-        engine,
+    config = ArchiverConfig(
         consumer=consumer,
         batch_size=batch_size,
         block_ms=block_ms,
         claim_idle_ms=claim_idle_ms,
     )
+    archiver = Archiver(client, engine, config)
     try:
         if not _migrate_until_done(engine, stop):
             return

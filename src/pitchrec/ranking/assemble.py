@@ -182,11 +182,3 @@ class FeedAssembler:
         pool = cursor.candidates.pool
         self.placements.append(Placement(row, cursor.is_challenge, slot, pool, position))
         return True
-
-
-def shown_skill_count(resumes: ResumeIndex, placements: list[Placement]) -> int:
-    """Distinct skills over the placed resumes (for the skill-diversity metric)."""
-    rows = np.asarray([p.row for p in placements if not p.is_challenge], dtype=np.int64)
-    if rows.size == 0:
-        return 0
-    return int(np.unique(resumes.skills.take(rows)[0]).shape[0])

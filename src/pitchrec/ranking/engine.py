@@ -21,7 +21,7 @@ from pitchrec.index.scores import SECONDS_PER_DAY
 from pitchrec.index.snapshot import Snapshot
 from pitchrec.ranking.assemble import DISCOVER_PATTERN, TOTAL_PATTERN, FeedAssembler, Placement
 from pitchrec.ranking.features import Scorer, catalogue_features
-from pitchrec.ranking.feed_metrics import feed_metrics
+from pitchrec.ranking.feed_metrics import PoolCoverage, feed_metrics
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.pools import (
     PoolCandidates,
@@ -153,9 +153,11 @@ def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: Ranking
         items,
         resume_rows=resume_rows,
         item_days=np.floor(np.maximum(now - created, 0.0) / SECONDS_PER_DAY),
-        pool_sizes={pool: len(candidates) for pool, candidates in pools.items()},
-        pooled_resume_rows=int(pooled.sum()),
-        available_resumes=int(available.sum()),
+        coverage=PoolCoverage(
+            pool_sizes={pool: len(candidates) for pool, candidates in pools.items()},
+            pooled_resume_rows=int(pooled.sum()),
+            available_resumes=int(available.sum()),
+        ),
         target_size=request.size,
         elapsed_seconds=time.perf_counter() - scope.started,
     )

@@ -11,6 +11,7 @@ excluded, so it is never negative (D-C27).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,24 +25,34 @@ def _percent(numerator: float, denominator: float) -> float:
     return round(100.0 * numerator / max(denominator, 1.0), 2)
 
 
+@dataclass(frozen=True)
+class PoolCoverage:
+    """How much of the catalogue the pools looked at: candidates per pool, distinct
+    resume rows over all pools, and the resumes available (not excluded)."""
+
+    pool_sizes: dict[Pool, int]
+    pooled_resume_rows: int
+    available_resumes: int
+
+
 def feed_metrics(
     snapshot: Snapshot,
     items: Sequence[FeedItem],
     *,
     resume_rows: NDArray[np.int64],
     item_days: NDArray[np.float64],
-    pool_sizes: dict[Pool, int],
-    pooled_resume_rows: int,
-    available_resumes: int,
+    coverage: PoolCoverage,
     target_size: int,
     elapsed_seconds: float,
 ) -> dict[str, object]:
     """Metrics of one feed.
 
     ``resume_rows`` are the catalogue rows of the feed's resumes, in feed order;
-    ``item_days`` the age in days of every item; ``pooled_resume_rows`` the number of
-    distinct resume rows over all pools.
+    ``item_days`` the age in days of every item.
     """
+    pool_sizes = coverage.pool_sizes
+    pooled_resume_rows = coverage.pooled_resume_rows
+    available_resumes = coverage.available_resumes
     resumes = snapshot.resumes
     n = len(items)
     creators = {item.creator_id for item in items}

@@ -18,6 +18,7 @@ without them, or ``declared=False`` (the default), gives the legacy context.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,23 +76,20 @@ def _locate(sorted_ids: NDArray[np.int64], ids: NDArray[np.int64]) -> NDArray[np
     return np.where(sorted_ids[clipped] == ids, clipped, -1).astype(np.int64)
 
 
-def user_context(
-    snapshot: Snapshot,
-    user_id: int | None,
-    profile: TasteProfile = EMPTY_PROFILE,
-    *,
-    declared: bool = False,
-) -> UserContext:
-    """Build the user's context; unknown or anonymous users without a profile get the
-    cold-start context."""
-    users, resumes, vocab = snapshot.users, snapshot.resumes, snapshot.vocab
-    n_skills = len(vocab.skills)
-    following = _EMPTY_IDS
-    social_row = _row(users.social_users, user_id)
-    if social_row >= 0:
-        following = np.asarray(users.social.row(social_row), dtype=np.int64)
-    influence = float(np.log1p(following.shape[0]) / 10.0)
+@dataclass(frozen=True)
+class _History:
+    """What the snapshot history says about a user: ids seen (spec 2.2) and the
+    preference sample, as catalogue rows (k,) with their weights (k,)."""
 
+    seen_resumes: NDArray[np.int64]
+    seen_challenges: NDArray[np.int64]
+    sample_rows: NDArray[np.int64]
+    sample_weights: NDArray[np.float64]
+
+
+def _history(snapshot: Snapshot, user_id: int | None, profile: TasteProfile) -> _History:
+    """The user's history rows, newest first, then the online profile's resumes."""
+    users, resumes = snapshot.users, snapshot.resumes
     seen_resumes = seen_challenges = _EMPTY_IDS
     sample_rows = _EMPTY_IDS
     sample_weights = np.zeros(0, dtype=np.float64)
@@ -115,26 +113,45 @@ def user_context(
         kept = positions >= 0
         sample_rows = np.concatenate([sample_rows, positions[kept]])
         sample_weights = np.concatenate([sample_weights, profile.weights[kept]])
+    return _History(seen_resumes, seen_challenges, sample_rows, sample_weights)
 
+
+def _present(values: NDArray[np.integer[Any]], size: int) -> NDArray[np.bool_]:
+    """(size,) True at each of ``values``."""
+    mask = np.zeros(size, dtype=np.bool_)
+    mask[values] = True
+    return mask
+
+
+def user_context(
+    snapshot: Snapshot,
+    user_id: int | None,
+    profile: TasteProfile = EMPTY_PROFILE,
+    *,
+    declared: bool = False,
+) -> UserContext:
+    """Build the user's context; unknown or anonymous users without a profile get the
+    cold-start context."""
+    users, resumes, vocab = snapshot.users, snapshot.resumes, snapshot.vocab
+    n_skills = len(vocab.skills)
+    following = _EMPTY_IDS
+    social_row = _row(users.social_users, user_id)
+    if social_row >= 0:
+        following = np.asarray(users.social.row(social_row), dtype=np.int64)
+    influence = float(np.log1p(following.shape[0]) / 10.0)
+
+    history = _history(snapshot, user_id, profile)
+    sample_rows = history.sample_rows
     sample_skills, owner = resumes.skills.take(sample_rows)
     skill_counts = np.bincount(
-        sample_skills, weights=sample_weights[owner], minlength=n_skills
+        sample_skills, weights=history.sample_weights[owner], minlength=n_skills
     ).astype(np.float64)
-    skills_mask = np.zeros(n_skills, dtype=np.bool_)
-    skills_mask[sample_skills] = True
+    skills_mask = _present(sample_skills, n_skills)
     declared_row = _row(users.declared_users, user_id) if declared else -1
     if declared_row >= 0:
         own_skills = np.asarray(users.declared_skills.row(declared_row), dtype=np.int64)
         skill_counts[own_skills] += DECLARED_SKILL_WEIGHT
         skills_mask[own_skills] = True
-    knowledges = np.zeros(len(vocab.knowledges), dtype=np.bool_)
-    knowledges[resumes.knowledges.take(sample_rows)[0]] = True
-    tools = np.zeros(len(vocab.tools), dtype=np.bool_)
-    tools[resumes.tools.take(sample_rows)[0]] = True
-    languages = np.zeros(len(vocab.languages), dtype=np.bool_)
-    languages[resumes.languages.take(sample_rows)[0]] = True
-    cities = np.zeros(len(vocab.cities), dtype=np.bool_)
-    cities[np.asarray(resumes.city)[sample_rows]] = True
 
     total = float(skill_counts.sum())
     skill_vector: NDArray[np.float64] | None = None
@@ -144,15 +161,15 @@ def user_context(
         skill_vector = skill_counts / float(np.linalg.norm(skill_counts))
     return UserContext(
         user_id=user_id,
-        seen_resumes=seen_resumes,
-        seen_challenges=seen_challenges,
+        seen_resumes=history.seen_resumes,
+        seen_challenges=history.seen_challenges,
         following=following,
         influence=influence,
         skill_vector=skill_vector,
         skill_weights=skill_weights,
         skills=skills_mask,
-        knowledges=knowledges,
-        tools=tools,
-        languages=languages,
-        cities=cities,
+        knowledges=_present(resumes.knowledges.take(sample_rows)[0], len(vocab.knowledges)),
+        tools=_present(resumes.tools.take(sample_rows)[0], len(vocab.tools)),
+        languages=_present(resumes.languages.take(sample_rows)[0], len(vocab.languages)),
+        cities=_present(np.asarray(resumes.city)[sample_rows], len(vocab.cities)),
     )

@@ -133,11 +133,6 @@ class MemoryStore:
                 for key, field in lookups
             ]
 
-    def append_archive(self, rows: list[ArchiveRow]) -> None:
-        with self._lock:
-            if self._keep_archive:
-                self.archive.extend(rows)
-
     def peek_archive(self, limit: int) -> list[ArchiveRow]:
         """The oldest ``limit`` queued rows, left in the queue until :meth:`drop_archive`."""
         with self._lock:

@@ -103,14 +103,6 @@ class RedisStore:
             pipe.hget(key, field)
         return list(pipe.execute())
 
-    def append_archive(self, rows: list[ArchiveRow]) -> None:
-        if not rows:
-            return
-        pipe = self.client.pipeline(transaction=False)
-        for row in rows:
-            pipe.xadd(STREAM_KEY, _entry(row), maxlen=STREAM_MAXLEN, approximate=True)
-        pipe.execute()
-
     def add_stats(self, batch_id: str, increments: dict[str, dict[str, float]]) -> bool:
         arguments: list[str | float] = [batch_id, APPLIED_BATCHES_TTL]
         for key, fields in increments.items():

@@ -31,11 +31,6 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._lock = threading.Lock()
 
-    @property
-    def is_open(self) -> bool:
-        with self._lock:
-            return self._opened_at is not None
-
     def allow(self) -> bool:
         with self._lock:
             if self._opened_at is None:

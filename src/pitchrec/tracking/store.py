@@ -124,8 +124,6 @@ class TrackingStore(Protocol):
         """HGET each (key, field) in one round trip."""
         ...
 
-    def append_archive(self, rows: list[ArchiveRow]) -> None: ...
-
     def add_stats(self, batch_id: str, increments: dict[str, dict[str, float]]) -> bool:
         """Add every (key, field, amount) atomically and at most once per ``batch_id``
         (a retried batch is not applied twice); False when the batch was already applied."""
