@@ -52,7 +52,7 @@ def _trained(reward_scale: float) -> dict[Any, Any]:
 
 
 def _feed_record(snapshot: Any, feed: Any) -> dict[str, Any]:
-    metrics = {k: v for k, v in feed.metrics.items() if k != "execution_time"}
+    metrics = {k: v for k, v in feed.metrics.as_dict().items() if k != "execution_time"}
     items = legacy_items(snapshot, feed)
     for item in items:
         if item["type"] == "challenge":

@@ -211,7 +211,7 @@ def feed(
         result = recommender.feed(request)
         typer.echo(json.dumps(recommender.legacy_response(result), ensure_ascii=False, indent=2))
         if metrics:
-            err.print_json(json.dumps({"seed": result.seed, "metrics": result.metrics}))
+            err.print_json(json.dumps({"seed": result.seed, "metrics": result.metrics.as_dict()}))
 
 
 @app.command()
@@ -236,7 +236,8 @@ def demo(
         result = recommender.feed(FeedRequest(kind=FeedKind.TOTAL, user_id=user_id))
         typer.echo(json.dumps(recommender.legacy_response(result), ensure_ascii=False, indent=2))
         summary = {
-            k: result.metrics[k] for k in ("total_items", "unique_creators", "execution_time")
+            k: result.metrics.as_dict()[k]
+            for k in ("total_items", "unique_creators", "execution_time")
         }
         err.print(f"feed metrics: {summary}")
 

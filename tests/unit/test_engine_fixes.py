@@ -104,7 +104,7 @@ def test_metrics_are_corrected() -> None:
     excluded = frozenset({1, 2, 3, 10**9})  # one id not in the catalogue
     request = FeedRequest(kind=FeedKind.TOTAL, user_id=None, exclude=excluded, seed=2, now=NOW)
     feed = recommend(snapshot, request, legacy_pool_policies(LEGACY_REWARD_SCALE), options=LEGACY)
-    metrics = feed.metrics
+    metrics = feed.metrics.as_dict()
     assert metrics["total_items"] == 24
     assert metrics["unique_creators"] == len({i.creator_id for i in feed.items})
     unique = metrics["unique_creators"]

@@ -67,7 +67,7 @@ class FeedOut(BaseModel):
             user_id=feed.request.user_id,
             seed=feed.seed,
             items=items,
-            metrics=feed.metrics,
+            metrics=feed.metrics.as_dict(),
             snapshot_built_at=snapshot_built_at,
         )
 

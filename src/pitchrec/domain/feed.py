@@ -5,7 +5,7 @@ Imports nothing from pitchrec; frozen dataclasses and enums only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -72,8 +72,50 @@ class FeedItem:
 
 
 @dataclass(frozen=True)
+class FeedMetrics:
+    """The metrics of a total or discover feed (spec 2.11, corrected:
+    :mod:`pitchrec.ranking.feed_metrics`). Percentages are 0-100, rounded to 2 places;
+    ``type_distribution``: items per kind; ``pool_sizes``: candidates per pool, by the
+    pool's lower-case name; ``execution_time`` in seconds."""
+
+    total_items: int
+    type_distribution: dict[str, int]
+    unique_creators: int
+    creator_diversity: float
+    avg_views: float
+    avg_rating: float
+    execution_time: float
+    catalog_coverage: float
+    feed_coverage: float
+    new_content_ratio: float
+    skill_diversity: float
+    total_catalog: int
+    total_challenges: int
+    available_catalog: int
+    pool_sizes: dict[str, int]
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form, keys in the legacy order."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class FlowMetrics:
+    """The metrics of a flow feed (spec 2.10): items, challenges available, distinct
+    creators, seconds."""
+
+    total_flows: int
+    available_flows: int
+    unique_creators: int
+    execution_time: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
 class Feed:
     request: FeedRequest
     items: tuple[FeedItem, ...]
-    metrics: dict[str, object] = field(default_factory=dict)
+    metrics: FeedMetrics | FlowMetrics
     seed: int = 0  # the seed actually used, so the response can be reproduced

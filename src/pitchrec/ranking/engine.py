@@ -15,7 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from pitchrec.domain.feed import Feed, FeedItem, FeedKind, FeedRequest, ItemKind, Pool
+from pitchrec.domain.feed import (
+    Feed,
+    FeedItem,
+    FeedKind,
+    FeedRequest,
+    FlowMetrics,
+    ItemKind,
+    Pool,
+)
 from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
 from pitchrec.index.scores import SECONDS_PER_DAY
 from pitchrec.index.snapshot import Snapshot
@@ -224,10 +232,10 @@ def _flow_feed(scope: _Scope) -> Feed:
         )
         for position, i in enumerate(top.tolist(), start=1)
     )
-    metrics: dict[str, object] = {
-        "total_flows": len(items),
-        "available_flows": int(rows.shape[0]),
-        "unique_creators": len({item.creator_id for item in items}),
-        "execution_time": round(time.perf_counter() - scope.started, 6),
-    }
+    metrics = FlowMetrics(
+        total_flows=len(items),
+        available_flows=int(rows.shape[0]),
+        unique_creators=len({item.creator_id for item in items}),
+        execution_time=round(time.perf_counter() - scope.started, 6),
+    )
     return Feed(request, items, metrics, scope.seed)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from pitchrec.domain.feed import FeedItem, ItemKind, Pool
+from pitchrec.domain.feed import FeedItem, FeedMetrics, ItemKind, Pool
 from pitchrec.index.scores import NEW_CONTENT_DAYS
 from pitchrec.index.snapshot import Snapshot
 
@@ -44,7 +44,7 @@ def feed_metrics(
     coverage: PoolCoverage,
     target_size: int,
     elapsed_seconds: float,
-) -> dict[str, object]:
+) -> FeedMetrics:
     """Metrics of one feed.
 
     ``resume_rows`` are the catalogue rows of the feed's resumes, in feed order;
@@ -64,20 +64,20 @@ def feed_metrics(
     views = np.asarray(resumes.views)[rows]
     ratings = np.asarray(resumes.avg_rating)[rows]
     new_items = int((item_days <= NEW_CONTENT_DAYS).sum())
-    return {
-        "total_items": n,
-        "type_distribution": kinds,
-        "unique_creators": len(creators),
-        "creator_diversity": _percent(len(creators), n),
-        "avg_views": round(float(views.mean()), 2) if views.size else 0.0,
-        "avg_rating": round(float(ratings.mean()), 3) if ratings.size else 0.0,
-        "execution_time": round(elapsed_seconds, 6),
-        "catalog_coverage": _percent(pooled_resume_rows, available_resumes),
-        "feed_coverage": _percent(n, target_size),
-        "new_content_ratio": _percent(new_items, n),
-        "skill_diversity": _percent(skills, 2 * int(rows.shape[0])),
-        "total_catalog": len(resumes),
-        "total_challenges": len(snapshot.challenges),
-        "available_catalog": available_resumes,
-        "pool_sizes": {pool.value.lower(): size for pool, size in pool_sizes.items()},
-    }
+    return FeedMetrics(
+        total_items=n,
+        type_distribution=kinds,
+        unique_creators=len(creators),
+        creator_diversity=_percent(len(creators), n),
+        avg_views=round(float(views.mean()), 2) if views.size else 0.0,
+        avg_rating=round(float(ratings.mean()), 3) if ratings.size else 0.0,
+        execution_time=round(elapsed_seconds, 6),
+        catalog_coverage=_percent(pooled_resume_rows, available_resumes),
+        feed_coverage=_percent(n, target_size),
+        new_content_ratio=_percent(new_items, n),
+        skill_diversity=_percent(skills, 2 * int(rows.shape[0])),
+        total_catalog=len(resumes),
+        total_challenges=len(snapshot.challenges),
+        available_catalog=available_resumes,
+        pool_sizes={pool.value.lower(): size for pool, size in pool_sizes.items()},
+    )
