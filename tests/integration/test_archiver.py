@@ -16,8 +16,14 @@ import pytest
 import redis
 from sqlalchemy import Engine, func, select
 
-from pitchrec.archive.archiver import ArchiverConfig
-from pitchrec.archive.archiver import ARCHIVE_GROUP, DEAD_ERROR, DEAD_ID, DEAD_LETTER_KEY, Archiver
+from pitchrec.archive.archiver import (
+    ARCHIVE_GROUP,
+    DEAD_ERROR,
+    DEAD_ID,
+    DEAD_LETTER_KEY,
+    Archiver,
+    ArchiverConfig,
+)
 from pitchrec.archive.runner import run_archiver
 from pitchrec.domain.activity import ArchiveRow
 from pitchrec.sources.database import make_engine

@@ -28,9 +28,27 @@ def test_every_parameter_has_a_flag_with_help_and_a_default(command: Callable[..
 
 
 def test_simulate_prints_one_json_object(tmp_path: Path) -> None:
-    args = ["simulate", "--scale", "0.02", "--world-seed", "4", "--world-dir", str(tmp_path),
-            "--impressions", "480", "--seeds", "2", "--policies", "legacy,linucb,oracle",
-            "--sync-every", "5", "--workers", "1", "--no-progress", "--json"]  # fmt: skip
+    args = [
+        "simulate",
+        "--scale",
+        "0.02",
+        "--world-seed",
+        "4",
+        "--world-dir",
+        str(tmp_path),
+        "--impressions",
+        "480",
+        "--seeds",
+        "2",
+        "--policies",
+        "legacy,linucb,oracle",
+        "--sync-every",
+        "5",
+        "--workers",
+        "1",
+        "--no-progress",
+        "--json",
+    ]
     result = runner.invoke(lab_app, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -41,8 +59,16 @@ def test_simulate_prints_one_json_object(tmp_path: Path) -> None:
 
 
 def test_simulate_refuses_an_unknown_policy(tmp_path: Path) -> None:
-    args = ["simulate", "--scale", "0.02", "--world-dir", str(tmp_path), "--policies", "nope",
-            "--no-progress"]  # fmt: skip
+    args = [
+        "simulate",
+        "--scale",
+        "0.02",
+        "--world-dir",
+        str(tmp_path),
+        "--policies",
+        "nope",
+        "--no-progress",
+    ]
     result = runner.invoke(lab_app, args)
     assert result.exit_code != 0
 
@@ -50,8 +76,9 @@ def test_simulate_refuses_an_unknown_policy(tmp_path: Path) -> None:
 def test_evaluate_runs_on_the_open_bandit_sample() -> None:
     if not (OBD_SAMPLE / "men.csv").exists():
         pytest.skip(f"Open Bandit sample not found at {OBD_SAMPLE}")
-    result = runner.invoke(lab_app, ["evaluate", "--obd-dir", str(OBD_SAMPLE),
-                                         "--interval", "analytic"])  # fmt: skip
+    result = runner.invoke(
+        lab_app, ["evaluate", "--obd-dir", str(OBD_SAMPLE), "--interval", "analytic"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["rounds"] == 10_000

@@ -86,10 +86,12 @@ def test_on_policy_evaluation_is_the_sample_mean() -> None:
 
 def test_invalid_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="propensities"):
-        LoggedFeedback(np.zeros((2, 1)), np.zeros(2, dtype=np.int64), np.zeros(2),
-                       np.array([0.5, 0.0]), 2)  # fmt: skip
-    data = LoggedFeedback(np.zeros((2, 1)), np.zeros(2, dtype=np.int64), np.zeros(2),
-                          np.full(2, 0.5), 2)  # fmt: skip
+        LoggedFeedback(
+            np.zeros((2, 1)), np.zeros(2, dtype=np.int64), np.zeros(2), np.array([0.5, 0.0]), 2
+        )
+    data = LoggedFeedback(
+        np.zeros((2, 1)), np.zeros(2, dtype=np.int64), np.zeros(2), np.full(2, 0.5), 2
+    )
     with pytest.raises(ValueError, match="action_dist"):
         estimate(data, np.ones((2, 3)), "ips")
     with pytest.raises(ValueError, match="reward_model"):

@@ -62,8 +62,9 @@ def test_world_refuses_a_foreign_truth(
 
 
 def test_user_model_examination_fatigue_and_reactions(world: SimWorld) -> None:
-    model = UserModel(world, UserModelConfig(position_continue=0.5, creator_fatigue=0.5,
-                                             repeat_fatigue=0.25))  # fmt: skip
+    model = UserModel(
+        world, UserModelConfig(position_continue=0.5, creator_fatigue=0.5, repeat_fatigue=0.25)
+    )
     np.testing.assert_allclose(model.examination(3), [1.0, 0.5, 0.25])
     user = model.new_user(0, world.now)
     assert np.all((user.base_q > 0) & (user.base_q < 1))
@@ -154,11 +155,13 @@ def test_arm_names_take_the_learning_apart() -> None:
     """legacy is the static legacy; linucb the service's defaults; suffixes switch one
     part at a time."""
     legacy = parse_arm("legacy")
-    assert legacy == ArmSpec("legacy", 1.0, 1.0, profiles=False, declared=False,
-                             learning=False, temperature=None)  # fmt: skip
+    assert legacy == ArmSpec(
+        "legacy", 1.0, 1.0, profiles=False, declared=False, learning=False, temperature=None
+    )
     service = parse_arm("linucb")
-    assert service == ArmSpec("linucb", DEFAULT_REWARD_SCALE, 1.0, True, True, True,
-                              DEFAULT_TEMPERATURE)  # fmt: skip
+    assert service == ArmSpec(
+        "linucb", DEFAULT_REWARD_SCALE, 1.0, True, True, True, DEFAULT_TEMPERATURE
+    )
     old = parse_arm("linucb-s1-t0-profile-declared")
     assert old is not None and (old.reward_scale, old.temperature) == (1.0, None)
     assert not old.profiles and not old.declared and old.learning

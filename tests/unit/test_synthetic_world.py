@@ -32,10 +32,22 @@ from pitchrec.sources.database import make_engine
 
 NOW = datetime(2025, 11, 20, 12, 0, 0)
 LEGACY_CITY_VARIANTS = {
-    "Bogotá", "Bogotá D.C.", "Bogota", "bogota", "Medellin", "medellin", "Cali", "cali",
-    "Barranquilla", "barranquilla", "Bucaramanga", "Distrito Federal", "Ciudad de México",
-    "Nuevo Leon", "Nuevo León",
-}  # fmt: skip
+    "Bogotá",
+    "Bogotá D.C.",
+    "Bogota",
+    "bogota",
+    "Medellin",
+    "medellin",
+    "Cali",
+    "cali",
+    "Barranquilla",
+    "barranquilla",
+    "Bucaramanga",
+    "Distrito Federal",
+    "Ciudad de México",
+    "Nuevo Leon",
+    "Nuevo León",
+}
 
 
 def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
@@ -142,8 +154,12 @@ def test_every_ineligible_resume_category_is_present(
     eligible = [r for r in rows if _resume_eligible(r, r["user_id"] in deleted_users, now, black)]
     assert len(eligible) == summary.eligible_resumes
     assert len(rows) >= 1.2 * len(eligible)
-    near = [r for r in eligible if "test" in (r["description"] or "").lower()
-            or "prueba" in (r["description"] or "").lower()]  # fmt: skip
+    near = [
+        r
+        for r in eligible
+        if "test" in (r["description"] or "").lower()
+        or "prueba" in (r["description"] or "").lower()
+    ]
     assert len(near) == summary.near_miss_resumes > 0
     young = [r for r in eligible if r["created_at"] >= now - timedelta(days=45)]
     assert 0.2 <= len(young) / len(eligible) <= 0.4
@@ -199,14 +215,31 @@ def test_history_and_connections_match_the_summary(
     likes = _rows(engine, schema.likes)
     matches = _rows(engine, schema.matches)
     log = _rows(engine, schema.activity_log)
-    ratings = [r for r in tf if r["type"] == "ranking_resume" and r["value"] > 0
-               and r["user_id"] is not None and r["created_at"] >= d90]  # fmt: skip
-    saves = [r for r in likes if r["type"] == "save" and r["user_id"] is not None
-             and r["created_at"] >= d90]  # fmt: skip
-    accepted = [r for r in matches if r["status"] == "accepted" and r["user_id"] is not None
-                and r["created_at"] >= d90]  # fmt: skip
-    views = [r for r in log if r["description"].startswith("#video #view")
-             and r["causer_id"] is not None and r["created_at"] >= d30]  # fmt: skip
+    ratings = [
+        r
+        for r in tf
+        if r["type"] == "ranking_resume"
+        and r["value"] > 0
+        and r["user_id"] is not None
+        and r["created_at"] >= d90
+    ]
+    saves = [
+        r
+        for r in likes
+        if r["type"] == "save" and r["user_id"] is not None and r["created_at"] >= d90
+    ]
+    accepted = [
+        r
+        for r in matches
+        if r["status"] == "accepted" and r["user_id"] is not None and r["created_at"] >= d90
+    ]
+    views = [
+        r
+        for r in log
+        if r["description"].startswith("#video #view")
+        and r["causer_id"] is not None
+        and r["created_at"] >= d30
+    ]
     assert sum(r["model_type"] == res for r in ratings) == summary.ratings_in_window
     assert sum(r["model_type"] == res for r in saves) == summary.saves_in_window
     assert sum(r["model_type"] != res for r in saves) == summary.challenge_saves_in_window > 0

@@ -109,10 +109,12 @@ def spread_plot(summary: dict[str, Any], path: Path) -> bool:
         (("heuristic", "tab:gray"), ("policy", "tab:orange"), ("learned", "tab:green"))
     ):
         values = [parts.get(part, 0.0) for _, parts in rows]
-        ax.bar([i + (k - 1) * width for i in range(len(rows))], values, width, label=part,
-               color=color)  # fmt: skip
-    ax.set_xticks(range(len(rows)), [label for label, _ in rows], fontsize=7, rotation=60,
-                  ha="right")  # fmt: skip
+        ax.bar(
+            [i + (k - 1) * width for i in range(len(rows))], values, width, label=part, color=color
+        )
+    ax.set_xticks(
+        range(len(rows)), [label for label, _ in rows], fontsize=7, rotation=60, ha="right"
+    )
     ax.set_yscale("symlog", linthresh=0.1)
     ax.set_ylabel("5-95 % spread over the catalogue")
     ax.set_title("Can the policy term reorder a pool? (end of run, first seed)")

@@ -18,6 +18,16 @@ FIGURES = {
     "quality": "feed_quality.png",
     "spread": "score_spread.png",
 }
+#: The arms of the gap decomposition, best first, and what each one is.
+_ARMS_EXPLAINED = {
+    "oracle": "knows the truth, bypasses the engine (upper bound)",
+    "oracle-engine": "the truth as the policy score, inside the engine's pools",
+    "taste-engine": "linear model of the 18 features + the TRUE taste match, in engine",
+    "linear-engine": "the best fixed linear model of the 18 features, inside the engine",
+    "linucb": "the default online learner",
+    "legacy": "the legacy prior, never updated",
+    "random": "uniformly random unseen resumes",
+}
 
 
 def _ci(value: dict[str, float] | None, digits: int = 4, percent: bool = False) -> str:
@@ -37,8 +47,10 @@ def _machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
-            f"numpy {np.__version__}")  # fmt: skip
+    return (
+        f"{cpu}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
+        f"numpy {np.__version__}"
+    )
 
 
 def _results_table(policies: dict[str, Any]) -> list[str]:
@@ -79,15 +91,8 @@ def _share(policies: dict[str, Any], arm: str, key: str = "expected_vs_oracle") 
 
 
 def _decomposition(policies: dict[str, Any]) -> list[str]:
-    rows = [("oracle", "knows the truth, bypasses the engine (upper bound)"),
-            ("oracle-engine", "the truth as the policy score, inside the engine's pools"),
-            ("taste-engine", "linear model of the 18 features + the TRUE taste match, in engine"),
-            ("linear-engine", "the best fixed linear model of the 18 features, inside the engine"),
-            ("linucb", "the default online learner"),
-            ("legacy", "the legacy prior, never updated"),
-            ("random", "uniformly random unseen resumes")]  # fmt: skip
     lines = ["| arm | what it is | expected reward, share of the oracle |", "|---|---|---|"]
-    for arm, text in rows:
+    for arm, text in _ARMS_EXPLAINED.items():
         if arm in policies:
             share = "100 %" if arm == "oracle" else _share(policies, arm)
             lines.append(f"| {arm} | {text} | {share} |")
@@ -102,13 +107,17 @@ def _targets(targets: dict[str, Any]) -> list[str]:
     if legacy:
         verdict = "MET" if legacy["met"] else "NOT MET"
         overlap = "overlap" if legacy["intervals_overlap"] else "do not overlap"
-        lines.append(f"- LinUCB online vs legacy-static: x{legacy['ratio']:.3f} (target "
-                     f">= x{legacy['target']}, intervals {overlap}): **{verdict}**")  # fmt: skip
+        lines.append(
+            f"- LinUCB online vs legacy-static: x{legacy['ratio']:.3f} (target "
+            f">= x{legacy['target']}, intervals {overlap}): **{verdict}**"
+        )
     oracle = targets.get("linucb_vs_oracle")
     if oracle:
         verdict = "MET" if oracle["met"] else "NOT MET"
-        lines.append(f"- LinUCB online vs oracle: {100 * oracle['ratio']:.1f} % (target >= "
-                     f"{100 * oracle['target']:.0f} %): **{verdict}**")  # fmt: skip
+        lines.append(
+            f"- LinUCB online vs oracle: {100 * oracle['ratio']:.1f} % (target >= "
+            f"{100 * oracle['target']:.0f} %): **{verdict}**"
+        )
     return lines
 
 
@@ -130,16 +139,11 @@ def _ope_section(ope: dict[str, Any]) -> list[str]:
     ]
     for target, estimates in ope["targets"].items():
         for kind, e in estimates.items():
-            lines.append(f"| {target} | {kind} | {e['value']:.5f} [{e['ci_low']:.5f}, "
-                         f"{e['ci_high']:.5f}] | {e['effective_sample_size']:.0f} |")  # fmt: skip
+            lines.append(
+                f"| {target} | {kind} | {e['value']:.5f} [{e['ci_low']:.5f}, "
+                f"{e['ci_high']:.5f}] | {e['effective_sample_size']:.0f} |"
+            )
     return [*lines, ""]
-
-
-def rewrite_report(directory: Path, analysis: str | None = None) -> Path:
-    """Rebuild REPORT.md and the figures from ``directory/results.json`` (no simulation)."""
-    payload = json.loads((directory / "results.json").read_text())
-    return write_report(payload["summary"], payload["setup"], directory, analysis=analysis,
-                        ope=payload.get("ope"))  # fmt: skip
 
 
 def write_report(
@@ -159,14 +163,37 @@ def write_report(
     directory.mkdir(parents=True, exist_ok=True)
     payload = {"setup": setup, "summary": summary, "ope": ope}
     (directory / "results.json").write_text(json.dumps(payload, indent=1, default=float) + "\n")
-    plots.reward_plot(summary, directory / FIGURES["reward"])
-    has_regret = any("regret_curve" in e for e in summary["policies"].values())
-    if has_regret:
-        plots.regret_plot(summary, directory / FIGURES["regret"])
-    plots.quality_plot(summary, directory / FIGURES["quality"])
-    has_spread = plots.spread_plot(summary, directory / FIGURES["spread"])
+    figures = _write_figures(summary, directory)
     policies = summary["policies"]
     lines = [
+        *_header_section(summary, setup),
+        *_results_section(summary, figures),
+        *_gap_section(policies, figures),
+    ]
+    if ope:
+        lines += _ope_section(ope)
+    if analysis:
+        lines += [analysis.strip(), ""]
+    report = directory / "REPORT.md"
+    report.write_text("\n".join(lines))
+    return report
+
+
+def _write_figures(summary: dict[str, Any], directory: Path) -> set[str]:
+    """Draw the figures; returns the keys of :data:`FIGURES` that were written."""
+    written = {"reward", "quality"}
+    plots.reward_plot(summary, directory / FIGURES["reward"])
+    if any("regret_curve" in e for e in summary["policies"].values()):
+        plots.regret_plot(summary, directory / FIGURES["regret"])
+        written.add("regret")
+    plots.quality_plot(summary, directory / FIGURES["quality"])
+    if plots.spread_plot(summary, directory / FIGURES["spread"]):
+        written.add("spread")
+    return written
+
+
+def _header_section(summary: dict[str, Any], setup: dict[str, Any]) -> list[str]:
+    return [
         "# Does pitchrec learn? Simulated users against the real service path",
         "",
         "Generated by `pitchrec simulate --report-dir` (module `pitchrec.eval`). Every number "
@@ -184,9 +211,14 @@ def write_report(
         json.dumps(setup, indent=1),
         "```",
         "",
+    ]
+
+
+def _results_section(summary: dict[str, Any], figures: set[str]) -> list[str]:
+    lines = [
         "## Results",
         "",
-        *_results_table(policies),
+        *_results_table(summary["policies"]),
         "",
         "Coverage = share of the catalogue served at least once in the run; legacy targets "
         "(per-feed definitions, spec 5.11): coverage 25-35 %, new content 25-35 %, skill "
@@ -199,21 +231,23 @@ def write_report(
         f"![reward per impression]({FIGURES['reward']})",
         "",
     ]
-    if has_regret:
+    if "regret" in figures:
         lines += [f"![cumulative regret]({FIGURES['regret']})", ""]
-    lines += [f"![feed quality]({FIGURES['quality']})", "", "## Where the gap comes from", ""]
-    lines += [*_decomposition(policies), ""]
-    lines += ["### Can the learned part move the ranking?", "",
-              "5-95 % spread over the whole catalogue of each part of the pool score "
-              "(mean over 50 users of the end of the first seed's run). A policy term whose "
-              "spread is small against the heuristic spread cannot reorder the pool.", "",
-              *_spread_table(policies), ""]  # fmt: skip
-    if has_spread:
+    return [*lines, f"![feed quality]({FIGURES['quality']})", ""]
+
+
+def _gap_section(policies: dict[str, Any], figures: set[str]) -> list[str]:
+    lines = ["## Where the gap comes from", "", *_decomposition(policies), ""]
+    lines += [
+        "### Can the learned part move the ranking?",
+        "",
+        "5-95 % spread over the whole catalogue of each part of the pool score "
+        "(mean over 50 users of the end of the first seed's run). A policy term whose "
+        "spread is small against the heuristic spread cannot reorder the pool.",
+        "",
+        *_spread_table(policies),
+        "",
+    ]
+    if "spread" in figures:
         lines += [f"![score spread]({FIGURES['spread']})", ""]
-    if ope:
-        lines += _ope_section(ope)
-    if analysis:
-        lines += [analysis.strip(), ""]
-    report = directory / "REPORT.md"
-    report.write_text("\n".join(lines))
-    return report
+    return lines

@@ -90,8 +90,9 @@ def _point(kind: Estimator, r: Floats, w: Floats, direct: Floats, q_logged: Floa
     return float(np.mean(direct + w * (r - q_logged)))
 
 
-def _analytic_se(kind: Estimator, r: Floats, w: Floats, direct: Floats, q_logged: Floats,
-                 value: float) -> float:  # fmt: skip
+def _analytic_se(
+    kind: Estimator, r: Floats, w: Floats, direct: Floats, q_logged: Floats, value: float
+) -> float:
     n = r.shape[0]
     if kind == "ips":
         return float(np.std(w * r, ddof=1) / np.sqrt(n))
@@ -145,8 +146,16 @@ def estimate(
     return Estimate(kind, value, low, high, n, ess)
 
 
-def _bootstrap(kind: Estimator, r: Floats, w: Floats, direct: Floats, q_logged: Floats,
-               level: float, n_boot: int, seed: int) -> tuple[float, float]:  # fmt: skip
+def _bootstrap(
+    kind: Estimator,
+    r: Floats,
+    w: Floats,
+    direct: Floats,
+    q_logged: Floats,
+    level: float,
+    n_boot: int,
+    seed: int,
+) -> tuple[float, float]:
     """Percentile interval of the estimator over ``n_boot`` resamples of the rounds."""
     rng = np.random.default_rng(seed)
     n = r.shape[0]
@@ -219,7 +228,14 @@ def evaluate_policy(
     """IPS, SNIPS and (with a reward model) DR estimates of one target policy."""
     kinds = ESTIMATORS if reward_model is not None else ESTIMATORS[:2]
     return {
-        kind: estimate(data, action_dist, kind, reward_model=reward_model, interval=interval,
-                       n_boot=n_boot, seed=seed)
+        kind: estimate(
+            data,
+            action_dist,
+            kind,
+            reward_model=reward_model,
+            interval=interval,
+            n_boot=n_boot,
+            seed=seed,
+        )
         for kind in kinds
-    }  # fmt: skip
+    }

@@ -65,8 +65,10 @@ def load_obd(directory: Path, campaign: str | None = None) -> ObdLog:
     if missing:
         raise ValueError(f"{path.name} lacks columns {missing}")
     users = sorted(c for c in header if c.startswith("user_feature_"))
-    affinity = sorted((c for c in header if c.startswith("user-item_affinity_")),
-                      key=lambda c: int(c.rsplit("_", 1)[1]))  # fmt: skip
+    affinity = sorted(
+        (c for c in header if c.startswith("user-item_affinity_")),
+        key=lambda c: int(c.rsplit("_", 1)[1]),
+    )
 
     def column(name: str) -> list[str]:
         j = col[name]
@@ -99,9 +101,14 @@ def load_obd(directory: Path, campaign: str | None = None) -> ObdLog:
 
 def subset(data: LoggedFeedback, rows: NDArray[np.bool_]) -> LoggedFeedback:
     """The rounds where ``rows`` (n,) is True."""
-    return LoggedFeedback(data.contexts[rows], data.actions[rows], data.rewards[rows],
-                          data.propensities[rows], data.n_actions,
-                          data.positions[rows])  # fmt: skip
+    return LoggedFeedback(
+        data.contexts[rows],
+        data.actions[rows],
+        data.rewards[rows],
+        data.propensities[rows],
+        data.n_actions,
+        data.positions[rows],
+    )
 
 
 def greedy_ctr_policy(train: LoggedFeedback, n_rounds: int, epsilon: float) -> Floats:
@@ -149,8 +156,9 @@ def evaluate_obd(
     }
     results: dict[str, Any] = {}
     for name, (logged, dist, model) in targets.items():
-        estimates = evaluate_policy(logged, dist, reward_model=model, interval=interval,
-                                    n_boot=n_boot, seed=seed)  # fmt: skip
+        estimates = evaluate_policy(
+            logged, dist, reward_model=model, interval=interval, n_boot=n_boot, seed=seed
+        )
         results[name] = {kind: e.as_dict() for kind, e in estimates.items()}
     return {
         "campaign": log.campaign,

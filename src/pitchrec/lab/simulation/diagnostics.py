@@ -47,13 +47,22 @@ def _heuristics(world: SimWorld, matrix: Floats, age: Any) -> dict[str, tuple[Fl
     popularity = np.asarray(resumes.popularity)
     quality = np.asarray(resumes.quality)
     rarity = np.asarray(resumes.rarity) / 100.0
-    vmp = (2.2 * np.asarray(resumes.engagement) + 1.6 * popularity + 1.8 * quality
-           + 1.4 * age.is_new)  # fmt: skip
-    au = (3.5 * matrix[:, f.SKILL_SIMILARITY] + 3.0 * matrix[:, f.EXTENDED_MATCH]
-          + 1.1 * popularity + 1.4 * quality + 0.9 * age.temporal + 0.9 * rarity
-          + 0.9 * age.is_new)  # fmt: skip
-    nu = (2.5 * age.temporal + 1.8 * np.asarray(resumes.attribute_diversity) + 1.4 * rarity
-          + 0.8 * age.boost)  # fmt: skip
+    vmp = 2.2 * np.asarray(resumes.engagement) + 1.6 * popularity + 1.8 * quality + 1.4 * age.is_new
+    au = (
+        3.5 * matrix[:, f.SKILL_SIMILARITY]
+        + 3.0 * matrix[:, f.EXTENDED_MATCH]
+        + 1.1 * popularity
+        + 1.4 * quality
+        + 0.9 * age.temporal
+        + 0.9 * rarity
+        + 0.9 * age.is_new
+    )
+    nu = (
+        2.5 * age.temporal
+        + 1.8 * np.asarray(resumes.attribute_diversity)
+        + 1.4 * rarity
+        + 0.8 * age.boost
+    )
     every = np.ones(len(resumes), dtype=np.bool_)
     return {"VMP": (vmp, every), "AU": (au, every), "NU": (nu, np.asarray(age.is_new))}
 
@@ -73,8 +82,7 @@ def _contexts(world: SimWorld, user_row: int, now: float) -> tuple[Floats, Any]:
     user = user_context(world.snapshot, int(world.user_id[user_row]))
     catalogue = f.catalogue_features(resumes, user, now)
     matrix = catalogue.matrix
-    for j, counts in enumerate((resumes.rating_count, resumes.like_count,
-                                resumes.exhibited_count)):  # fmt: skip
+    for j, counts in enumerate((resumes.rating_count, resumes.like_count, resumes.exhibited_count)):
         values = np.asarray(counts, dtype=np.float64)
         matrix[:, f.RATING_COUNT + j] = values / (values.max() + 1.0)
     matrix[:, f.NOISE] = f.NOISE_HIGH / 2.0

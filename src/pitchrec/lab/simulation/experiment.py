@@ -83,9 +83,13 @@ def run_experiment(
             for arm, seed in tasks:
                 stream = make_stream(world, seed, config.stream)
                 results[(arm, seed)] = run_arm(
-                    world, stream, arm, model_config=config.user_model,
-                    sync_every=config.sync_every, progress=advance,
-                )  # fmt: skip
+                    world,
+                    stream,
+                    arm,
+                    model_config=config.user_model,
+                    sync_every=config.sync_every,
+                    progress=advance,
+                )
         else:
             results = _run_parallel(world, config, tasks, advance)
     return [results[t] for t in tasks], time.perf_counter() - started

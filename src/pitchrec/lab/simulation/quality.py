@@ -91,9 +91,13 @@ def bootstrap_mean(
 
 
 def bootstrap_ratio(
-    numerator: Floats, denominator: Floats, *, n_boot: int = 2000, level: float = 0.95,
+    numerator: Floats,
+    denominator: Floats,
+    *,
+    n_boot: int = 2000,
+    level: float = 0.95,
     seed: int = 0,
-) -> Interval:  # fmt: skip
+) -> Interval:
     """Percentile bootstrap interval of mean(numerator) / mean(denominator), resampling
     the pairs (k,) together (paired seeds: the same user stream)."""
     a = np.asarray(numerator, dtype=np.float64)

@@ -108,6 +108,80 @@ def _events(
     ]
 
 
+@dataclass
+class _Trace:
+    """The per-request and per-resume measurements of a run (see :class:`RunResult`)."""
+
+    expected: Floats
+    realised: Floats
+    items: Ints
+    new_items: Ints
+    skill_diversity: Floats
+    pool_coverage: Floats
+    counts: Ints
+    counts_late: Ints
+
+    @classmethod
+    def empty(cls, requests: int, resumes: int) -> _Trace:
+        return cls(
+            expected=np.zeros(requests),
+            realised=np.zeros(requests),
+            items=np.zeros(requests, dtype=np.int64),
+            new_items=np.zeros(requests, dtype=np.int64),
+            skill_diversity=np.zeros(requests),
+            pool_coverage=np.full(requests, np.nan),
+            counts=np.zeros(resumes, dtype=np.int64),
+            counts_late=np.zeros(resumes, dtype=np.int64),
+        )
+
+
+@dataclass(frozen=True)
+class _Served:
+    """One served feed: catalogue rows, resume ids and the user's reaction."""
+
+    rows: Ints
+    ids: list[int]
+    expected: Floats
+    examined: NDArray[np.bool_]
+    liked: Floats
+
+
+@dataclass
+class _Run:
+    """The state of one (arm, stream) run, shared by the steps of the request loop."""
+
+    world: SimWorld
+    stream: Stream
+    arm: str
+    model: UserModel
+    engine: EngineArm | None
+    clock: dict[str, float]
+    sync_every: int
+    trace: _Trace
+    rng: np.random.Generator
+    users: dict[int, UserState] = field(default_factory=dict)
+    session: _Session = field(default_factory=_Session)
+
+
+def _build_engine(
+    world: SimWorld, stream: Stream, arm: str, model: UserModel, clock: dict[str, float]
+) -> tuple[EngineArm | None, dict[str, Any]]:
+    """The service of an engine arm (None for bypass arms) and its start diagnostics."""
+    diagnostics: dict[str, Any] = {}
+    if arm in BYPASS_ARMS:
+        return None, diagnostics
+    theta = None
+    if arm in ("linear-engine", "taste-engine"):
+        # Fitted on users of the stream's first requests (the truth, not the feedback).
+        fit_rows = np.unique(stream.user_row[: 4 * LINEAR_FIT_USERS])[:LINEAR_FIT_USERS]
+        theta, r2 = fit_linear_ceiling(
+            model, fit_rows.tolist(), world.now, with_taste=arm == "taste-engine"
+        )
+        diagnostics["linear_fit"] = {"theta": theta.tolist(), "r2": r2}
+    engine = build_engine_arm(arm, world.snapshot, lambda: clock["now"], linear_theta=theta)
+    return engine, diagnostics
+
+
 def run_arm(
     world: SimWorld,
     stream: Stream,
@@ -120,109 +194,147 @@ def run_arm(
     """Run arm ``arm`` over ``stream``; see the module docstring for the request loop."""
     started = time.perf_counter()
     model = UserModel(world, model_config)
-    snapshot = world.snapshot
-    n, r = world.n_resumes, len(stream)
     clock = {"now": world.now}
-    engine: EngineArm | None = None
-    diagnostics: dict[str, Any] = {}
-    if arm not in BYPASS_ARMS:
-        theta = None
-        if arm in ("linear-engine", "taste-engine"):
-            # Fitted on users of the stream's first requests (the truth, not the feedback).
-            fit_rows = np.unique(stream.user_row[: 4 * LINEAR_FIT_USERS])[:LINEAR_FIT_USERS]
-            theta, r2 = fit_linear_ceiling(
-                model, fit_rows.tolist(), world.now, with_taste=arm == "taste-engine"
-            )
-            diagnostics["linear_fit"] = {"theta": theta.tolist(), "r2": r2}
-        engine = build_engine_arm(arm, snapshot, lambda: clock["now"], linear_theta=theta)
+    engine, diagnostics = _build_engine(world, stream, arm, model, clock)
     rng = np.random.default_rng([0xA4B, stream.seed])
-    users: dict[int, UserState] = {}
-    session = _Session()
-    size = stream.config.feed_size
-    expected, realised = np.zeros(r), np.zeros(r)
-    items, new_items = np.zeros(r, dtype=np.int64), np.zeros(r, dtype=np.int64)
-    skill_div, pool_cov = np.zeros(r), np.full(r, np.nan)
-    counts, counts_late = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    created = world.resume_created_at
-    skills = snapshot.resumes.skills
-    pending = 0
-    for i in range(r):
-        now = stream.now(world.now, i)
-        clock["now"] = now
-        row = int(stream.user_row[i])
-        if stream.new_session(i):
-            session = _Session()
-        user = users.get(row)
-        if user is None:
-            user = users[row] = model.new_user(row, now)
-        request_id = f"sim-{stream.seed}-{i}"
-        if engine is not None:
-            if arm == "oracle-engine" and engine.truth is not None:
-                engine.truth.current = user.base_q
-            elif engine.truth is not None:
-                engine.truth.current = taste_affinity(world, row)
-            feed = engine.recommender.serve(
-                FeedRequest(FeedKind.DISCOVER, user.user_id, size=size,
-                            seed=int(stream.feed_seed[i]), now=now),
-                RequestInfo(request_id=request_id, endpoint="v1/discover", raw_user=user.user_id,
-                            params={"size": size, "excluded_count": 0},
-                            session_id=f"sim-{stream.seed}-{int(stream.session[i])}"),
-            )  # fmt: skip
-            engine.feedback.process_once()
-            ids = [it.item_id for it in feed.items if it.kind is ItemKind.RESUME]
-            rows = world.rows_of(np.asarray(ids, dtype=np.int64))
-            coverage = feed.metrics.get("catalog_coverage")
-            pool_cov[i] = float(coverage) if isinstance(coverage, int | float) else np.nan
-        elif arm == "oracle":
-            rows = oracle_feed(model, user, session.rows, session.creators, size)
-        else:
-            rows = random_feed(n, user, session.rows, size, rng)
-        if engine is None:
-            ids = np.asarray(snapshot.resumes.id)[rows].tolist()
-        exp, examined, liked = model.react(user, rows, session.creators, stream.uniforms(i))
-        session.rows.update(rows.tolist())
-        if engine is not None:
-            stamp = datetime.fromtimestamp(now, UTC).replace(tzinfo=None).isoformat()
-            engine.feedback.record_events(
-                _events(user.user_id, ids, (examined, liked), request_id, stamp)
-            )
-            engine.feedback.process_once()
-            engine.drain()
-            if (i + 1) % sync_every == 0:
-                engine.sync()
-        expected[i], realised[i], items[i] = exp.sum(), liked.sum(), rows.shape[0]
-        days = np.floor(np.maximum(now - created[rows], 0.0) / SECONDS_PER_DAY)
-        new_items[i] = int((days <= NEW_CONTENT_DAYS).sum())
-        flat = skills.take(rows)[0]
-        skill_div[i] = 100.0 * np.unique(flat).shape[0] / max(2 * rows.shape[0], 1)
-        np.add.at(counts, rows, 1)
-        if i >= r // 2:
-            np.add.at(counts_late, rows, 1)
-        pending += rows.shape[0]
-        if progress is not None and ((i + 1) % PROGRESS_EVERY == 0 or i == r - 1):
-            progress(pending)
-            pending = 0
+    trace = _Trace.empty(len(stream), world.n_resumes)
+    run = _Run(world, stream, arm, model, engine, clock, sync_every, trace, rng)
+    _request_loop(run, progress)
     matched = 0
     if engine is not None:
-        engine.sync()
-        matched = engine.feedback.stats.events_matched
-        diagnostics["policies"] = engine.describe()
-        sample = [int(u) for u in stream.user_row[-50:].tolist()]
-        diagnostics["scores"] = score_decomposition(
-            world, engine.recommender.policies, sample, stream.now(world.now, r)
-        )
+        matched = _finish_engine(run, engine, diagnostics)
     return RunResult(
         arm=arm,
         seed=stream.seed,
-        expected=expected,
-        realised=realised,
-        items=items,
-        new_items=new_items,
-        skill_diversity=skill_div,
-        pool_coverage=pool_cov,
-        counts=counts,
-        counts_late=counts_late,
+        expected=trace.expected,
+        realised=trace.realised,
+        items=trace.items,
+        new_items=trace.new_items,
+        skill_diversity=trace.skill_diversity,
+        pool_coverage=trace.pool_coverage,
+        counts=trace.counts,
+        counts_late=trace.counts_late,
         seconds=time.perf_counter() - started,
         events_matched=matched,
         diagnostics=diagnostics,
     )
+
+
+def _request_loop(run: _Run, progress: Callable[[int], None] | None) -> None:
+    r = len(run.stream)
+    pending = 0
+    for i in range(r):
+        served = _request(run, i)
+        pending += served.rows.shape[0]
+        if progress is not None and ((i + 1) % PROGRESS_EVERY == 0 or i == r - 1):
+            progress(pending)
+            pending = 0
+
+
+def _request(run: _Run, i: int) -> _Served:
+    """Request ``i`` of the stream: serve, react, feed the events back, measure."""
+    stream, world = run.stream, run.world
+    now = stream.now(world.now, i)
+    run.clock["now"] = now
+    row = int(stream.user_row[i])
+    if stream.new_session(i):
+        run.session = _Session()
+    user = run.users.get(row)
+    if user is None:
+        user = run.users[row] = run.model.new_user(row, now)
+    request_id = f"sim-{stream.seed}-{i}"
+    if run.engine is not None:
+        rows, ids = _serve_engine(run, run.engine, i, user, request_id)
+    else:
+        rows = _bypass_feed(run, user)
+        ids = np.asarray(world.snapshot.resumes.id)[rows].tolist()
+    exp, examined, liked = run.model.react(user, rows, run.session.creators, stream.uniforms(i))
+    served = _Served(rows, ids, exp, examined, liked)
+    run.session.rows.update(rows.tolist())
+    if run.engine is not None:
+        _feed_back(run, run.engine, i, user, served)
+    _measure(run, i, now, served)
+    return served
+
+
+def _serve_engine(
+    run: _Run, engine: EngineArm, i: int, user: UserState, request_id: str
+) -> tuple[Ints, list[int]]:
+    """The feed of request ``i`` through the real service; returns (rows, resume ids)."""
+    stream, world, size = run.stream, run.world, run.stream.config.feed_size
+    if engine.truth is not None:
+        if run.arm == "oracle-engine":
+            engine.truth.current = user.base_q
+        else:
+            engine.truth.current = taste_affinity(world, int(stream.user_row[i]))
+    feed = engine.recommender.serve(
+        FeedRequest(
+            FeedKind.DISCOVER,
+            user.user_id,
+            size=size,
+            seed=int(stream.feed_seed[i]),
+            now=run.clock["now"],
+        ),
+        RequestInfo(
+            request_id=request_id,
+            endpoint="v1/discover",
+            raw_user=user.user_id,
+            params={"size": size, "excluded_count": 0},
+            session_id=f"sim-{stream.seed}-{int(stream.session[i])}",
+        ),
+    )
+    engine.feedback.process_once()
+    ids = [it.item_id for it in feed.items if it.kind is ItemKind.RESUME]
+    rows = world.rows_of(np.asarray(ids, dtype=np.int64))
+    coverage = getattr(feed.metrics, "catalog_coverage", None)  # FlowMetrics has none
+    run.trace.pool_coverage[i] = float(coverage) if isinstance(coverage, int | float) else np.nan
+    return rows, ids
+
+
+def _bypass_feed(run: _Run, user: UserState) -> Ints:
+    """The oracle's or the random arm's feed, built without the service."""
+    size = run.stream.config.feed_size
+    if run.arm == "oracle":
+        return oracle_feed(run.model, user, run.session.rows, run.session.creators, size)
+    return random_feed(run.world.n_resumes, user, run.session.rows, size, run.rng)
+
+
+def _feed_back(run: _Run, engine: EngineArm, i: int, user: UserState, served: _Served) -> None:
+    """The user's events through ``record_events``, then the periodic sync."""
+    now = run.clock["now"]
+    stamp = datetime.fromtimestamp(now, UTC).replace(tzinfo=None).isoformat()
+    request_id = f"sim-{run.stream.seed}-{i}"
+    engine.feedback.record_events(
+        _events(user.user_id, served.ids, (served.examined, served.liked), request_id, stamp)
+    )
+    engine.feedback.process_once()
+    engine.drain()
+    if (i + 1) % run.sync_every == 0:
+        engine.sync()
+
+
+def _measure(run: _Run, i: int, now: float, served: _Served) -> None:
+    trace, rows = run.trace, served.rows
+    trace.expected[i] = served.expected.sum()
+    trace.realised[i] = served.liked.sum()
+    trace.items[i] = rows.shape[0]
+    days = np.floor(np.maximum(now - run.world.resume_created_at[rows], 0.0) / SECONDS_PER_DAY)
+    trace.new_items[i] = int((days <= NEW_CONTENT_DAYS).sum())
+    flat = run.world.snapshot.resumes.skills.take(rows)[0]
+    trace.skill_diversity[i] = 100.0 * np.unique(flat).shape[0] / max(2 * rows.shape[0], 1)
+    np.add.at(trace.counts, rows, 1)
+    if i >= len(run.stream) // 2:
+        np.add.at(trace.counts_late, rows, 1)
+
+
+def _finish_engine(run: _Run, engine: EngineArm, diagnostics: dict[str, Any]) -> int:
+    """Final sync and end-of-run diagnostics; returns the matched event count."""
+    world, stream = run.world, run.stream
+    engine.sync()
+    matched = engine.feedback.stats.events_matched
+    diagnostics["policies"] = engine.describe()
+    sample = [int(u) for u in stream.user_row[-50:].tolist()]
+    diagnostics["scores"] = score_decomposition(
+        world, engine.recommender.policies, sample, stream.now(world.now, len(stream))
+    )
+    return int(matched)

@@ -169,9 +169,20 @@ def _targets(policies: dict[str, Any]) -> dict[str, Any]:
 
 def compact(summary: dict[str, Any]) -> dict[str, Any]:
     """The summary without curves and diagnostics (what ``simulate --json`` prints)."""
-    keep = ("reward", "expected_reward", "coverage", "exposure_gini", "new_content_ratio",
-            "skill_diversity", "pool_coverage", "vs_legacy", "vs_oracle", "final_regret",
-            "seconds_per_run", "impressions_per_run")  # fmt: skip
+    keep = (
+        "reward",
+        "expected_reward",
+        "coverage",
+        "exposure_gini",
+        "new_content_ratio",
+        "skill_diversity",
+        "pool_coverage",
+        "vs_legacy",
+        "vs_oracle",
+        "final_regret",
+        "seconds_per_run",
+        "impressions_per_run",
+    )
     policies = {
         arm: {k: entry[k] for k in keep if k in entry} for arm, entry in summary["policies"].items()
     }

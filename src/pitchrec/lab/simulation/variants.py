@@ -36,7 +36,6 @@ Two arms bypass the engine: ``oracle`` (top items by true expected reward) and `
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -64,11 +63,9 @@ from pitchrec.tracking.tracker import TrackingConfig
 BYPASS_ARMS = ("oracle", "random")
 CEILING_ARMS = ("oracle-engine", "linear-engine", "taste-engine")
 ENGINE_ARMS = ("legacy", "linucb", "thompson", "uniform", "epsilon", *CEILING_ARMS)
-_SCALED = re.compile(r"^(?P<base>linucb|thompson|epsilon)-x(?P<weight>[0-9]+(?:\.[0-9]+)?)$")
-_VARIANT = re.compile(
-    r"^(?P<base>legacy|linucb|thompson|uniform|epsilon)"
-    r"(?:-s(?P<scale>[0-9]+(?:\.[0-9]+)?))?(?:-t(?P<temp>[0-9]+(?:\.[0-9]+)?))?(?P<flags>(?:[+-](?:profile|declared))*)$"
-)
+LEARNING_BASES = ("legacy", "linucb", "thompson", "uniform", "epsilon")
+SCALED_BASES = ("linucb", "thompson", "epsilon")
+_FLAGS = ("profile", "declared")
 
 
 @dataclass(frozen=True)
@@ -91,30 +88,107 @@ def parse_arm(name: str) -> ArmSpec | None:
     ``ValueError`` for an unknown name."""
     if name in BYPASS_ARMS or name in CEILING_ARMS:
         return None
-    scaled = _SCALED.match(name)
-    if scaled is not None:
-        weight = float(scaled.group("weight"))
-        return ArmSpec(scaled.group("base"), 1.0, weight, profiles=False, declared=False)
-    variant = _VARIANT.match(name)
-    if variant is None:
-        known = ", ".join(
-            (*ENGINE_ARMS, "<base>[-s<scale>][+|-profile][+|-declared]",
-             "<linucb|thompson|epsilon>-x<weight>", *BYPASS_ARMS)
-        )  # fmt: skip
-        raise ValueError(f"unknown policy {name!r}; known: {known}")
-    base = variant.group("base")
+    parts = _tokenize(name)
+    if parts is None:
+        raise _unknown(name)
+    base, tokens = parts
+    if len(tokens) == 1 and tokens[0].startswith("-x") and base in SCALED_BASES:
+        weight = _number(tokens[0][2:])
+        if weight is None:
+            raise _unknown(name)
+        return ArmSpec(base, 1.0, weight, profiles=False, declared=False)
+    suffixes = _suffixes(tokens)
+    if suffixes is None:
+        raise _unknown(name)
+    return _variant_spec(base, suffixes)
+
+
+@dataclass(frozen=True)
+class _Suffixes:
+    """The suffixes of a variant name: ``-s<scale>``, ``-t<temp>`` and the switches."""
+
+    scale: float | None
+    temperature: float | None
+    switches: dict[str, bool]
+
+
+def _tokenize(name: str) -> tuple[str, list[str]] | None:
+    """(base, suffix tokens) of ``name``: each token starts with ``+`` or ``-``
+    (``"linucb-s1+profile"`` -> ``("linucb", ["-s1", "+profile"])``); None without a
+    known base."""
+    for base in LEARNING_BASES:
+        rest = name.removeprefix(base)
+        if rest != name and (not rest or rest[0] in "+-"):
+            tokens: list[str] = []
+            for char in rest:
+                if char in "+-":
+                    tokens.append(char)
+                else:
+                    tokens[-1] += char
+            return base, tokens
+    return None
+
+
+def _number(text: str) -> float | None:
+    """``text`` as a float when it is digits with an optional decimal part, else None."""
+    whole, dot, fraction = text.partition(".")
+    if not _digits(whole) or (dot and not _digits(fraction)):
+        return None
+    return float(text)
+
+
+def _digits(text: str) -> bool:
+    return bool(text) and all(c in "0123456789" for c in text)
+
+
+def _suffixes(tokens: list[str]) -> _Suffixes | None:
+    """The suffixes in their fixed order (``-s``, then ``-t``, then any switches; a later
+    switch of the same name wins); None for anything else."""
+    scale = temperature = None
+    at = 0
+    if at < len(tokens) and tokens[at].startswith("-s"):
+        scale = _number(tokens[at][2:])
+        if scale is None:
+            return None
+        at += 1
+    if at < len(tokens) and tokens[at].startswith("-t"):
+        temperature = _number(tokens[at][2:])
+        if temperature is None:
+            return None
+        at += 1
+    switches: dict[str, bool] = {}
+    for token in tokens[at:]:
+        if token[1:] not in _FLAGS:
+            return None
+        switches[token[1:]] = token[0] == "+"
+    return _Suffixes(scale, temperature, switches)
+
+
+def _variant_spec(base: str, suffixes: _Suffixes) -> ArmSpec:
     legacy = base == "legacy"
-    scale = variant.group("scale")
-    reward_scale = float(scale) if scale is not None else (1.0 if legacy else DEFAULT_REWARD_SCALE)
-    flags = re.findall(r"([+-])(profile|declared)", variant.group("flags"))
-    switches = {name: sign == "+" for sign, name in flags}
-    profiles = switches.get("profile", not legacy)
-    declared = switches.get("declared", not legacy)
-    temp = variant.group("temp")
-    temperature = float(temp) if temp is not None else (None if legacy else DEFAULT_TEMPERATURE)
+    reward_scale = suffixes.scale
+    if reward_scale is None:
+        reward_scale = 1.0 if legacy else DEFAULT_REWARD_SCALE
+    profiles = suffixes.switches.get("profile", not legacy)
+    declared = suffixes.switches.get("declared", not legacy)
+    temperature = suffixes.temperature
+    if temperature is None:
+        temperature = None if legacy else DEFAULT_TEMPERATURE
     if temperature == 0.0:
         temperature = None  # -t0: the legacy draws
     return ArmSpec(base, reward_scale, 1.0, profiles, declared, not legacy, temperature)
+
+
+def _unknown(name: str) -> ValueError:
+    known = ", ".join(
+        (
+            *ENGINE_ARMS,
+            "<base>[-s<scale>][+|-profile][+|-declared]",
+            "<linucb|thompson|epsilon>-x<weight>",
+            *BYPASS_ARMS,
+        )
+    )
+    return ValueError(f"unknown policy {name!r}; known: {known}")
 
 
 def arm_names_valid(names: tuple[str, ...]) -> None:

@@ -10,15 +10,17 @@ anonymous rows are drawn from a popularity that grows with the latent quality.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 
-from pitchrec.lab.world.affinity import pick_resumes
+from pitchrec.lab.world.affinity import Picks, pick_resumes
 from pitchrec.lab.world.catalogue import Challenges, Resumes
 from pitchrec.lab.world.common import (
     DAY,
     EDGE,
     MINUTE,
+    Bools,
     Columns,
     Floats,
     Ints,
@@ -73,6 +75,53 @@ def _rows(n: int, **cols: object) -> Columns:
     return out
 
 
+@dataclass(frozen=True)
+class _ResumeEvents:
+    """Behaviour-model events on resumes: user and resume ids, kind (index into KINDS),
+    age in seconds and rating value, one entry per pick."""
+
+    uid: Ints
+    rid: Ints
+    kind: Ints
+    age: Ints
+    value: Floats
+
+    @property
+    def n(self) -> int:
+        return len(self.uid)
+
+    def of_kind(self, k: int) -> np.ndarray:
+        return np.asarray(self.kind == k)
+
+
+@dataclass(frozen=True)
+class _ChallengeEvents:
+    """Challenge-typed events (model_type = challenge, model_id = challenge id); ``kind``:
+    0 other, 1 save, 2 match, 3 view."""
+
+    user: Ints
+    cid: Ints
+    kind: Ints
+    age: Ints
+
+    @property
+    def n(self) -> int:
+        return len(self.user)
+
+
+@dataclass(frozen=True)
+class _AnonymousEvents:
+    """Popularity-driven rows without a user; ``kind``: 0 rating, 1 save, 2 match."""
+
+    resume: Ints
+    age: Ints
+    kind: Ints
+
+    @property
+    def n(self) -> int:
+        return len(self.resume)
+
+
 def build_activity(
     seed: int,
     vol: Volumes,
@@ -84,94 +133,17 @@ def build_activity(
 ) -> dict[str, Columns]:
     rng = stream(seed, "activity")
     picks = pick_resumes(stream(seed, "affinity"), users, resumes, ties, vol.events)
-    n = len(picks.user)
-    noise = rng.random(n) < 0.09
-    p_view = 0.50 + 0.20 * picks.rank_frac
-    u = rng.random(n)
-    rest = 1 - p_view  # split 20:15:10 over rating, save, match
-    main = np.select(
-        [u < p_view, u < p_view + rest * 20 / 45, u < p_view + rest * 35 / 45], [3, 0, 1], 2
-    )
-    kind = np.where(noise, weighted_pick(rng, np.array([4, 2.5, 1.5, 1.0]), n) + 4, main)
-    age = _times(rng, kind, resumes.age[picks.resume])
-    uid = picks.user + 1
-    rid = picks.resume + 1
-    quality = resumes.quality[picks.resume]
-    raw = 1 + 4 * (0.55 * quality + 0.45 * (1 - picks.rank_frac)) + rng.normal(0, 0.6, n)
-    value = np.clip(np.round(raw), 1, 5)
-    odd = rng.random(n)
-    value[odd < 0.015] = 0.0
-    value[(odd >= 0.015) & (odd < 0.025)] = rng.choice([6.0, 7.0, 10.0], n)[
-        (odd >= 0.015) & (odd < 0.025)
-    ]
-
-    # challenge-typed rows (model_type = challenge, model_id = challenge id)
-    ch_vis = np.flatnonzero(np.array([v is not None for v in challenges.columns["video"]]))
-    m = vol.challenge_events if len(ch_vis) else 0
-    c_user = weighted_pick(rng, users.activity, m) + 1
-    c_idx = ch_vis[weighted_pick(rng, challenges.quality[ch_vis] ** 2 + 0.05, m)] if m else ch_vis
-    c_kind = weighted_pick(rng, np.array([0.15, 0.35, 0.2, 0.3]), m)  # other, save, match, view
-    c_item_age = np.asarray(challenges.columns["_created_age"], dtype=np.int64)[c_idx]
-    c_age = _times(rng, np.array([7, 1, 2, 3])[c_kind], c_item_age)
-    cid = c_idx + 1
-
-    # anonymous, popularity-driven rows
+    events = _resume_events(rng, picks, resumes)
+    ch = _challenge_events(rng, vol, users, challenges)
     pop = np.exp(2.2 * resumes.quality + 0.7 * rng.standard_normal(resumes.n)) * resumes.visible
-    n_anon = max(3, round(0.02 * n))
-    a_res = weighted_pick(rng, pop, n_anon)
-    a_age = rng.uniform(MINUTE, resumes.age[a_res]).astype(np.int64)
-    a_kind = rng.integers(0, 3, n_anon)  # rating, save, match
-
-    def sel(k: int) -> np.ndarray:
-        return np.asarray(kind == k)
-
-    fb_other = rng.choice(["ranking_team", "comment_resume", "recommendation"], n)
-    tf = _concat(
-        _rows(int(sel(0).sum()), user_id=uid[sel(0)], model_id=rid[sel(0)], model_type=RES,
-              type="ranking_resume", value=value[sel(0)], _created_age=age[sel(0)]),
-        _rows(int(sel(7).sum()), user_id=uid[sel(7)], model_id=rid[sel(7)], model_type=RES,
-              type=fb_other[sel(7)], value=rng.integers(1, 6, n)[sel(7)].astype(float),
-              _created_age=age[sel(7)]),
-        _rows(int((c_kind == 0).sum()), user_id=c_user[c_kind == 0], model_id=cid[c_kind == 0],
-              model_type=CHA, type="ranking_challenge",
-              value=rng.integers(1, 6, m)[c_kind == 0].astype(float),
-              _created_age=c_age[c_kind == 0]),
-        _rows(int((a_kind == 0).sum()), user_id=None, model_id=a_res[a_kind == 0] + 1,
-              model_type=RES, type="ranking_resume", value=rng.integers(1, 6, n_anon)[a_kind == 0]
-              .astype(float), _created_age=a_age[a_kind == 0]),
-    )  # fmt: skip
-    like_mask = sel(1) | sel(4)
-    likes = _concat(
-        _rows(int(like_mask.sum()), user_id=uid[like_mask], model_id=rid[like_mask],
-              model_type=RES, type=np.where(kind[like_mask] == 1, "save", "like"),
-              _created_age=age[like_mask]),
-        _rows(int((c_kind == 1).sum()), user_id=c_user[c_kind == 1], model_id=cid[c_kind == 1],
-              model_type=CHA, type="save", _created_age=c_age[c_kind == 1]),
-        _rows(int((a_kind == 1).sum()), user_id=None, model_id=a_res[a_kind == 1] + 1,
-              model_type=RES, type="save", _created_age=a_age[a_kind == 1]),
-    )  # fmt: skip
-    match_mask = sel(2) | sel(5) | sel(6)
-    m_status = np.asarray(["accepted"] * 5 + ["pending", "rejected"], dtype=object)  # by kind
-    matches = _concat(
-        _rows(int(match_mask.sum()), user_id=uid[match_mask], model_id=rid[match_mask],
-              model_type=RES, status=m_status[kind[match_mask]], _created_age=age[match_mask]),
-        _rows(int((c_kind == 2).sum()), user_id=c_user[c_kind == 2], model_id=cid[c_kind == 2],
-              model_type=CHA, status="accepted", _created_age=c_age[c_kind == 2]),
-        _rows(int((a_kind == 2).sum()), user_id=None, model_id=a_res[a_kind == 2] + 1,
-              model_type=RES, status="accepted", _created_age=a_age[a_kind == 2]),
-    )  # fmt: skip
-    log = _activity_log(rng, now, users, resumes, challenges, pop,
-                        (uid[sel(3)], rid[sel(3)], age[sel(3)]),
-                        (c_user[c_kind == 3], cid[c_kind == 3], c_age[c_kind == 3]))  # fmt: skip
+    anon = _anonymous_events(rng, resumes, pop, max(3, round(0.02 * events.n)))
+    tf = _team_feedbacks(rng, events, ch, anon)
+    likes = _likes(events, ch, anon)
+    matches = _matches(events, ch, anon)
+    catalogue = _Catalogue(users, resumes, challenges, pop)
+    log = _activity_log(rng, now, catalogue, _video_views(events, ch))
     views = _views(rng, vol, users, resumes, challenges, pop)
-    r_ex = weighted_pick(rng, pop**0.8, vol.exhibited)
-    exhibited = _rows(
-        vol.exhibited,
-        resume_id=r_ex + 1,
-        user_id=_nullable_ids(weighted_pick(rng, users.activity, vol.exhibited) + 1,
-                              rng.random(vol.exhibited) < 0.2),
-        _created_age=rng.uniform(MINUTE, resumes.age[r_ex]).astype(np.int64),
-    )  # fmt: skip
+    exhibited = _exhibited(rng, vol, catalogue)
     for table in (tf, likes, matches):
         table["user_id"] = np.asarray(table["user_id"], dtype=object)
     return {
@@ -182,6 +154,210 @@ def build_activity(
         "views": views,
         "activity_log": log,
     }
+
+
+def _event_kinds(rng: np.random.Generator, rank_frac: Floats) -> Ints:
+    """Kind of each pick: mostly view/rating/save/match (favourites are viewed more), 9 %
+    noise kinds (like, pending or rejected match, other feedback)."""
+    n = len(rank_frac)
+    noise = rng.random(n) < 0.09
+    p_view = 0.50 + 0.20 * rank_frac
+    u = rng.random(n)
+    rest = 1 - p_view  # split 20:15:10 over rating, save, match
+    main = np.select(
+        [u < p_view, u < p_view + rest * 20 / 45, u < p_view + rest * 35 / 45], [3, 0, 1], 2
+    )
+    kind: Ints = np.where(noise, weighted_pick(rng, np.array([4, 2.5, 1.5, 1.0]), n) + 4, main)
+    return kind
+
+
+def _rating_values(rng: np.random.Generator, quality: Floats, rank_frac: Floats) -> Floats:
+    """Ratings 1-5 driven by quality and rank, with 1.5 % zeros and 1 % out-of-range."""
+    n = len(quality)
+    raw = 1 + 4 * (0.55 * quality + 0.45 * (1 - rank_frac)) + rng.normal(0, 0.6, n)
+    value: Floats = np.clip(np.round(raw), 1, 5)
+    odd = rng.random(n)
+    value[odd < 0.015] = 0.0
+    out_of_range = (odd >= 0.015) & (odd < 0.025)
+    value[out_of_range] = rng.choice([6.0, 7.0, 10.0], n)[out_of_range]
+    return value
+
+
+def _resume_events(rng: np.random.Generator, picks: Picks, resumes: Resumes) -> _ResumeEvents:
+    kind = _event_kinds(rng, picks.rank_frac)
+    age = _times(rng, kind, resumes.age[picks.resume])
+    value = _rating_values(rng, resumes.quality[picks.resume], picks.rank_frac)
+    return _ResumeEvents(picks.user + 1, picks.resume + 1, kind, age, value)
+
+
+def _challenge_events(
+    rng: np.random.Generator, vol: Volumes, users: Users, challenges: Challenges
+) -> _ChallengeEvents:
+    ch_vis = np.flatnonzero(np.array([v is not None for v in challenges.columns["video"]]))
+    m = vol.challenge_events if len(ch_vis) else 0
+    user = weighted_pick(rng, users.activity, m) + 1
+    idx = ch_vis[weighted_pick(rng, challenges.quality[ch_vis] ** 2 + 0.05, m)] if m else ch_vis
+    kind = weighted_pick(rng, np.array([0.15, 0.35, 0.2, 0.3]), m)  # other, save, match, view
+    item_age = np.asarray(challenges.columns["_created_age"], dtype=np.int64)[idx]
+    age = _times(rng, np.array([7, 1, 2, 3])[kind], item_age)
+    return _ChallengeEvents(user, idx + 1, kind, age)
+
+
+def _anonymous_events(
+    rng: np.random.Generator, resumes: Resumes, pop: Floats, n: int
+) -> _AnonymousEvents:
+    res = weighted_pick(rng, pop, n)
+    age = rng.uniform(MINUTE, resumes.age[res]).astype(np.int64)
+    kind = rng.integers(0, 3, n)  # rating, save, match
+    return _AnonymousEvents(res, age, kind)
+
+
+def _team_feedbacks(
+    rng: np.random.Generator, ev: _ResumeEvents, ch: _ChallengeEvents, anon: _AnonymousEvents
+) -> Columns:
+    fb_other = rng.choice(["ranking_team", "comment_resume", "recommendation"], ev.n)
+    rating, other = ev.of_kind(0), ev.of_kind(7)
+    c_rating, a_rating = ch.kind == 0, anon.kind == 0
+    return _concat(
+        _rows(
+            int(rating.sum()),
+            user_id=ev.uid[rating],
+            model_id=ev.rid[rating],
+            model_type=RES,
+            type="ranking_resume",
+            value=ev.value[rating],
+            _created_age=ev.age[rating],
+        ),
+        _rows(
+            int(other.sum()),
+            user_id=ev.uid[other],
+            model_id=ev.rid[other],
+            model_type=RES,
+            type=fb_other[other],
+            value=rng.integers(1, 6, ev.n)[other].astype(float),
+            _created_age=ev.age[other],
+        ),
+        _rows(
+            int(c_rating.sum()),
+            user_id=ch.user[c_rating],
+            model_id=ch.cid[c_rating],
+            model_type=CHA,
+            type="ranking_challenge",
+            value=rng.integers(1, 6, ch.n)[c_rating].astype(float),
+            _created_age=ch.age[c_rating],
+        ),
+        _rows(
+            int(a_rating.sum()),
+            user_id=None,
+            model_id=anon.resume[a_rating] + 1,
+            model_type=RES,
+            type="ranking_resume",
+            value=rng.integers(1, 6, anon.n)[a_rating].astype(float),
+            _created_age=anon.age[a_rating],
+        ),
+    )
+
+
+def _likes(ev: _ResumeEvents, ch: _ChallengeEvents, anon: _AnonymousEvents) -> Columns:
+    mask = ev.of_kind(1) | ev.of_kind(4)
+    c_save, a_save = ch.kind == 1, anon.kind == 1
+    return _concat(
+        _rows(
+            int(mask.sum()),
+            user_id=ev.uid[mask],
+            model_id=ev.rid[mask],
+            model_type=RES,
+            type=np.where(ev.kind[mask] == 1, "save", "like"),
+            _created_age=ev.age[mask],
+        ),
+        _rows(
+            int(c_save.sum()),
+            user_id=ch.user[c_save],
+            model_id=ch.cid[c_save],
+            model_type=CHA,
+            type="save",
+            _created_age=ch.age[c_save],
+        ),
+        _rows(
+            int(a_save.sum()),
+            user_id=None,
+            model_id=anon.resume[a_save] + 1,
+            model_type=RES,
+            type="save",
+            _created_age=anon.age[a_save],
+        ),
+    )
+
+
+def _matches(ev: _ResumeEvents, ch: _ChallengeEvents, anon: _AnonymousEvents) -> Columns:
+    mask = ev.of_kind(2) | ev.of_kind(5) | ev.of_kind(6)
+    status = np.asarray(["accepted"] * 5 + ["pending", "rejected"], dtype=object)  # by kind
+    c_match, a_match = ch.kind == 2, anon.kind == 2
+    return _concat(
+        _rows(
+            int(mask.sum()),
+            user_id=ev.uid[mask],
+            model_id=ev.rid[mask],
+            model_type=RES,
+            status=status[ev.kind[mask]],
+            _created_age=ev.age[mask],
+        ),
+        _rows(
+            int(c_match.sum()),
+            user_id=ch.user[c_match],
+            model_id=ch.cid[c_match],
+            model_type=CHA,
+            status="accepted",
+            _created_age=ch.age[c_match],
+        ),
+        _rows(
+            int(a_match.sum()),
+            user_id=None,
+            model_id=anon.resume[a_match] + 1,
+            model_type=RES,
+            status="accepted",
+            _created_age=anon.age[a_match],
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _VideoViews:
+    """The ``#video #view`` events of the behaviour model: (user id, item id, age) of the
+    resume views and of the challenge views."""
+
+    resume: tuple[Ints, Ints, Ints]
+    challenge: tuple[Ints, Ints, Ints]
+
+
+def _video_views(ev: _ResumeEvents, ch: _ChallengeEvents) -> _VideoViews:
+    view, c_view = ev.of_kind(3), ch.kind == 3
+    return _VideoViews(
+        (ev.uid[view], ev.rid[view], ev.age[view]),
+        (ch.user[c_view], ch.cid[c_view], ch.age[c_view]),
+    )
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    """What the aggregate and log rows are drawn from: the people, the items and the
+    resumes' popularity."""
+
+    users: Users
+    resumes: Resumes
+    challenges: Challenges
+    pop: Floats
+
+
+def _exhibited(rng: np.random.Generator, vol: Volumes, cat: _Catalogue) -> Columns:
+    r_ex = weighted_pick(rng, cat.pop**0.8, vol.exhibited)
+    viewer = weighted_pick(rng, cat.users.activity, vol.exhibited) + 1
+    return _rows(
+        vol.exhibited,
+        resume_id=r_ex + 1,
+        user_id=_nullable_ids(viewer, rng.random(vol.exhibited) < 0.2),
+        _created_age=rng.uniform(MINUTE, cat.resumes.age[r_ex]).astype(np.int64),
+    )
 
 
 def _views(
@@ -214,72 +390,124 @@ def _views(
 
 
 def _activity_log(
-    rng: np.random.Generator,
-    now: np.datetime64,
-    users: Users,
-    resumes: Resumes,
-    challenges: Challenges,
-    pop: Floats,
-    resume_views: tuple[Ints, Ints, Ints],
-    challenge_views: tuple[Ints, Ints, Ints],
+    rng: np.random.Generator, now: np.datetime64, cat: _Catalogue, video_views: _VideoViews
 ) -> Columns:
-    ru, rid, rage = resume_views
-    cu, cid, cage = challenge_views
+    n_resume_views = len(video_views.resume[0])
+    views = _view_logs(rng, now, cat, video_views)
+    # feed requests (not history: no video/view in the description) and Laravel model logs
+    requests = _request_logs(rng, cat.users, max(1, n_resume_views // 10))
+    model_logs = _model_logs(rng, cat.resumes)
+    return _concat(views, requests, model_logs)
+
+
+@dataclass(frozen=True)
+class _ViewRows:
+    """Every ``#video #view`` row: causer (0: none), item id, age, challenge flag."""
+
+    user: Ints
+    item: Ints
+    age: Ints
+    is_challenge: Bools
+
+
+def _view_rows(rng: np.random.Generator, cat: _Catalogue, video_views: _VideoViews) -> _ViewRows:
+    ru, rid, rage = video_views.resume
+    cu, cid, cage = video_views.challenge
     n_anon = max(1, round(0.01 * len(ru)))  # views with no causer: not history
-    a_res = weighted_pick(rng, pop, n_anon)
+    a_res = weighted_pick(rng, cat.pop, n_anon)
     user = np.concatenate([ru, cu, np.zeros(n_anon, dtype=np.int64)])
     item = np.concatenate([rid, cid, a_res + 1])
-    age = np.concatenate([rage, cage, rng.uniform(MINUTE, resumes.age[a_res]).astype(np.int64)])
+    age = np.concatenate([rage, cage, rng.uniform(MINUTE, cat.resumes.age[a_res]).astype(np.int64)])
     is_ch = np.concatenate(
         [np.zeros(len(ru), bool), np.ones(len(cu), bool), np.zeros(n_anon, bool)]
     )
+    return _ViewRows(user, item, age, is_ch)
+
+
+def _view_logs(
+    rng: np.random.Generator, now: np.datetime64, cat: _Catalogue, video_views: _VideoViews
+) -> Columns:
+    v = _view_rows(rng, cat, video_views)
+    user, item, is_ch = v.user, v.item, v.is_challenge
     slot = np.where(is_ch, "FW", SLOTS[rng.integers(0, len(SLOTS), len(user))])
-    r_urls, c_urls = resumes.columns["video"], challenges.columns["video"]
-    stamps = np.datetime_as_string((now - age.astype("timedelta64[s]")).astype("datetime64[us]"))
-    unix = (now - age.astype("timedelta64[s]")).astype(np.int64)
+    r_urls, c_urls = cat.resumes.columns["video"], cat.challenges.columns["video"]
+    stamps = np.datetime_as_string((now - v.age.astype("timedelta64[s]")).astype("datetime64[us]"))
+    unix = (now - v.age.astype("timedelta64[s]")).astype(np.int64)
     position = rng.integers(1, 25, len(user))
     props, urls, descs = [], [], []
     for i in range(len(user)):
         uid = int(user[i]) if user[i] else None
         vid = int(item[i])
         event = {
-            "event_type": "video_view", "user_id": uid, "video_id": vid,
-            "video_url": (c_urls if is_ch[i] else r_urls)[vid - 1], "position": int(position[i]),
-            "feed_type": slot[i], "timestamp": str(stamps[i]),
+            "event_type": "video_view",
+            "user_id": uid,
+            "video_id": vid,
+            "video_url": (c_urls if is_ch[i] else r_urls)[vid - 1],
+            "position": int(position[i]),
+            "feed_type": slot[i],
+            "timestamp": str(stamps[i]),
             "session_id": f"session:{uid}:{unix[i]}",
-        }  # fmt: skip
+        }
         props.append(json.dumps(event, ensure_ascii=False))
         urls.append(f"/api/search/feed/video/{vid}")
         descs.append(f"#video #view #{slot[i]}")
-    views = _rows(
-        len(user), log_name="app", description=descs, subject_id=item,
-        subject_type=np.where(is_ch, CHA, RES), causer_id=_nullable_ids(user, user == 0),
-        causer_type=_nullable_ids(np.full(len(user), schema.USER_MODEL_TYPE, dtype=object),
-                                  user == 0), properties=props,
-        url=urls, _created_age=age,
-    )  # fmt: skip
-    # feed requests (not history: no video/view in the description) and Laravel model logs
-    n_req = max(1, len(ru) // 10)
+    no_causer = user == 0
+    causer_type = np.full(len(user), schema.USER_MODEL_TYPE, dtype=object)
+    return _rows(
+        len(user),
+        log_name="app",
+        description=descs,
+        subject_id=item,
+        subject_type=np.where(is_ch, CHA, RES),
+        causer_id=_nullable_ids(user, no_causer),
+        causer_type=_nullable_ids(causer_type, no_causer),
+        properties=props,
+        url=urls,
+        _created_age=v.age,
+    )
+
+
+def _request_logs(rng: np.random.Generator, users: Users, n_req: int) -> Columns:
     endpoint = np.asarray(["total", "discover", "flow"], dtype=object)[rng.integers(0, 3, n_req)]
     req_user = weighted_pick(rng, users.activity, n_req) + 1
     req_age = rng.uniform(MINUTE, 60 * DAY, n_req).astype(np.int64)
     req_props = [
-        json.dumps({"event_type": "feed_request", "user_id": int(req_user[i]),
-                    "endpoint": endpoint[i], "params": {"excluded_count": int(i % 30)}})
+        json.dumps(
+            {
+                "event_type": "feed_request",
+                "user_id": int(req_user[i]),
+                "endpoint": endpoint[i],
+                "params": {"excluded_count": int(i % 30)},
+            }
+        )
         for i in range(n_req)
-    ]  # fmt: skip
-    requests = _rows(
-        n_req, log_name="app", description=np.char.add("#feed #request #", endpoint.astype(str)),
-        subject_id=None, subject_type=None, causer_id=req_user,
-        causer_type=schema.USER_MODEL_TYPE, properties=req_props,
-        url=np.char.add("/api/search/", endpoint.astype(str)), _created_age=req_age,
-    )  # fmt: skip
+    ]
+    return _rows(
+        n_req,
+        log_name="app",
+        description=np.char.add("#feed #request #", endpoint.astype(str)),
+        subject_id=None,
+        subject_type=None,
+        causer_id=req_user,
+        causer_type=schema.USER_MODEL_TYPE,
+        properties=req_props,
+        url=np.char.add("/api/search/", endpoint.astype(str)),
+        _created_age=req_age,
+    )
+
+
+def _model_logs(rng: np.random.Generator, resumes: Resumes) -> Columns:
     n_model = max(1, resumes.n // 2)
     m_res = rng.integers(0, resumes.n, n_model)
-    model_logs = _rows(
-        n_model, log_name="default", description=rng.choice(["created", "updated"], n_model),
-        subject_id=m_res + 1, subject_type=RES, causer_id=resumes.owner[m_res] + 1,
-        causer_type=schema.USER_MODEL_TYPE, properties="{}", url=None,
+    return _rows(
+        n_model,
+        log_name="default",
+        description=rng.choice(["created", "updated"], n_model),
+        subject_id=m_res + 1,
+        subject_type=RES,
+        causer_id=resumes.owner[m_res] + 1,
+        causer_type=schema.USER_MODEL_TYPE,
+        properties="{}",
+        url=None,
         _created_age=rng.uniform(MINUTE, resumes.age[m_res]).astype(np.int64),
-    )  # fmt: skip
-    return _concat(views, requests, model_logs)
+    )

@@ -17,6 +17,7 @@ from pitchrec.lab.world.common import (
     Columns,
     Floats,
     Ints,
+    Objects,
     Volumes,
     stream,
     weighted_pick,
@@ -29,15 +30,31 @@ from pitchrec.lab.world.rules import (
 )
 
 MAX_SKILLS = 8
-RESUME_MIX = (  # category, share of the eligible count (each at least 1 row)
-    ("deleted", 0.05), ("draft", 0.04), ("pending", 0.03), ("old", 0.06), ("no_video", 0.02),
-    ("owner_deleted", 0.02), ("blacklisted", 0.015), ("test_url", 0.01), ("test_text", 0.012),
-)  # fmt: skip
+# category, share of the eligible count (each at least 1 row)
+RESUME_MIX = (
+    ("deleted", 0.05),
+    ("draft", 0.04),
+    ("pending", 0.03),
+    ("old", 0.06),
+    ("no_video", 0.02),
+    ("owner_deleted", 0.02),
+    ("blacklisted", 0.015),
+    ("test_url", 0.01),
+    ("test_text", 0.012),
+)
 CHALLENGE_MIX = (
-    ("old", 0.15), ("draft", 0.08), ("deleted", 0.06), ("null_description", 0.04),
-    ("name_prueba", 0.03), ("name_test", 0.02), ("description_prueba", 0.02),
-    ("no_video", 0.03), ("blacklisted", 0.05), ("duplicate", 0.08), ("test_word", 0.01),
-)  # fmt: skip
+    ("old", 0.15),
+    ("draft", 0.08),
+    ("deleted", 0.06),
+    ("null_description", 0.04),
+    ("name_prueba", 0.03),
+    ("name_test", 0.02),
+    ("description_prueba", 0.02),
+    ("no_video", 0.03),
+    ("blacklisted", 0.05),
+    ("duplicate", 0.08),
+    ("test_word", 0.01),
+)
 
 
 def _categories(eligible: int, mix: tuple[tuple[str, float], ...]) -> list[str]:
@@ -100,10 +117,10 @@ def _skills_text(rng: np.random.Generator, skills: Ints) -> list[str | None]:
     return out
 
 
-def build_resumes(seed: int, vol: Volumes, users: Users) -> Resumes:
-    rng = stream(seed, "resumes")
-    cats = np.asarray(_categories(vol.eligible_resumes, RESUME_MIX), dtype=object)
-    rng.shuffle(cats)
+def _resume_owners_and_ages(
+    rng: np.random.Generator, users: Users, cats: Objects
+) -> tuple[Ints, Ints]:
+    """Owner (user index) and age (seconds) of each resume, in ``cats`` order."""
     n = len(cats)
     pool = np.flatnonzero(~users.deleted & ~users.org)
     owner = pool[weighted_pick(rng, np.exp(1.3 * rng.standard_normal(len(pool))), n)]
@@ -114,48 +131,103 @@ def build_resumes(seed: int, vol: Volumes, users: Users) -> Resumes:
     age_f = (360 * DAY - EDGE) * rng.random(n) ** 1.727
     age_f = np.where(old, rng.uniform(360 * DAY + EDGE, 1000 * DAY, n), age_f)
     age: Ints = np.maximum(age_f, MINUTE).astype(np.int64)
+    return owner, age
+
+
+@dataclass(frozen=True)
+class _ResumeDraft:
+    """The resumes in id order before their text: category, owner, age, skills."""
+
+    cats: Objects
+    owner: Ints
+    age: Ints
+    skills: Ints
+
+
+@dataclass
+class _ResumeTexts:
+    videos: list[str | None]
+    descriptions: list[str | None]
+    near_miss: Bools
+    blacklist: list[str]
+
+
+def _resume_texts(rng: np.random.Generator, users: Users, draft: _ResumeDraft) -> _ResumeTexts:
+    """Video URL and description of each resume, the near misses and the blacklist."""
+    n = len(draft.cats)
+    out = _ResumeTexts([], [], np.zeros(n, dtype=bool), [])
+    null_desc = rng.random(n) < 0.07
+    near_pick = rng.random(n) < 0.015
+    for i in range(n):
+        cat = draft.cats[i]
+        name = users.name[draft.owner[i]] or ""
+        url = _resume_url(rng, cat, i, name)
+        out.videos.append(None if cat == "no_video" else url)
+        if cat == "blacklisted":
+            out.blacklist.append(url)
+        first = name.strip().split(" ")[0] if name.strip() else ""
+        canon = vocab.PLACES[users.place[draft.owner[i]]][0]
+        names = [vocab.SKILLS[j] for j in draft.skills[i] if j >= 0]
+        if cat == "test_text":
+            out.descriptions.append(vocab.TEST_DESCRIPTIONS[i % len(vocab.TEST_DESCRIPTIONS)])
+            continue
+        nm = bool(near_pick[i]) and cat == "eligible"
+        out.near_miss[i] = nm
+        out.descriptions.append(
+            None
+            if null_desc[i] and not nm
+            else text.resume_description(rng, first, canon, names, nm)
+        )
+    return out
+
+
+def _resume_url(rng: np.random.Generator, cat: str, i: int, name: str) -> str:
+    """The video URL of resume row ``i`` (id ``i + 1``)."""
+    hexpart = f"{int(rng.integers(0, 16**6)):06x}"
+    slug = f"{text.slugify(name) or 'pitch'}-{hexpart}"
+    if cat == "test_url":
+        slug = f"{vocab.TEST_SLUGS[i % len(vocab.TEST_SLUGS)]}-{i + 1}"
+    return text.resume_url(i + 1, slug)
+
+
+def build_resumes(seed: int, vol: Volumes, users: Users) -> Resumes:
+    rng = stream(seed, "resumes")
+    cats = np.asarray(_categories(vol.eligible_resumes, RESUME_MIX), dtype=object)
+    rng.shuffle(cats)
+    n = len(cats)
+    owner, age = _resume_owners_and_ages(rng, users, cats)
     order = np.argsort(-age, kind="stable")  # ids follow creation time
     cats, owner, age = cats[order], owner[order], age[order]
-    ids = np.arange(1, n + 1)
     quality = 1 / (1 + np.exp(-(rng.normal(-0.2, 1.1, n))))
     skills = _resume_skills(rng, users, owner)
     status = np.where(cats == "draft", "draft", np.where(cats == "pending", "pending", "send"))
     deleted_age = np.where(cats == "deleted", age * rng.random(n), np.nan)
     upd = (age * rng.random(n) ** 3).astype(np.int64)
-    videos: list[str | None] = []
-    descriptions: list[str | None] = []
-    near_miss = np.zeros(n, dtype=bool)
-    blacklist: list[str] = []
-    null_desc = rng.random(n) < 0.07
-    near_pick = rng.random(n) < 0.015
-    for i in range(n):
-        cat = cats[i]
-        name = users.name[owner[i]] or ""
-        hexpart = f"{int(rng.integers(0, 16**6)):06x}"
-        slug = f"{text.slugify(name) or 'pitch'}-{hexpart}"
-        if cat == "test_url":
-            slug = f"{vocab.TEST_SLUGS[i % len(vocab.TEST_SLUGS)]}-{int(ids[i])}"
-        url = text.resume_url(int(ids[i]), slug)
-        videos.append(None if cat == "no_video" else url)
-        if cat == "blacklisted":
-            blacklist.append(url)
-        first = name.strip().split(" ")[0] if name.strip() else ""
-        canon = vocab.PLACES[users.place[owner[i]]][0]
-        names = [vocab.SKILLS[j] for j in skills[i] if j >= 0]
-        if cat == "test_text":
-            descriptions.append(vocab.TEST_DESCRIPTIONS[i % len(vocab.TEST_DESCRIPTIONS)])
-            continue
-        nm = bool(near_pick[i]) and cat == "eligible"
-        near_miss[i] = nm
-        descriptions.append(
-            None
-            if null_desc[i] and not nm
-            else text.resume_description(rng, first, canon, names, nm)
-        )
+    texts = _resume_texts(rng, users, _ResumeDraft(cats, owner, age, skills))
     columns: Columns = {
-        "id": ids.tolist(),
+        "id": np.arange(1, n + 1).tolist(),
         "user_id": (owner + 1).tolist(),
-        "video": videos,
+        "video": texts.videos,
+        **_resume_profile_columns(rng, quality, skills),
+        "description": texts.descriptions,
+        "status": status.tolist(),
+        "_created_age": age,
+        "_updated_age": upd,
+        "_deleted_age": deleted_age,
+    }
+    visible = (status == "send") & np.array([v is not None for v in texts.videos])
+    eligible = resume_eligibility(columns, users.deleted[owner], set(texts.blacklist))
+    near_miss = texts.near_miss & eligible
+    near_miss &= np.array([has_test_substring(d) for d in texts.descriptions])
+    return Resumes(
+        columns, owner, quality, skills, visible, eligible, near_miss, texts.blacklist, age
+    )
+
+
+def _resume_profile_columns(rng: np.random.Generator, quality: Floats, skills: Ints) -> Columns:
+    """views, skills, knowledges, tools, languages and role_objectives (in draw order)."""
+    n = len(quality)
+    return {
         "views": rng.poisson(40 * quality * rng.exponential(1.0, n) + 1).tolist(),
         "skills": _skills_text(rng, skills),
         "knowledges": _nullify(rng, text.random_json_lists(rng, n, vocab.KNOWLEDGES, 3), 0.05),
@@ -164,16 +236,7 @@ def build_resumes(seed: int, vol: Volumes, users: Users) -> Resumes:
         "role_objectives": _nullify(
             rng, text.random_json_lists(rng, n, vocab.ROLE_OBJECTIVES, 2, min_len=1), 0.1
         ),
-        "description": descriptions,
-        "status": status.tolist(),
-        "_created_age": age,
-        "_updated_age": upd,
-        "_deleted_age": deleted_age,
     }
-    visible = (status == "send") & np.array([v is not None for v in videos])
-    eligible = resume_eligibility(columns, users.deleted[owner], set(blacklist))
-    near_miss &= eligible & np.array([has_test_substring(d) for d in descriptions])
-    return Resumes(columns, owner, quality, skills, visible, eligible, near_miss, blacklist, age)
 
 
 def _nullify(rng: np.random.Generator, values: list[str], rate: float) -> list[str | None]:
@@ -197,12 +260,21 @@ class Challenges:
         return len(self.owner)
 
 
-def build_challenges(seed: int, vol: Volumes, users: Users) -> Challenges:
-    rng = stream(seed, "challenges")
-    cats = np.asarray(_categories(vol.eligible_challenges, CHALLENGE_MIX), dtype=object)
+@dataclass(frozen=True)
+class _ChallengeDraft:
+    """The challenges in id order before their text; ``partner``: row of the newer copy
+    whose video URL a duplicate shares (-1: none)."""
+
+    cats: Objects
+    owner: Ints
+    age: Floats
+    upd: Floats
+    partner: Ints
+
+
+def _challenge_times(rng: np.random.Generator, cats: Objects) -> tuple[Floats, Floats, Bools]:
+    """Age, update age and the stale flag (old, but updated recently) of each row."""
     n = len(cats)
-    orgs = np.flatnonzero(users.org)
-    owner = orgs[weighted_pick(rng, np.exp(rng.standard_normal(len(orgs))), n)]
     age = rng.uniform(MINUTE, 90 * DAY - EDGE, n)
     upd = age * rng.random(n) ** 2
     stale = (cats == "eligible") & (rng.random(n) < 0.12)  # old, but updated recently
@@ -210,6 +282,14 @@ def build_challenges(seed: int, vol: Volumes, users: Users) -> Challenges:
     age[stale | old] = rng.uniform(90 * DAY + EDGE, 500 * DAY, int((stale | old).sum()))
     upd[stale] = rng.uniform(MINUTE, 90 * DAY - EDGE, int(stale.sum()))
     upd[old] = rng.uniform(90 * DAY + EDGE, age[old])
+    return age, upd, stale
+
+
+def _challenge_draft(rng: np.random.Generator, users: Users, cats: Objects) -> _ChallengeDraft:
+    n = len(cats)
+    orgs = np.flatnonzero(users.org)
+    owner = orgs[weighted_pick(rng, np.exp(rng.standard_normal(len(orgs))), n)]
+    age, upd, stale = _challenge_times(rng, cats)
     # a duplicate is an older copy of an eligible, non-stale row with the same video URL
     partners = np.flatnonzero((cats == "eligible") & ~stale)
     if len(partners) == 0:
@@ -222,16 +302,26 @@ def build_challenges(seed: int, vol: Volumes, users: Users) -> Challenges:
     order = np.argsort(-age, kind="stable")
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
-    cats, owner, age, upd, stale = cats[order], owner[order], age[order], upd[order], stale[order]
     partner = np.where(partner[order] >= 0, rank[np.maximum(partner[order], 0)], -1)
-    ids = np.arange(1, n + 1)
-    quality = rng.beta(2.0, 2.5, n)
-    names: list[str | None] = []
-    descs: list[str | None] = []
-    slugs: list[str | None] = []
-    videos: list[str | None] = []
-    blacklist: list[str] = []
-    for i in range(n):
+    return _ChallengeDraft(cats[order], owner[order], age[order], upd[order], partner)
+
+
+@dataclass
+class _ChallengeTexts:
+    names: list[str | None]
+    descs: list[str | None]
+    slugs: list[str | None]
+    videos: list[str | None]
+    blacklist: list[str]
+
+
+def _challenge_texts(
+    rng: np.random.Generator, users: Users, draft: _ChallengeDraft
+) -> _ChallengeTexts:
+    """Name, description, slug and video URL of each challenge, and the blacklist."""
+    cats, owner = draft.cats, draft.owner
+    out = _ChallengeTexts([], [], [], [], [])
+    for i in range(len(cats)):
         org = users.name[owner[i]] or "nuestra empresa"
         name = text.challenge_name(rng, vocab.PLACES[users.place[owner[i]]][0])
         if cats[i] == "test_word":  # passes the legacy exact-match filter (D-C16)
@@ -240,37 +330,47 @@ def build_challenges(seed: int, vol: Volumes, users: Users) -> Challenges:
         name = {"name_prueba": "prueba", "name_test": "test"}.get(cats[i], name)
         desc = {"null_description": None, "description_prueba": "prueba"}.get(cats[i], desc)
         slug = "video-de-prueba" if cats[i] == "test_word" else text.slugify(name) or "reto"
-        names.append(name)
-        descs.append(desc)
-        slugs.append(slug if rng.random() < 0.85 else None)
-        videos.append(text.challenge_url(int(ids[i]), slug))
-    for i in np.flatnonzero(partner >= 0).tolist():  # older copies (lower ids) share the URL
-        videos[i] = videos[partner[i]]
-    for i in range(n):
+        out.names.append(name)
+        out.descs.append(desc)
+        out.slugs.append(slug if rng.random() < 0.85 else None)
+        out.videos.append(text.challenge_url(i + 1, slug))
+    for i in np.flatnonzero(draft.partner >= 0).tolist():  # older copies share the URL
+        out.videos[i] = out.videos[draft.partner[i]]
+    for i in range(len(cats)):
         if cats[i] == "no_video":
-            videos[i] = None
+            out.videos[i] = None
         elif cats[i] == "blacklisted":
-            blacklist.append(str(videos[i]))
-    status = np.where(cats == "draft", "draft", "published")
-    deleted_age = np.where(cats == "deleted", upd * rng.random(n), np.nan)
-    status_at_age = np.where(status == "published", age * rng.uniform(0.9, 1.0, n), np.nan)
+            out.blacklist.append(str(out.videos[i]))
+    return out
+
+
+def build_challenges(seed: int, vol: Volumes, users: Users) -> Challenges:
+    rng = stream(seed, "challenges")
+    cats = np.asarray(_categories(vol.eligible_challenges, CHALLENGE_MIX), dtype=object)
+    n = len(cats)
+    draft = _challenge_draft(rng, users, cats)
+    quality = rng.beta(2.0, 2.5, n)
+    texts = _challenge_texts(rng, users, draft)
+    status = np.where(draft.cats == "draft", "draft", "published")
+    deleted_age = np.where(draft.cats == "deleted", draft.upd * rng.random(n), np.nan)
+    status_at_age = np.where(status == "published", draft.age * rng.uniform(0.9, 1.0, n), np.nan)
     images = [
-        f"{text.MEDIA}/challenges/{ids[i]}/cover.jpg" if rng.random() < 0.7 else None
-        for i in range(n)
+        f"{text.MEDIA}/challenges/{i}/cover.jpg" if rng.random() < 0.7 else None
+        for i in range(1, n + 1)
     ]
     columns: Columns = {
-        "id": ids.tolist(),
-        "user_id": (owner + 1).tolist(),
-        "video": videos,
-        "name": names,
-        "slug": slugs,
+        "id": np.arange(1, n + 1).tolist(),
+        "user_id": (draft.owner + 1).tolist(),
+        "video": texts.videos,
+        "name": texts.names,
+        "slug": texts.slugs,
         "image": images,
-        "description": descs,
+        "description": texts.descs,
         "status": status.tolist(),
         "_status_at_age": status_at_age,
-        "_created_age": age.astype(np.int64),
-        "_updated_age": upd.astype(np.int64),
+        "_created_age": draft.age.astype(np.int64),
+        "_updated_age": draft.upd.astype(np.int64),
         "_deleted_age": deleted_age,
     }
-    eligible, legacy_only = challenge_eligibility(columns, set(blacklist))
-    return Challenges(columns, owner, quality, eligible, legacy_only, blacklist)
+    eligible, legacy_only = challenge_eligibility(columns, set(texts.blacklist))
+    return Challenges(columns, draft.owner, quality, eligible, legacy_only, texts.blacklist)

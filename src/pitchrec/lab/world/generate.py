@@ -45,21 +45,33 @@ def _not_null(values: Any) -> np.ndarray:
 
 def _history_counts(tables: dict[str, Columns]) -> dict[str, int]:
     """Rows each legacy history query of spec 1.2.3 returns, split by item model type."""
-    tf, likes, matches, log = (tables[k] for k in ("team_feedbacks", "likes", "matches",
-                                                   "activity_log"))  # fmt: skip
+    tf, likes, matches, log = (
+        tables[k] for k in ("team_feedbacks", "likes", "matches", "activity_log")
+    )
     value = np.asarray(tf["value"], dtype=np.float64)
     masks = {
-        "rating": (tf["type"] == "ranking_resume") & (value > 0) & _not_null(tf["user_id"])
+        "rating": (tf["type"] == "ranking_resume")
+        & (value > 0)
+        & _not_null(tf["user_id"])
         & _in_window(tf, 90),
         "save": (likes["type"] == "save") & _not_null(likes["user_id"]) & _in_window(likes, 90),
-        "match": (matches["status"] == "accepted") & _not_null(matches["user_id"])
+        "match": (matches["status"] == "accepted")
+        & _not_null(matches["user_id"])
         & _in_window(matches, 90),
-        "view": np.array(["video" in d and "view" in d.split("video", 1)[1]
-                          for d in log["description"]], dtype=bool)
-        & _not_null(log["causer_id"]) & _not_null(log["subject_id"]) & _in_window(log, 30),
-    }  # fmt: skip
-    types = {"rating": tf["model_type"], "save": likes["model_type"],
-             "match": matches["model_type"], "view": log["subject_type"]}  # fmt: skip
+        "view": np.array(
+            ["video" in d and "view" in d.split("video", 1)[1] for d in log["description"]],
+            dtype=bool,
+        )
+        & _not_null(log["causer_id"])
+        & _not_null(log["subject_id"])
+        & _in_window(log, 30),
+    }
+    types = {
+        "rating": tf["model_type"],
+        "save": likes["model_type"],
+        "match": matches["model_type"],
+        "view": log["subject_type"],
+    }
     out: dict[str, int] = {}
     for kind, mask in masks.items():
         is_resume = np.asarray(types[kind]) == schema.RESUME_MODEL_TYPE
@@ -148,12 +160,20 @@ def build_world(scale: float, seed: int, now: datetime) -> World:
         "https://media.talentpitch.co/challenges/999999/retirado.mp4",
     ]
     tables = {t.name: _finalise(raw[t.name], now64) for t in schema.ALL_TABLES}
-    return World(tables, _truth(seed, scale, now64, users, resumes, challenges, blacklist),
-                 counts, blacklist)  # fmt: skip
+    return World(
+        tables, _truth(seed, scale, now64, users, resumes, challenges, blacklist), counts, blacklist
+    )
 
 
-def _truth(seed: int, scale: float, now: np.datetime64, users: Any, resumes: Any,
-           challenges: Any, blacklist: list[str]) -> dict[str, np.ndarray]:  # fmt: skip
+def _truth(
+    seed: int,
+    scale: float,
+    now: np.datetime64,
+    users: Any,
+    resumes: Any,
+    challenges: Any,
+    blacklist: list[str],
+) -> dict[str, np.ndarray]:
     cities = unicode_array(p[0] for p in vocab.PLACES)
     skills = resumes.skills
     has = skills >= 0

@@ -16,6 +16,7 @@ from pitchrec.lab.world.common import (
     Columns,
     Floats,
     Ints,
+    Objects,
     Volumes,
     csr_from_groups,
     stream,
@@ -106,6 +107,17 @@ def _raw_cities(rng: np.random.Generator, place: Ints) -> tuple[list[str | None]
     return city.tolist(), country.tolist()
 
 
+def _user_ages(rng: np.random.Generator, deleted: Bools) -> tuple[Ints, Ints, Floats]:
+    """created_at, updated_at and deleted_at ages (seconds) of each user; ids follow age."""
+    n = len(deleted)
+    age = np.sort(rng.integers(DAY, 1095 * DAY, n))[::-1].astype(np.int64)  # id order = age
+    recent = rng.random(n) < 0.22
+    upd = np.where(recent, rng.integers(MINUTE, 85 * DAY, n), age * rng.random(n)).astype(np.int64)
+    upd = np.minimum(upd, age)
+    deleted_age: Floats = np.where(deleted, upd * rng.random(n), np.nan)
+    return age, upd, deleted_age
+
+
 def build_users(seed: int, vol: Volumes) -> Users:
     rng = stream(seed, "users")
     n = vol.users
@@ -121,11 +133,7 @@ def build_users(seed: int, vol: Volumes) -> Users:
     social = rng.beta(2.0, 4.0, n)
     activity = np.exp(1.6 * rng.standard_normal(n))
     activity[deleted] = 0.0
-    age = np.sort(rng.integers(DAY, 1095 * DAY, n))[::-1].astype(np.int64)  # id order = age
-    recent = rng.random(n) < 0.22
-    upd = np.where(recent, rng.integers(MINUTE, 85 * DAY, n), age * rng.random(n)).astype(np.int64)
-    upd = np.minimum(upd, age)
-    deleted_age = np.where(deleted, upd * rng.random(n), np.nan)
+    age, upd, deleted_age = _user_ages(rng, deleted)
     names = text.person_names(rng, n)
     org_idx = np.flatnonzero(org)
     for i, name in zip(org_idx.tolist(), text.org_names(rng, len(org_idx)), strict=True):
@@ -140,8 +148,22 @@ def build_users(seed: int, vol: Volumes) -> Users:
         "_updated_age": upd,
         "_deleted_age": deleted_age,
     }
-    return Users(n, place, pref, org, deleted, main, indptr, indices, weights, social,
-                 activity, age, names, now_cols)  # fmt: skip
+    return Users(
+        n,
+        place,
+        pref,
+        org,
+        deleted,
+        main,
+        indptr,
+        indices,
+        weights,
+        social,
+        activity,
+        age,
+        names,
+        now_cols,
+    )
 
 
 def build_profiles(seed: int, users: Users) -> Columns:
@@ -194,15 +216,28 @@ class Connections:
     recent_accepted: int
 
 
-def build_connections(seed: int, vol: Volumes, users: Users, creator: Bools) -> Connections:
-    """Directed edges clustered by city; creators and organisations attract more edges."""
-    rng = stream(seed, "connections")
-    n = users.n
+#: Status and age range (seconds) of each block of edges: recent accepted, old accepted,
+#: pending, rejected.
+_EDGE_SPANS = (
+    ("accepted", MINUTE, 90 * DAY - EDGE),
+    ("accepted", 90 * DAY + EDGE, 900 * DAY),
+    ("pending", MINUTE, 200 * DAY),
+    ("rejected", MINUTE, 400 * DAY),
+)
+
+
+def _edge_counts(vol: Volumes) -> tuple[int, int, int, int]:
+    """Edges per block of :data:`_EDGE_SPANS`."""
     n_recent = vol.connections_recent
-    n_old = round(0.22 * n_recent)
-    n_pending = round(0.12 * n_recent)
-    n_rejected = round(0.04 * n_recent)
-    total = n_recent + n_old + n_pending + n_rejected
+    return n_recent, round(0.22 * n_recent), round(0.12 * n_recent), round(0.04 * n_recent)
+
+
+def _draw_edges(
+    rng: np.random.Generator, users: Users, creator: Bools, total: int
+) -> tuple[Ints, Ints]:
+    """Up to ``total`` distinct directed edges (source, target user indices), 75 % of the
+    draws inside the source's city."""
+    n = users.n
     alive = ~users.deleted
     src_w = (users.activity + 0.3 * users.activity.mean()) * alive
     dst_w = np.exp(rng.standard_normal(n)) * (1 + 60 * creator) * (1 + 8 * users.org) * alive
@@ -222,21 +257,30 @@ def build_connections(seed: int, vol: Volumes, users: Users, creator: Bools) -> 
     src, dst = src[ok], dst[ok]
     _, first = np.unique(src * n + dst, return_index=True)
     first = np.sort(first)[:total]
-    src, dst = src[first], dst[first]
-    m = len(src)
+    return src[first], dst[first]
+
+
+def _edge_status_and_age(
+    rng: np.random.Generator, m: int, counts: tuple[int, int, int, int]
+) -> tuple[Objects, Ints]:
+    """Status and age of ``m`` edges, block by block (a block past ``m`` is cut)."""
     status = np.empty(m, dtype=object)
     age = np.zeros(m, dtype=np.int64)
-    cuts = np.cumsum([0, n_recent, n_old, n_pending, n_rejected])
-    spans = (
-        ("accepted", MINUTE, 90 * DAY - EDGE),
-        ("accepted", 90 * DAY + EDGE, 900 * DAY),
-        ("pending", MINUTE, 200 * DAY),
-        ("rejected", MINUTE, 400 * DAY),
-    )
-    for (name, lo, hi), a, b in zip(spans, cuts[:-1], cuts[1:], strict=True):
+    cuts = np.cumsum([0, *counts])
+    for (name, lo, hi), a, b in zip(_EDGE_SPANS, cuts[:-1], cuts[1:], strict=True):
         sl = slice(min(a, m), min(b, m))
         status[sl] = name
         age[sl] = rng.integers(lo, hi, sl.stop - sl.start)
+    return status, age
+
+
+def build_connections(seed: int, vol: Volumes, users: Users, creator: Bools) -> Connections:
+    """Directed edges clustered by city; creators and organisations attract more edges."""
+    rng = stream(seed, "connections")
+    counts = _edge_counts(vol)
+    src, dst = _draw_edges(rng, users, creator, sum(counts))
+    m = len(src)
+    status, age = _edge_status_and_age(rng, m, counts)
     upd = (age * rng.uniform(0.0, 1.0, m) ** 4).astype(np.int64)
     perm = np.argsort(-age, kind="stable")  # ids follow creation time
     src, dst, status, age, upd = src[perm], dst[perm], status[perm], age[perm], upd[perm]

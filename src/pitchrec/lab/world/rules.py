@@ -82,6 +82,10 @@ def challenge_eligibility(cols: Columns, blacklist: set[str]) -> tuple[Bools, Bo
     eligible = np.zeros(n, dtype=bool)
     eligible[list(newest.values())] = True
     worded = np.array(
-        [has_test_word(videos[i]) or has_test_word(names[i]) or has_test_word(descs[i])
-         for i in range(n)], dtype=bool)  # fmt: skip
+        [
+            has_test_word(videos[i]) or has_test_word(names[i]) or has_test_word(descs[i])
+            for i in range(n)
+        ],
+        dtype=bool,
+    )
     return eligible & ~worded, eligible & worded

@@ -65,8 +65,10 @@ def json_lists_from_csr(indptr: Ints, indices: Ints, names: Sequence[str]) -> li
     quoted = [f'"{s}"' for s in names]
     idx = indices.tolist()
     ptr = indptr.tolist()
-    return ["[" + ", ".join([quoted[j] for j in idx[ptr[i] : ptr[i + 1]]]) + "]"
-            for i in range(len(ptr) - 1)]  # fmt: skip
+    return [
+        "[" + ", ".join([quoted[j] for j in idx[ptr[i] : ptr[i + 1]]]) + "]"
+        for i in range(len(ptr) - 1)
+    ]
 
 
 def random_json_lists(

@@ -54,13 +54,35 @@ import numpy as np
 FORMAT_VERSION = 1
 
 KEYS: tuple[str, ...] = (
-    "format_version", "seed", "scale", "now", "skill_vocabulary", "city_vocabulary",
-    "affinity_names", "affinity_coefficients", "user_id", "user_taste_indptr",
-    "user_taste_indices", "user_taste_weights", "user_city", "user_home_city",
-    "user_social_weight", "user_activity", "user_is_org", "resume_id", "resume_user_id",
-    "resume_quality", "resume_city", "resume_skill_indptr", "resume_skill_indices",
-    "resume_eligible", "challenge_id", "challenge_quality", "challenge_eligible", "blacklist",
-)  # fmt: skip
+    "format_version",
+    "seed",
+    "scale",
+    "now",
+    "skill_vocabulary",
+    "city_vocabulary",
+    "affinity_names",
+    "affinity_coefficients",
+    "user_id",
+    "user_taste_indptr",
+    "user_taste_indices",
+    "user_taste_weights",
+    "user_city",
+    "user_home_city",
+    "user_social_weight",
+    "user_activity",
+    "user_is_org",
+    "resume_id",
+    "resume_user_id",
+    "resume_quality",
+    "resume_city",
+    "resume_skill_indptr",
+    "resume_skill_indices",
+    "resume_eligible",
+    "challenge_id",
+    "challenge_quality",
+    "challenge_eligible",
+    "blacklist",
+)
 
 
 def unicode_array(values: Any) -> np.ndarray:
