@@ -67,8 +67,16 @@ def memory_mb(pid: int) -> dict[str, float]:
 
 def start(args: argparse.Namespace, snapshot: Path) -> subprocess.Popen[bytes]:
     pitchrec = Path(sys.executable).parent / "pitchrec"
-    command = [str(pitchrec), "serve", "--snapshot", str(snapshot), "--port", str(args.port),
-               "--workers", str(args.workers)]  # fmt: skip
+    command = [
+        str(pitchrec),
+        "serve",
+        "--snapshot",
+        str(snapshot),
+        "--port",
+        str(args.port),
+        "--workers",
+        str(args.workers),
+    ]
     if args.redis_url:
         command += ["--redis-url", args.redis_url]
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
@@ -86,8 +94,19 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def run_wrk(args: argparse.Namespace, script: Path) -> dict[str, float]:
     url = f"http://127.0.0.1:{args.port}"
-    command = ["wrk", "-t", str(args.threads), "-c", str(args.connections),
-               "-d", f"{args.duration}s", "--latency", "-s", str(script), url]  # fmt: skip
+    command = [
+        "wrk",
+        "-t",
+        str(args.threads),
+        "-c",
+        str(args.connections),
+        "-d",
+        f"{args.duration}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     result: dict[str, float] = {}
     match = re.search(r"Requests/sec:\s+([\d.]+)", text)
@@ -137,15 +156,21 @@ def main() -> None:
             memory = {str(pid): memory_mb(pid) for pid in workers}
         finally:
             stop(process)
-    print(json.dumps({
-        "machine": f"{platform.machine()} {os.cpu_count()} cpu, {platform.python_version()}",
-        "workers": args.workers,
-        "connections": args.connections,
-        "duration_s": args.duration,
-        "start_to_ready_s": round(ready_s, 3),
-        "post_search_total": load,
-        "memory_per_worker": memory,
-    }, indent=2))  # fmt: skip
+    machine = f"{platform.machine()} {os.cpu_count()} cpu, {platform.python_version()}"
+    print(
+        json.dumps(
+            {
+                "machine": machine,
+                "workers": args.workers,
+                "connections": args.connections,
+                "duration_s": args.duration,
+                "start_to_ready_s": round(ready_s, 3),
+                "post_search_total": load,
+                "memory_per_worker": memory,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

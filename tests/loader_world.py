@@ -244,40 +244,78 @@ def build_world(engine: Engine) -> None:
     create_schema(engine)
     _insert(engine, users, [{"updated_at": None, "deleted_at": None, **u} for u in USERS])
     resume_defaults = {
-        "status": "send", "deleted_at": None, "description": "Hola", "skills": None,
-        "knowledges": None, "tools": None, "languages": None, "role_objectives": None,
-        "views": 0, "updated_at": None,
-    }  # fmt: skip
+        "status": "send",
+        "deleted_at": None,
+        "description": "Hola",
+        "skills": None,
+        "knowledges": None,
+        "tools": None,
+        "languages": None,
+        "role_objectives": None,
+        "views": 0,
+        "updated_at": None,
+    }
     _insert(engine, resumes, [{**resume_defaults, **r} for r in RESUMES])
     challenge_defaults = {
-        "status": "published", "deleted_at": None, "name": "Reto", "description": "Ven",
+        "status": "published",
+        "deleted_at": None,
+        "name": "Reto",
+        "description": "Ven",
         "updated_at": None,
-    }  # fmt: skip
+    }
     _insert(engine, challenges, [{**challenge_defaults, **c} for c in CHALLENGES])
-    _insert(engine, team_feedbacks, [
-        dict(model_id=m, model_type=t, type=k, value=v, user_id=u, created_at=at)
-        for m, t, k, v, u, at in FEEDBACKS
-    ])  # fmt: skip
-    _insert(engine, matches, [
-        dict(model_id=m, model_type=t, status=s, user_id=u, created_at=at)
-        for m, t, s, u, at in MATCHES
-    ])  # fmt: skip
-    _insert(engine, likes, [
-        dict(model_id=m, model_type=t, type=k, user_id=u, created_at=at)
-        for m, t, k, u, at in LIKES
-    ])  # fmt: skip
+    _insert(
+        engine,
+        team_feedbacks,
+        [
+            dict(model_id=m, model_type=t, type=k, value=v, user_id=u, created_at=at)
+            for m, t, k, v, u, at in FEEDBACKS
+        ],
+    )
+    _insert(
+        engine,
+        matches,
+        [
+            dict(model_id=m, model_type=t, status=s, user_id=u, created_at=at)
+            for m, t, s, u, at in MATCHES
+        ],
+    )
+    _insert(
+        engine,
+        likes,
+        [
+            dict(model_id=m, model_type=t, type=k, user_id=u, created_at=at)
+            for m, t, k, u, at in LIKES
+        ],
+    )
     _insert(engine, resumes_exhibited, [dict(resume_id=r, created_at=ago(1)) for r in EXHIBITED])
-    _insert(engine, views, [
-        dict(model_id=m, model_type=t, user_id=5, created_at=ago(700)) for m, t in VIEWS
-    ])  # fmt: skip
-    _insert(engine, activity_log, [
-        dict(log_name="app", description=d, subject_id=s, subject_type=t, causer_id=c,
-             causer_type=USER_MODEL_TYPE, created_at=at, updated_at=at)
-        for d, s, t, c, at in ACTIVITY
-    ])  # fmt: skip
-    _insert(engine, user_connections, [
-        dict(from_id=f, to_id=t, status=s, created_at=at) for f, t, s, at in CONNECTIONS
-    ])  # fmt: skip
+    _insert(
+        engine,
+        views,
+        [dict(model_id=m, model_type=t, user_id=5, created_at=ago(700)) for m, t in VIEWS],
+    )
+    _insert(
+        engine,
+        activity_log,
+        [
+            dict(
+                log_name="app",
+                description=d,
+                subject_id=s,
+                subject_type=t,
+                causer_id=c,
+                causer_type=USER_MODEL_TYPE,
+                created_at=at,
+                updated_at=at,
+            )
+            for d, s, t, c, at in ACTIVITY
+        ],
+    )
+    _insert(
+        engine,
+        user_connections,
+        [dict(from_id=f, to_id=t, status=s, created_at=at) for f, t, s, at in CONNECTIONS],
+    )
     _insert(engine, profiles, [dict(id=i, user_id=u, skills=s) for i, u, s in PROFILES])
 
 
@@ -317,8 +355,12 @@ def assert_resumes(data: SourceData) -> None:
         None,
         "Hola",
     )
-    assert table.created_at.tolist() == [epoch(ago(360)), epoch(ago(2)), epoch(ago(30)),
-                                         epoch(ago(100))]  # fmt: skip
+    assert table.created_at.tolist() == [
+        epoch(ago(360)),
+        epoch(ago(2)),
+        epoch(ago(30)),
+        epoch(ago(100)),
+    ]
     assert table.skills == (("Python", "SQL", "python"), (), (), ("Diseño",))
     assert table.tools == (("Excel",), (), (), ())
     assert table.knowledges == ((), (), (), ())
@@ -374,9 +416,17 @@ def assert_interactions(data: SourceData) -> None:
         (6, 101, cha, mat, 4.0, ago(1)),
         (7, 201, cha, rat, 4.5, ago(2)),
     ]
-    got = list(zip(table.user_id.tolist(), table.item_id.tolist(), table.item_type.tolist(),
-                   table.kind.tolist(), table.rating.tolist(), table.created_at.tolist(),
-                   strict=True))  # fmt: skip
+    got = list(
+        zip(
+            table.user_id.tolist(),
+            table.item_id.tolist(),
+            table.item_type.tolist(),
+            table.kind.tolist(),
+            table.rating.tolist(),
+            table.created_at.tolist(),
+            strict=True,
+        )
+    )
     assert got == [(u, i, t, k, r, epoch(at)) for u, i, t, k, r, at in expected]
     assert table.item_type.dtype == np.uint8 and table.kind.dtype == np.uint8
     assert table.rating.dtype == np.float32
@@ -385,8 +435,10 @@ def assert_interactions(data: SourceData) -> None:
 def assert_connections(data: SourceData) -> None:
     table = data.connections
     assert list(zip(table.from_id.tolist(), table.to_id.tolist(), strict=True)) == [
-        (1, 2), (2, 1), (5, 1),
-    ]  # fmt: skip
+        (1, 2),
+        (2, 1),
+        (5, 1),
+    ]
     assert table.created_at.tolist() == [epoch(ago(90)), epoch(ago(2)), epoch(ago(1))]
 
 
@@ -419,8 +471,14 @@ def assert_report(data: SourceData) -> None:
         "declared_skills.skills.duplicate": 1,
     }
     assert report.skipped == expected
-    assert {"resumes", "resume_views", "challenges", "history_views", "connections",
-            "total"} <= set(report.seconds)  # fmt: skip
+    assert {
+        "resumes",
+        "resume_views",
+        "challenges",
+        "history_views",
+        "connections",
+        "total",
+    } <= set(report.seconds)
     assert all(seconds >= 0 for seconds in report.seconds.values())
 
 

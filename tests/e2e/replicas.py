@@ -23,8 +23,14 @@ PITCHREC = Path(sys.executable).parent / "pitchrec"
 HOST = "127.0.0.1"
 READY_TIMEOUT_SECONDS = 30.0
 #: Variables of the developer's environment that would change what a child process does.
-_INHERITED = ("PITCHREC_REDIS_URL", "PITCHREC_DATABASE_URL", "PITCHREC_SNAPSHOT_DIR",
-              "PITCHREC_API_PATH", "API_PATH", "PITCHREC_BUILD_FROM_DATABASE")  # fmt: skip
+_INHERITED = (
+    "PITCHREC_REDIS_URL",
+    "PITCHREC_DATABASE_URL",
+    "PITCHREC_SNAPSHOT_DIR",
+    "PITCHREC_API_PATH",
+    "API_PATH",
+    "PITCHREC_BUILD_FROM_DATABASE",
+)
 
 
 def free_port() -> int:
@@ -118,9 +124,18 @@ def start_redis(processes: Processes, port: int) -> Proc:
     directory = processes.directory / f"redis-{port}"
     directory.mkdir(exist_ok=True)
     command = [
-        "redis-server", "--port", str(port), "--bind", HOST, "--dir", str(directory),
-        "--save", "", "--appendonly", "no",
-    ]  # fmt: skip
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        HOST,
+        "--dir",
+        str(directory),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
     proc = processes.spawn(f"redis-{port}", command, child_env())
     deadline = time.monotonic() + 10
     while True:
@@ -154,14 +169,21 @@ class Replica:
     def start(self) -> Proc:
         self.incarnation += 1
         command = [
-            str(PITCHREC), "serve",
-            "--database-url", self.database_url,
-            "--snapshot", str(self.snapshot),
-            "--redis-url", self.redis_url,
-            "--host", HOST,
-            "--port", str(self.port),
-            "--workers", "1",
-        ]  # fmt: skip
+            str(PITCHREC),
+            "serve",
+            "--database-url",
+            self.database_url,
+            "--snapshot",
+            str(self.snapshot),
+            "--redis-url",
+            self.redis_url,
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+        ]
         env = child_env(PITCHREC_REFRESH_SECONDS="0")
         name = f"replica{self.index}-{self.incarnation}"
         self.proc = self.processes.spawn(name, command, env)
@@ -195,10 +217,15 @@ def start_archiver(
     processes: Processes, database_url: str, redis_url: str, consumer: str, batch_size: int
 ) -> Proc:
     command = [
-        str(PITCHREC), "archive",
-        "--database-url", database_url,
-        "--redis-url", redis_url,
-        "--consumer", consumer,
-        "--batch-size", str(batch_size),
-    ]  # fmt: skip
+        str(PITCHREC),
+        "archive",
+        "--database-url",
+        database_url,
+        "--redis-url",
+        redis_url,
+        "--consumer",
+        consumer,
+        "--batch-size",
+        str(batch_size),
+    ]
     return processes.spawn(f"archiver-{consumer}", command, child_env())

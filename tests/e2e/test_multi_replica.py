@@ -244,10 +244,23 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
 
 def _seed(database_url: str, directory: Path) -> None:
     result = subprocess.run(
-        [str(PITCHREC), "seed", "--database-url", database_url, "--scale", "0.02",
-         "--seed", "9", "--truth-out", str(directory / "truth.npz")],
-        cwd=directory, capture_output=True, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            str(PITCHREC),
+            "seed",
+            "--database-url",
+            database_url,
+            "--scale",
+            "0.02",
+            "--seed",
+            "9",
+            "--truth-out",
+            str(directory / "truth.npz"),
+        ],
+        cwd=directory,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr.decode(errors="replace")[-3000:]
 
 
@@ -404,9 +417,10 @@ def test_three_replicas_one_killed_no_event_lost(
     failed_prefixes = {f"{a.request_id}:" for a in failed if a.request_id is not None}
     failed_event_ids = {i for a in failed for i in a.ids}
     unexplained = {
-        i for i in unexpected
+        i
+        for i in unexpected
         if i not in failed_event_ids and not any(i.startswith(p) for p in failed_prefixes)
-    }  # fmt: skip
+    }
 
     def in_loss_window(attempt: Attempt) -> bool:
         return (

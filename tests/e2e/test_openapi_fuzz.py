@@ -101,13 +101,41 @@ def test_no_server_errors(case: schemathesis.Case, served_app: Any) -> None:
 # -- targeted: id-like strings in every legacy alias and in the v1 exclude query -------
 
 LEGACY_ALIASES = (
-    "SELF_ID", "user_id", "excluded_ids", "LAST_IDS", "videos_excluidos", "MAX_SIZE", "size",
+    "SELF_ID",
+    "user_id",
+    "excluded_ids",
+    "LAST_IDS",
+    "videos_excluidos",
+    "MAX_SIZE",
+    "size",
     "session_id",
-)  # fmt: skip
+)
 ID_LIKE = st.sampled_from(
-    ["7", " 7 ", "-7", "--7", "-", "+7", "0", "007", "1_000", "0x1f", "1e3", "7.0", "²", "٣",
-     "१२", "①", "9" * 30, "-" + "9" * 30, ",", "1,,2", "1, 2,x", ""]
-)  # fmt: skip
+    [
+        "7",
+        " 7 ",
+        "-7",
+        "--7",
+        "-",
+        "+7",
+        "0",
+        "007",
+        "1_000",
+        "0x1f",
+        "1e3",
+        "7.0",
+        "²",
+        "٣",
+        "१२",
+        "①",
+        "9" * 30,
+        "-" + "9" * 30,
+        ",",
+        "1,,2",
+        "1, 2,x",
+        "",
+    ]
+)
 TEXT = ID_LIKE | st.text(alphabet=st.sampled_from("0123456789-+, ²٣_x"), max_size=8)
 JSON_VALUES = st.recursive(
     st.none()

@@ -39,9 +39,20 @@ def _free_port() -> int:
 
 def _start_redis(port: int, directory: Path) -> subprocess.Popen[bytes]:
     command = [
-        "redis-server", "--port", str(port), "--bind", HOST, "--dir", str(directory),
-        "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-    ]  # fmt: skip
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        HOST,
+        "--dir",
+        str(directory),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--save",
+        "",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while True:
@@ -59,10 +70,19 @@ def _start_redis(port: int, directory: Path) -> subprocess.Popen[bytes]:
 @pytest.fixture
 def world(tmp_path: Path) -> Path:
     result = subprocess.run(
-        [str(PITCHREC), "seed", "--database-url", f"sqlite:///{tmp_path / 'w.db'}",
-         "--scale", "0.01", "--seed", "4"],
-        capture_output=True, check=False,
-    )  # fmt: skip
+        [
+            str(PITCHREC),
+            "seed",
+            "--database-url",
+            f"sqlite:///{tmp_path / 'w.db'}",
+            "--scale",
+            "0.01",
+            "--seed",
+            "4",
+        ],
+        capture_output=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     return tmp_path
 
@@ -86,10 +106,21 @@ def test_feeds_survive_a_redis_restart_and_no_event_is_lost(
     api_port = _free_port()
     env = dict(os.environ, PITCHREC_REFRESH_SECONDS="0")
     server = subprocess.Popen(
-        [str(PITCHREC), "serve", "--database-url", f"sqlite:///{world / 'w.db'}",
-         "--redis-url", f"redis://{HOST}:{port}/0", "--port", str(api_port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            str(PITCHREC),
+            "serve",
+            "--database-url",
+            f"sqlite:///{world / 'w.db'}",
+            "--redis-url",
+            f"redis://{HOST}:{port}/0",
+            "--port",
+            str(api_port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     statuses: list[int] = []
     expected_rows = 0
     client = httpx.Client(base_url=f"http://{HOST}:{api_port}", timeout=10)
@@ -115,8 +146,14 @@ def test_feeds_survive_a_redis_restart_and_no_event_is_lost(
                 statuses.append(response.status_code)
                 if response.status_code == 200:
                     expected_rows += 1 + len(response.json()["body"]["items"])
-                event = {"event_id": f"e{i}", "type": "view", "user_id": i % 50,
-                         "item_id": i, "item_type": "resume", "value": 0.5}  # fmt: skip
+                event = {
+                    "event_id": f"e{i}",
+                    "type": "view",
+                    "user_id": i % 50,
+                    "item_id": i,
+                    "item_type": "resume",
+                    "value": 0.5,
+                }
                 response = client.post("/v1/events", json={"events": [event]})
                 statuses.append(response.status_code)
                 if response.status_code == 202:
@@ -144,8 +181,10 @@ def test_feeds_survive_a_redis_restart_and_no_event_is_lost(
                 if len(ids) >= expected_rows or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
-        print(f"[outage] {len(statuses)} requests, {served_while_down} while Redis was down, "
-              f"{expected_rows} events expected, {len(ids)} in the stream")  # fmt: skip
+        print(
+            f"[outage] {len(statuses)} requests, {served_while_down} while Redis was down, "
+            f"{expected_rows} events expected, {len(ids)} in the stream"
+        )
         assert len(ids) == expected_rows
     finally:
         client.close()

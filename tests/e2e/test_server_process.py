@@ -95,13 +95,19 @@ def start_server(database_url: str, snapshot: Path, directory: Path, name: str) 
     for variable in ("PITCHREC_REDIS_URL", "PITCHREC_API_PATH", "API_PATH"):
         env.pop(variable, None)
     command = [
-        str(PITCHREC), "serve",
-        "--database-url", database_url,
-        "--snapshot", str(snapshot),
-        "--host", HOST,
-        "--port", str(port),
-        "--workers", "2",
-    ]  # fmt: skip
+        str(PITCHREC),
+        "serve",
+        "--database-url",
+        database_url,
+        "--snapshot",
+        str(snapshot),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
     with stdout_path.open("ab") as stdout, stderr_path.open("ab") as stderr:
         started_at = time.perf_counter()
         process = subprocess.Popen(

@@ -16,6 +16,7 @@ from pitchrec.errors import DataSourceError
 from pitchrec.progress import Advance
 from pitchrec.sources._loading import lookup as _lookup
 from pitchrec.sources.database import create_schema, make_engine
+from pitchrec.sources.schema import RESUME_MODEL_TYPE
 from pitchrec.sources.loaders import (
     load_profiles,
     load_sources,
@@ -186,3 +187,40 @@ def test_join_fan_out_does_not_duplicate_rows(sqlite_url: str) -> None:
     profiles = load_profiles(engine, now=world.NOW)
     assert profiles.user_id.tolist() == [1, 2, 3, 5]
     engine.dispose()
+
+
+def test_a_load_as_of_a_past_time_reads_nothing_that_happened_later(engine: Engine) -> None:
+    """Rows dated after ``now`` are invisible to every loader: a resume created later, a
+    later like (not in the history, not in the like count), a later view, a later
+    connection. What a snapshot built as of an offline-evaluation cut must not see."""
+    later = world.NOW + timedelta(hours=1)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO resumes (id, user_id, video, description, status, created_at,"
+                " skills) VALUES (9901, 1, 'https://media.example/r/9901.mp4', 'Futuro',"
+                " 'send', :at, '[]')"
+            ),
+            {"at": later},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO likes (user_id, model_id, model_type, type, created_at)"
+                " VALUES (3, :resume, :model, 'save', :at)"
+            ),
+            {"resume": 101, "model": RESUME_MODEL_TYPE, "at": later},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO activity_log (causer_id, subject_id, subject_type, description,"
+                " log_name, created_at) VALUES (3, :resume, :model, '#video #view #VMP',"
+                " 'app', :at)"
+            ),
+            {"resume": 101, "model": RESUME_MODEL_TYPE, "at": later},
+        )
+    before = load_sources(engine, now=world.NOW, blacklist=world.BLACKLIST)
+    world.assert_world(before)  # exactly what the world holds without the later rows
+    after = load_sources(engine, now=later, blacklist=world.BLACKLIST)
+    assert 9901 in after.resumes.id.tolist()  # the planted rows are readable later on
+    planted = after.interactions.created_at == world.epoch(later)
+    assert planted.sum() == 2 and set(after.interactions.user_id[planted].tolist()) == {3}

@@ -53,9 +53,15 @@ def test_legacy_activity_list_session_set_and_archive_rows() -> None:
     assert events[-1]["params"] == {"excluded_count": 0}
     view = events[0]
     assert list(view) == [
-        "event_type", "user_id", "video_id", "video_url", "position", "feed_type",
-        "timestamp", "session_id",
-    ]  # fmt: skip
+        "event_type",
+        "user_id",
+        "video_id",
+        "video_url",
+        "position",
+        "feed_type",
+        "timestamp",
+        "session_id",
+    ]
     assert view["feed_type"] in ("VMP", "AU", "NU", "FW")
     assert view["session_id"] == "session:7:s_1"  # namespaced, sanitised (D-S10)
     members = store.session_members("session:7:s_1:videos")

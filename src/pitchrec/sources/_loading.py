@@ -146,3 +146,10 @@ def parse_lists(cells: Sequence[Any], table: str, column: str, report: LoadRepor
     for reason, count in stats.skipped().items():
         report.skip(f"{table}.{column}.{reason}", count)
     return parsed
+
+
+def not_after(created_at: ColumnElement[Any], now: datetime) -> ColumnElement[bool]:
+    """``created_at`` is not after the load's ``now`` (NULL passes: undated rows are not
+    from the future). Every loader bounds its reads by it, so a snapshot built as of a
+    past time reads nothing that happened later."""
+    return or_(created_at.is_(None), created_at <= now)

@@ -22,6 +22,7 @@ from pitchrec.sources._loading import (
     columns,
     int64s,
     lookup,
+    not_after,
     parse_lists,
     resume_or_untyped,
     to_epoch_seconds,
@@ -132,6 +133,7 @@ def read_resumes(
         r.status == "send",
         r.video.is_not(None),
         r.created_at >= now - RESUME_WINDOW,
+        r.created_at <= now,
     )
 
     def content_problem(row: Any) -> str | None:
@@ -143,7 +145,7 @@ def read_resumes(
     lists = {
         name: parse_lists(cols[name], "resumes", name, report) for name in _RESUME_JSON_COLUMNS
     }
-    aggregates = _resume_aggregates(reader, ids, report)
+    aggregates = _resume_aggregates(reader, ids, now, report)
     table = ResumeTable(
         id=ids,
         user_id=int64s(cols["user_id"]),
@@ -164,8 +166,10 @@ def read_resumes(
     return table
 
 
-def _resume_aggregates(reader: Reader, ids: Int64s, report: LoadReport) -> dict[str, NDArray[Any]]:
-    """All-time per-resume aggregates (spec 1.2.1), one GROUP BY query each."""
+def _resume_aggregates(
+    reader: Reader, ids: Int64s, now: datetime, report: LoadReport
+) -> dict[str, NDArray[Any]]:
+    """All-time per-resume aggregates up to ``now`` (spec 1.2.1), one GROUP BY query each."""
     tf, m, lk = team_feedbacks.c, matches.c, likes.c
     resumeish = resume_or_untyped(tf.model_type)
     ratings = reader.rows(
@@ -176,7 +180,12 @@ def _resume_aggregates(reader: Reader, ids: Int64s, report: LoadReport) -> dict[
             func.sum(case((resumeish, 1), else_=0)),
             func.count(),
         )
-        .where(tf.type == "ranking_resume", tf.value > 0, tf.model_id.is_not(None))
+        .where(
+            tf.type == "ranking_resume",
+            tf.value > 0,
+            tf.model_id.is_not(None),
+            not_after(tf.created_at, now),
+        )
         .group_by(tf.model_id),
     )
     keys, total, count, all_rows = (np.array(c) for c in transpose(ratings, 4))
@@ -195,7 +204,7 @@ def _resume_aggregates(reader: Reader, ids: Int64s, report: LoadReport) -> dict[
             name,
             select(model_id, func.sum(case((resume_or_untyped(model_type), 1), else_=0)))
             .add_columns(func.count())
-            .where(where, model_id.is_not(None))
+            .where(where, model_id.is_not(None), not_after(table.c.created_at, now))
             .group_by(model_id),
         )
         keys, typed, every = (np.array(c) for c in transpose(rows, 3))
@@ -217,12 +226,18 @@ def _resume_aggregates(reader: Reader, ids: Int64s, report: LoadReport) -> dict[
         "like_count": typed_count("resume_likes", likes, lk.type == "save"),
         "exhibited_count": plain_count(
             "resume_exhibited",
-            select(re_.resume_id, func.count()).group_by(re_.resume_id),
+            select(re_.resume_id, func.count())
+            .where(not_after(re_.created_at, now))
+            .group_by(re_.resume_id),
         ),
         "views": plain_count(
             "resume_views",
             select(views.c.model_id, func.count())
-            .where(views.c.model_type == RESUME_MODEL_TYPE, views.c.model_id.is_not(None))
+            .where(
+                views.c.model_type == RESUME_MODEL_TYPE,
+                views.c.model_id.is_not(None),
+                not_after(views.c.created_at, now),
+            )
             .group_by(views.c.model_id),
         ),
     }
@@ -243,6 +258,7 @@ def read_challenges(
         c.deleted_at.is_(None),
         c.video.is_not(None),
         or_(c.created_at >= since, c.updated_at >= since),
+        not_after(c.created_at, now),
     )
 
     def content_problem(row: Any) -> str | None:

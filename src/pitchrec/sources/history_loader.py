@@ -21,6 +21,7 @@ from pitchrec.sources._loading import (
     clamped,
     columns,
     int64s,
+    not_after,
     parse_lists,
     to_epoch_seconds,
     transpose,
@@ -69,24 +70,29 @@ def _history_query(
     item_id: ColumnElement[Any],
     item_type: ColumnElement[Any],
     created_at: ColumnElement[Any],
-    since: datetime,
+    window: tuple[datetime, datetime],
     *where: ColumnElement[bool],
     rating: ColumnElement[Any] | None = None,
 ) -> Select[Any]:
     """User id, item id, item type code, the clamped ``rating`` (when given) and
-    ``created_at`` of the rows meeting ``where`` that name a user and an item, since ``since``."""
+    ``created_at`` of the rows meeting ``where`` that name a user and an item, created in
+    ``window`` = (since, now]: nothing dated after the load's ``now`` is read, so a
+    snapshot built as of a past time holds no later row (and a clock-skewed future row
+    does not count as recent until its date)."""
+    since, now = window
     rated = () if rating is None else (clamped(rating),)
     return select(user_id, item_id, type_code(item_type), *rated, created_at).where(
         *where,
         user_id.is_not(None),
         item_id.is_not(None),
         created_at >= since,
+        created_at <= now,
     )
 
 
 def read_interactions(reader: Reader, now: datetime, report: LoadReport) -> InteractionTable:
     tf, lk, m, al = team_feedbacks.c, likes.c, matches.c, activity_log.c
-    since = now - HISTORY_WINDOW
+    window = (now - HISTORY_WINDOW, now)
     sources: list[tuple[str, InteractionKind, Select[Any]]] = [
         (
             "history_ratings",
@@ -96,7 +102,7 @@ def read_interactions(reader: Reader, now: datetime, report: LoadReport) -> Inte
                 tf.model_id,
                 tf.model_type,
                 tf.created_at,
-                since,
+                window,
                 tf.type == "ranking_resume",
                 tf.value > 0,
                 rating=tf.value,
@@ -106,14 +112,19 @@ def read_interactions(reader: Reader, now: datetime, report: LoadReport) -> Inte
             "history_saves",
             InteractionKind.SAVE,
             _history_query(
-                lk.user_id, lk.model_id, lk.model_type, lk.created_at, since, lk.type == "save"
+                lk.user_id, lk.model_id, lk.model_type, lk.created_at, window, lk.type == "save"
             ),
         ),
         (
             "history_matches",
             InteractionKind.MATCH,
             _history_query(
-                m.user_id, m.model_id, m.model_type, m.created_at, since, m.status == "accepted"
+                m.user_id,
+                m.model_id,
+                m.model_type,
+                m.created_at,
+                window,
+                m.status == "accepted",
             ),
         ),
         (
@@ -124,7 +135,7 @@ def read_interactions(reader: Reader, now: datetime, report: LoadReport) -> Inte
                 al.subject_id,
                 al.subject_type,
                 al.created_at,
-                now - VIEW_HISTORY_WINDOW,
+                (now - VIEW_HISTORY_WINDOW, now),
                 al.description.like(VIEW_LOG_PATTERN),
             ),
         ),
@@ -177,7 +188,9 @@ def read_connections(reader: Reader, now: datetime, report: LoadReport) -> Conne
     rows = reader.rows(
         "connections",
         select(uc.from_id, uc.to_id, uc.created_at).where(
-            uc.status == "accepted", uc.created_at >= now - CONNECTION_WINDOW
+            uc.status == "accepted",
+            uc.created_at >= now - CONNECTION_WINDOW,
+            uc.created_at <= now,
         ),
     )
     cols = transpose(rows, 3)
@@ -206,7 +219,11 @@ def read_declared_skills(reader: Reader, now: datetime, report: LoadReport) -> D
     stmt = (
         select(p.user_id, p.skills)
         .select_from(profiles.join(users, p.user_id == u.id))
-        .where(u.deleted_at.is_(None), or_(u.created_at >= since, u.updated_at >= since))
+        .where(
+            u.deleted_at.is_(None),
+            or_(u.created_at >= since, u.updated_at >= since),
+            not_after(u.created_at, now),
+        )
         .order_by(p.user_id, p.id)
     )
     latest: dict[int, Any] = {}  # user id -> skills cell of its newest profile
@@ -226,7 +243,11 @@ def read_profiles(reader: Reader, now: datetime, report: LoadReport) -> ProfileT
     stmt = (
         select(u.id, u.name, u.city, u.country, p.id.label("profile_id"), p.skills)
         .select_from(users.outerjoin(profiles, p.user_id == u.id))
-        .where(u.deleted_at.is_(None), or_(u.created_at >= since, u.updated_at >= since))
+        .where(
+            u.deleted_at.is_(None),
+            or_(u.created_at >= since, u.updated_at >= since),
+            not_after(u.created_at, now),
+        )
         .order_by(u.id, p.id)
     )
     latest: dict[int, Any] = {}  # user id -> row of its newest profile (highest id)
