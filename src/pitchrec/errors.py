@@ -6,7 +6,8 @@
     ├── ConfigurationError      a setting is missing, malformed or unsafe
     ├── DataSourceError         the database could not be read or has an unusable shape
     ├── SnapshotError           a snapshot directory is missing, corrupt or of another format
-    └── InvalidRequestError     a request names a field with a value we cannot accept
+    ├── InvalidRequestError     a request names a field with a value we cannot accept
+    └── EvaluationInputError    an evaluation's data, cut, log or configuration is unusable
 
 Callers catch ``PitchrecError`` at the edge (CLI, HTTP) and turn it into a clear message;
 anything else is a bug.
@@ -38,3 +39,8 @@ class InvalidRequestError(PitchrecError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class EvaluationInputError(PitchrecError):
+    """An evaluation cannot run on what it was given: an empty database, a cut outside
+    the data, a log without the columns it needs, an unknown configuration."""

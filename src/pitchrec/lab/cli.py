@@ -19,6 +19,7 @@ from rich.console import Console
 
 from pitchrec.cli import DatabaseOption, database_or_default, friendly_errors
 from pitchrec.lab import cli_options as opt
+from pitchrec.lab.offline.cli import offline
 from pitchrec.lab.simulation.experiment import ExperimentConfig, run_experiment
 from pitchrec.lab.simulation.stream import StreamConfig
 from pitchrec.lab.simulation.summary import compact, summarise
@@ -229,6 +230,7 @@ def _print_summary(summary: dict[str, Any], json_output: bool) -> None:
 
 
 def evaluate(
+    ctx: typer.Context,
     obd_dir: opt.ObdDir = opt.DEFAULT_OBD,
     campaign: opt.Campaign = None,
     epsilon: opt.Epsilon = 0.1,
@@ -236,22 +238,26 @@ def evaluate(
     n_boot: opt.NBoot = 1000,
     seed: opt.Seed = 0,
 ) -> None:
-    """Off-policy evaluation (IPS, SNIPS, DR with intervals) on an Open Bandit log; JSON."""
+    """Off-policy evaluation (IPS, SNIPS, DR with intervals) on an Open Bandit log (JSON);
+    ``pitchrec evaluate offline``: relevance on a database's own history."""
     from pitchrec.lab.offpolicy.obd import evaluate_obd
 
+    if ctx.invoked_subcommand is not None:
+        return
     if interval not in ("analytic", "bootstrap"):
         raise typer.BadParameter("--interval must be analytic or bootstrap")
     if not obd_dir.exists():
         err.print(f"[red]error:[/red] {obd_dir} does not exist")
         raise typer.Exit(2)
-    result = evaluate_obd(
-        obd_dir,
-        campaign=campaign,
-        epsilon=epsilon,
-        interval="analytic" if interval == "analytic" else "bootstrap",
-        n_boot=n_boot,
-        seed=seed,
-    )
+    with friendly_errors():
+        result = evaluate_obd(
+            obd_dir,
+            campaign=campaign,
+            epsilon=epsilon,
+            interval="analytic" if interval == "analytic" else "bootstrap",
+            n_boot=n_boot,
+            seed=seed,
+        )
     typer.echo(json.dumps(result, default=float))
 
 
@@ -307,7 +313,10 @@ def _jsonable(value: Any) -> Any:
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="The lab's commands.")
 app.command("seed")(seed)
 app.command("simulate")(simulate)
-app.command("evaluate")(evaluate)
+evaluate_app = typer.Typer(invoke_without_command=True, no_args_is_help=False, add_completion=False)
+evaluate_app.callback()(evaluate)
+evaluate_app.command("offline")(offline)
+app.add_typer(evaluate_app, name="evaluate")
 
 
 def main(argv: list[str] | None = None) -> None:
