@@ -16,13 +16,13 @@ from pitchrec.errors import DataSourceError
 from pitchrec.progress import Advance
 from pitchrec.sources._loading import lookup as _lookup
 from pitchrec.sources.database import create_schema, make_engine
-from pitchrec.sources.schema import RESUME_MODEL_TYPE
 from pitchrec.sources.loaders import (
     load_profiles,
     load_sources,
     to_epoch_seconds,
     utc_naive,
 )
+from pitchrec.sources.schema import RESUME_MODEL_TYPE
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import CompoundSelect, Engine, Text, cast, null, select, union_all
+from sqlalchemy import Engine, Select, null, select
 
 from pitchrec.errors import EvaluationInputError
 from pitchrec.index.build import build_snapshot
@@ -75,11 +75,12 @@ class Split:
         return np.asarray(sorted(self.truth), dtype=np.int64)
 
 
-def _positive_queries(rule: PositiveRule) -> CompoundSelect[Any]:
-    """(user id, resume id, created_at, watch JSON or NULL) of every positive row."""
+def _positive_queries(rule: PositiveRule) -> tuple[Select[Any], ...]:
+    """(user id, resume id, created_at, watch JSON or NULL) of every positive row, one
+    query per source (a UNION would mix text collations on MariaDB)."""
     tf, lk, m, al = team_feedbacks.c, likes.c, matches.c, activity_log.c
-    none = cast(null(), Text)
-    return union_all(
+    none = null()
+    return (
         select(tf.user_id, tf.model_id, tf.created_at, none).where(
             tf.type == "ranking_resume",
             tf.value >= rule.min_rating,
@@ -120,7 +121,7 @@ class Positives:
 def read_positives(engine: Engine, rule: PositiveRule) -> Positives:
     """All positive rows of the database (one query), oldest first."""
     with engine.connect() as connection:
-        rows = connection.execute(_positive_queries(rule)).all()
+        rows = [row for query in _positive_queries(rule) for row in connection.execute(query)]
     kept = [
         row
         for row in rows

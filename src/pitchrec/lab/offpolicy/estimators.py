@@ -16,15 +16,27 @@ Intervals: ``"analytic"`` (normal approximation of the per-round terms; delta me
 SNIPS) or ``"bootstrap"`` (percentile bootstrap over rounds, the estimator recomputed on each
 resample). The effective sample size (sum w)^2 / sum w^2 says how many logged rounds the
 estimate is really worth.
+
+A policy's value lies in the reward range, but IPS and DR need not (DR's terms can be
+negative): :func:`estimate` clips the point estimate and the interval to the reward range
+and flags it (``Estimate.clipped``, with the unclipped numbers kept). Inside the range the
+numbers are the formulas above unchanged.
+
+Inputs that are not what these formulas assume (a target row that is not a probability
+distribution, propensities outside (0, 1], a reward model that cannot be fitted) raise
+:class:`OffPolicyInputError`, a :class:`~pitchrec.errors.PitchrecError` (and a
+``ValueError``) whose message names the problem.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+
+from pitchrec.errors import EvaluationInputError
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
@@ -33,13 +45,19 @@ Interval = Literal["analytic", "bootstrap"]
 ESTIMATORS: tuple[Estimator, ...] = ("ips", "snips", "dr")
 _Z = {0.90: 1.6448536269514722, 0.95: 1.959963984540054, 0.99: 2.5758293035489004}
 _BOOT_CHUNK = 100  # bootstrap resamples drawn at once (memory: chunk x n indices)
+SUM_TOLERANCE = 1e-6  # how far a target row's sum may be from 1
+
+
+class OffPolicyInputError(EvaluationInputError, ValueError):
+    """A logged feedback, target distribution or reward model the estimators cannot use."""
 
 
 @dataclass(frozen=True)
 class LoggedFeedback:
     """n logged rounds: ``contexts`` (n, d), ``actions`` (n,) in [0, n_actions),
     ``rewards`` (n,), ``propensities`` (n,) in (0, 1], ``positions`` (n,) (0 when the log
-    has a single slot)."""
+    has a single slot), ``reward_range`` (low, high): the rewards' possible range (None:
+    :func:`reward_bounds` of the logged rewards), to which estimates are clipped."""
 
     contexts: Floats
     actions: Ints
@@ -47,17 +65,26 @@ class LoggedFeedback:
     propensities: Floats
     n_actions: int
     positions: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    reward_range: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         n = self.actions.shape[0]
         if self.contexts.shape[0] != n or self.rewards.shape != (n,):
-            raise ValueError("contexts, actions and rewards must have n rows")
+            raise OffPolicyInputError("contexts, actions and rewards must have n rows")
         if self.propensities.shape != (n,) or not np.all(
             (self.propensities > 0) & (self.propensities <= 1)
         ):
-            raise ValueError("propensities must have shape (n,) and lie in (0, 1]")
+            raise OffPolicyInputError("propensities must have shape (n,) and lie in (0, 1]")
+        if not np.all(np.isfinite(self.rewards)):
+            raise OffPolicyInputError("rewards must be finite")
         if n and (self.actions.min() < 0 or self.actions.max() >= self.n_actions):
-            raise ValueError("actions must lie in [0, n_actions)")
+            raise OffPolicyInputError("actions must lie in [0, n_actions)")
+        if self.reward_range is not None and not self.reward_range[0] <= self.reward_range[1]:
+            raise OffPolicyInputError(f"reward_range {self.reward_range} is empty")
+        if self.positions.size == 0:  # a single-slot log: every round at position 0
+            object.__setattr__(self, "positions", np.zeros(n, dtype=np.int64))
+        elif self.positions.shape != (n,) or self.positions.min() < 0:
+            raise OffPolicyInputError("positions must have shape (n,) and be >= 0")
 
     def __len__(self) -> int:
         return int(self.actions.shape[0])
@@ -65,21 +92,74 @@ class LoggedFeedback:
 
 @dataclass(frozen=True)
 class Estimate:
+    """One estimate: ``value`` and interval [``ci_low``, ``ci_high``] within the reward
+    range; ``clipped`` when any of the three was moved into it, ``unclipped`` then holding
+    the estimator's own (value, ci_low, ci_high)."""
+
     estimator: str
     value: float
     ci_low: float
     ci_high: float
     n: int
     effective_sample_size: float
+    clipped: bool = False
+    unclipped: tuple[float, float, float] | None = None
 
-    def as_dict(self) -> dict[str, float | int | str]:
-        return {
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "value": self.value,
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
             "n": self.n,
             "effective_sample_size": self.effective_sample_size,
+            "clipped": self.clipped,
         }
+        if self.unclipped is not None:
+            value, low, high = self.unclipped
+            out["unclipped"] = {"value": value, "ci_low": low, "ci_high": high}
+        return out
+
+
+def reward_bounds(rewards: Floats) -> tuple[float, float]:
+    """The reward range assumed when none is given: [0, 1] widened to the observed rewards
+    (n,)."""
+    return float(rewards.min(initial=0.0)), float(rewards.max(initial=1.0))
+
+
+def check_action_dist(pi: Floats, positions: Ints | None = None) -> None:
+    """Refuse a target distribution ``pi`` (n, K) that is not one: every entry finite and
+    non-negative, every row (one round at one position, ``positions`` (n,)) summing to 1
+    within :data:`SUM_TOLERANCE`. The message names the first offending row."""
+
+    def where(row: int) -> str:
+        at = (
+            f" (position {int(positions[row])})" if positions is not None and positions.size else ""
+        )
+        return f"action_dist row {row}{at}"
+
+    finite = np.isfinite(pi)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        raise OffPolicyInputError(f"{where(row)}: entry {col} is {pi[row, col]}, not finite")
+    if (pi < 0).any():
+        row, col = np.argwhere(pi < 0)[0]
+        raise OffPolicyInputError(f"{where(row)}: entry {col} is negative ({pi[row, col]:g})")
+    sums = pi.sum(axis=1)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > SUM_TOLERANCE)
+    if bad.size:
+        raise OffPolicyInputError(
+            f"{where(bad[0])} sums to {sums[bad[0]]:.10g}, not 1 (tolerance {SUM_TOLERANCE:g}); "
+            f"{bad.size} of {pi.shape[0]} rows are off"
+        )
+
+
+def _clip(
+    values: tuple[float, float, float], bounds: tuple[float, float]
+) -> tuple[tuple[float, float, float], bool]:
+    """(value, low, high) moved into ``bounds``, and whether anything moved."""
+    low, high = bounds
+    clipped = tuple(min(max(v, low), high) for v in values)
+    return (clipped[0], clipped[1], clipped[2]), clipped != values
 
 
 def _point(kind: Estimator, r: Floats, w: Floats, direct: Floats, q_logged: Floats) -> float:
@@ -116,34 +196,51 @@ def estimate(
     """The value of the target policy ``action_dist`` (n, K) by estimator ``kind``.
 
     ``reward_model`` (n, K) is required by ``"dr"``. ``level`` is 0.90, 0.95 or 0.99 for
-    analytic intervals (any level in (0, 1) for the bootstrap).
+    analytic intervals (any level in (0, 1) for the bootstrap). The point estimate and
+    interval are clipped to ``data.reward_range`` (default :func:`reward_bounds` of the
+    logged rewards) and flagged when that moved them. Raises :class:`OffPolicyInputError` when
+    ``action_dist`` is not a distribution per row (:func:`check_action_dist`).
     """
     n, k = len(data), data.n_actions
     pi = np.asarray(action_dist, dtype=np.float64)
     if pi.shape != (n, k):
-        raise ValueError(f"action_dist must have shape ({n}, {k}), got {pi.shape}")
+        raise OffPolicyInputError(f"action_dist must have shape ({n}, {k}), got {pi.shape}")
     if n == 0:
-        raise ValueError("no logged rounds")
+        raise OffPolicyInputError("no logged rounds")
+    check_action_dist(pi, data.positions)
     rows = np.arange(n)
     w = pi[rows, data.actions] / data.propensities
     r = data.rewards
-    if kind == "dr":
-        if reward_model is None or reward_model.shape != (n, k):
-            raise ValueError(f"dr needs a reward_model of shape ({n}, {k})")
-        direct = np.sum(pi * reward_model, axis=1)
-        q_logged = reward_model[rows, data.actions]
-    else:
-        direct = q_logged = np.zeros(n)
+    direct, q_logged = _model_terms(kind, pi, reward_model, data.actions)
     value = _point(kind, r, w, direct, q_logged)
     if interval == "analytic":
         if level not in _Z:
-            raise ValueError(f"analytic intervals support levels {sorted(_Z)}")
+            raise OffPolicyInputError(f"analytic intervals support levels {sorted(_Z)}")
         half = _Z[level] * _analytic_se(kind, r, w, direct, q_logged, value)
         low, high = value - half, value + half
     else:
         low, high = _bootstrap(kind, r, w, direct, q_logged, level, n_boot, seed)
     ess = float(np.sum(w) ** 2 / max(float(np.sum(w**2)), 1e-300))
-    return Estimate(kind, value, low, high, n, ess)
+    raw = (value, low, high)
+    bounds = reward_bounds(r) if data.reward_range is None else data.reward_range
+    (value, low, high), clipped = _clip(raw, bounds)
+    return Estimate(kind, value, low, high, n, ess, clipped, raw if clipped else None)
+
+
+def _model_terms(
+    kind: Estimator, pi: Floats, reward_model: Floats | None, actions: Ints
+) -> tuple[Floats, Floats]:
+    """DR's direct term sum_a pi q (n,) and q at the logged actions (n,); zeros otherwise."""
+    n, k = pi.shape
+    if kind != "dr":
+        return np.zeros(n), np.zeros(n)
+    if reward_model is None or reward_model.shape != (n, k):
+        raise OffPolicyInputError(f"dr needs a reward_model of shape ({n}, {k})")
+    if not np.all(np.isfinite(reward_model)):
+        raise OffPolicyInputError("reward_model holds NaN or infinite predictions")
+    direct: Floats = np.sum(pi * reward_model, axis=1)
+    q_logged: Floats = reward_model[np.arange(n), actions]
+    return direct, q_logged
 
 
 def _bootstrap(
@@ -186,34 +283,67 @@ def fit_reward_model(
     on the other folds.
 
     ``"mean"``: per-action mean reward shrunk to the global mean with ``prior_strength``
-    pseudo-rounds; ``"ridge"``: per-action ridge regression on [contexts, 1] (falling back
-    to the shrunk mean for actions with too few rounds); predictions clipped to the reward
-    range.
+    pseudo-rounds; ``"ridge"``: per-action ridge regression on [contexts, 1], which needs
+    more training rounds than coefficients (d + 1) for every action in every fold and
+    raises :class:`OffPolicyInputError` naming the actions otherwise (it never falls back
+    to the mean silently: ask for ``kind="mean"``). Predictions are clipped to
+    :func:`reward_bounds`.
     """
     n, k = len(data), data.n_actions
     if folds < 2:
-        raise ValueError("folds must be >= 2")
+        raise OffPolicyInputError("folds must be >= 2")
+    if kind not in ("mean", "ridge"):
+        raise OffPolicyInputError(f"unknown reward model kind {kind!r}: use 'mean' or 'ridge'")
     fold = np.random.default_rng(seed).integers(0, folds, size=n)
     out = np.zeros((n, k))
     x = np.column_stack([data.contexts, np.ones(n)])
-    low, high = float(data.rewards.min(initial=0.0)), float(data.rewards.max(initial=1.0))
     for f in range(folds):
         train, test = fold != f, fold == f
         a, r = data.actions[train], data.rewards[train]
+        if kind == "ridge":
+            out[test] = _ridge_fold(x[train], a, r, x[test], k, ridge=ridge, fold=f)
+            continue
         overall = float(r.mean()) if r.size else 0.0
         counts = np.bincount(a, minlength=k).astype(np.float64)
         sums = np.bincount(a, weights=r, minlength=k)
-        means = (sums + prior_strength * overall) / (counts + prior_strength)
-        out[test] = means
-        if kind == "ridge":
-            xt = x[train]
-            for action in np.flatnonzero(counts > x.shape[1]):
-                rows = a == action
-                gram = xt[rows].T @ xt[rows] + ridge * np.eye(x.shape[1])
-                beta = np.linalg.solve(gram, xt[rows].T @ r[rows])
-                out[test, action] = x[test] @ beta
-    clipped: Floats = np.clip(out, low, high)
+        out[test] = (sums + prior_strength * overall) / (counts + prior_strength)
+    clipped: Floats = np.clip(out, *reward_bounds(data.rewards))
     return clipped
+
+
+def _ridge_fold(
+    x_train: Floats, a: Ints, r: Floats, x_test: Floats, k: int, *, ridge: float, fold: int
+) -> Floats:
+    """One fold's ridge predictions (n_test, K) from training rows ``x_train`` (m, d + 1)
+    with actions ``a`` (m,) and rewards ``r`` (m,); raises when an action cannot be fitted."""
+    p = x_train.shape[1]
+    if ridge < 0 or not np.isfinite(x_train).all():
+        raise OffPolicyInputError(
+            "ridge reward model needs ridge >= 0 and finite contexts "
+            f"(ridge={ridge:g}, finite contexts: {bool(np.isfinite(x_train).all())})"
+        )
+    counts = np.bincount(a, minlength=k)
+    short = np.flatnonzero(counts <= p)
+    if short.size:
+        listed = ", ".join(f"action {int(j)}: {int(counts[j])}" for j in short[:5])
+        raise OffPolicyInputError(
+            f"ridge reward model cannot be fitted in fold {fold}: {short.size} of {k} actions "
+            f"have at most {p} training rounds for {p} coefficients ({listed}"
+            f"{', ...' if short.size > 5 else ''}); use kind='mean', fewer folds or more data"
+        )
+    out = np.empty((x_test.shape[0], k))
+    for action in range(k):
+        rows = a == action
+        gram = x_train[rows].T @ x_train[rows] + ridge * np.eye(p)
+        try:
+            beta = np.linalg.solve(gram, x_train[rows].T @ r[rows])
+        except np.linalg.LinAlgError as exc:
+            raise OffPolicyInputError(
+                f"ridge reward model: singular system for action {action} in fold {fold} "
+                f"(ridge={ridge:g}; collinear or constant contexts need ridge > 0)"
+            ) from exc
+        out[:, action] = x_test @ beta
+    return out
 
 
 def evaluate_policy(
@@ -225,7 +355,8 @@ def evaluate_policy(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> dict[str, Estimate]:
-    """IPS, SNIPS and (with a reward model) DR estimates of one target policy."""
+    """IPS, SNIPS and (with a reward model (n, K)) DR estimates of one target policy
+    ``action_dist`` (n, K), clipped to the reward range as in :func:`estimate`."""
     kinds = ESTIMATORS if reward_model is not None else ESTIMATORS[:2]
     return {
         kind: estimate(

@@ -10,6 +10,11 @@ Format (Open Bandit Pipeline 0.4, ``obd/<behavior policy>/<campaign>/``):
 
 Each row is one logged round. Contexts are the one-hot user categories followed by the
 affinity columns (the usual OBP encoding).
+
+A folder or file that cannot be read as such a log (no campaign CSV, an unknown campaign,
+a header without rows, a missing column, an empty or malformed cell, a propensity outside
+(0, 1], a click outside [0, 1]) raises :class:`OffPolicyInputError` (a
+:class:`~pitchrec.errors.PitchrecError`) naming the file, the line and the column.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,12 +30,16 @@ from numpy.typing import NDArray
 from pitchrec.lab.offpolicy.estimators import (
     Interval,
     LoggedFeedback,
+    OffPolicyInputError,
     evaluate_policy,
     fit_reward_model,
 )
 
 Floats = NDArray[np.float64]
+Ints = NDArray[np.int64]
 ITEM_CONTEXT = "item_context.csv"
+CLICK_RANGE = (0.0, 1.0)  # a click is 0 or 1: every policy's click rate lies in [0, 1]
+MIN_ROUNDS = 4  # two per half of the time split, so that every interval has a spread
 _REQUIRED = ("timestamp", "item_id", "position", "click", "propensity_score")
 
 
@@ -45,58 +54,144 @@ class ObdLog:
 
 
 def _campaign_file(directory: Path, campaign: str | None) -> Path:
-    if campaign is not None:
-        return directory / f"{campaign}.csv"
+    """The campaign CSV of ``directory``: ``<campaign>.csv``, else its only non-item CSV."""
+    if not directory.is_dir():
+        raise OffPolicyInputError(f"{directory} is not a directory")
     found = sorted(p for p in directory.glob("*.csv") if p.name != ITEM_CONTEXT)
-    if len(found) != 1:
-        raise ValueError(f"expected one campaign CSV in {directory}, found {len(found)}")
+    names = ", ".join(p.stem for p in found) or "none"
+    if campaign is not None:
+        path = directory / f"{campaign}.csv"
+        if Path(campaign).name != campaign or path not in found:
+            raise OffPolicyInputError(
+                f"no campaign {campaign!r} in {directory} (no {path.name}); campaigns there: "
+                f"{names}"
+            )
+        return path
+    if not found:
+        raise OffPolicyInputError(
+            f"no campaign CSV in {directory} (expected <campaign>.csv beside {ITEM_CONTEXT})"
+        )
+    if len(found) > 1:
+        raise OffPolicyInputError(
+            f"{len(found)} campaign CSVs in {directory} ({names}): choose one (--campaign)"
+        )
     return found[0]
 
 
-def load_obd(directory: Path, campaign: str | None = None) -> ObdLog:
-    """Read the campaign CSV of ``directory`` (the only non-item CSV unless ``campaign``)."""
-    path = _campaign_file(Path(directory), campaign)
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        rows = list(reader)
-    col = {name: i for i, name in enumerate(header)}
-    missing = [name for name in _REQUIRED if name not in col]
+@dataclass(frozen=True)
+class _Table:
+    """A campaign CSV read as text: its header, rows and each row's line in the file."""
+
+    path: Path
+    header: list[str]
+    rows: list[list[str]]
+    lines: list[int]
+
+    def column(self, name: str) -> list[str]:
+        j = self.header.index(name)
+        return [row[j] for row in self.rows]
+
+    def numbers(self, name: str, *, integer: bool = False) -> Floats:
+        """Column ``name`` as finite numbers (n,); an empty or malformed cell is named."""
+        out = np.empty(len(self.rows))
+        for i, cell in enumerate(self.column(name)):
+            try:
+                out[i] = int(cell) if integer else float(cell)
+            except ValueError:
+                self.fail(i, name, "an empty cell" if not cell.strip() else f"{cell!r}")
+            if not np.isfinite(out[i]):
+                self.fail(i, name, f"{cell!r}")
+        return out
+
+    def fail(self, i: int, name: str, what: str, expected: str = "a number") -> NoReturn:
+        raise OffPolicyInputError(
+            f"{self.path}, line {self.lines[i]}, column {name!r}: {what}, expected {expected}"
+        )
+
+    def check(self, name: str, values: Floats, ok: NDArray[np.bool_], expected: str) -> None:
+        """Refuse the first row of ``values`` (n,) where ``ok`` (n,) is False."""
+        bad = np.flatnonzero(~ok)
+        if bad.size:
+            self.fail(int(bad[0]), name, f"{values[bad[0]]:g}", expected)
+
+
+def _read_table(path: Path) -> _Table:
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            rows, lines = [], []
+            for row in reader:
+                if row:
+                    rows.append(row)
+                    lines.append(reader.line_num)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise OffPolicyInputError(f"cannot read {path}: {exc}") from exc
+    if header is None:
+        raise OffPolicyInputError(f"{path} is empty (no header, no data rows)")
+    missing = [name for name in _REQUIRED if name not in header]
     if missing:
-        raise ValueError(f"{path.name} lacks columns {missing}")
-    users = sorted(c for c in header if c.startswith("user_feature_"))
+        raise OffPolicyInputError(f"{path} lacks columns {missing}")
+    if not rows:
+        raise OffPolicyInputError(f"{path} has a header but no data rows")
+    for row, line in zip(rows, lines, strict=True):
+        if len(row) != len(header):
+            raise OffPolicyInputError(
+                f"{path}, line {line}: {len(row)} cells, the header has {len(header)}"
+            )
+    return _Table(path, header, rows, lines)
+
+
+def _contexts(table: _Table) -> tuple[Floats, int, int]:
+    """One-hot user categories and affinities (n, d), the category count, the item count
+    implied by the affinity columns."""
+    users = sorted(c for c in table.header if c.startswith("user_feature_"))
     affinity = sorted(
-        (c for c in header if c.startswith("user-item_affinity_")),
-        key=lambda c: int(c.rsplit("_", 1)[1]),
+        (c for c in table.header if c.startswith("user-item_affinity_")),
+        key=lambda c: int(c.rsplit("_", 1)[1]) if c.rsplit("_", 1)[1].isdigit() else -1,
     )
-
-    def column(name: str) -> list[str]:
-        j = col[name]
-        return [row[j] for row in rows]
-
-    actions = np.asarray(column("item_id"), dtype=np.int64)
-    n_actions = max(int(actions.max()) + 1 if actions.size else 0, len(affinity))
+    n = len(table.rows)
     blocks: list[Floats] = []
     levels = 0
     for name in users:
-        values = column(name)
+        values = table.column(name)
         vocabulary = {v: i for i, v in enumerate(sorted(set(values)))}
-        onehot = np.zeros((len(values), len(vocabulary)))
-        onehot[np.arange(len(values)), [vocabulary[v] for v in values]] = 1.0
+        onehot = np.zeros((n, len(vocabulary)))
+        onehot[np.arange(n), [vocabulary[v] for v in values]] = 1.0
         blocks.append(onehot)
         levels += len(vocabulary)
-    if affinity:
-        blocks.append(np.asarray([[float(row[col[c]]) for c in affinity] for row in rows]))
-    contexts = np.hstack(blocks) if blocks else np.zeros((len(rows), 0))
+    blocks.extend(table.numbers(name)[:, None] for name in affinity)
+    contexts = np.hstack(blocks) if blocks else np.zeros((n, 0))
+    return contexts, levels, len(affinity)
+
+
+def load_obd(directory: Path, campaign: str | None = None) -> ObdLog:
+    """Read the campaign CSV of ``directory`` (the only non-item CSV unless ``campaign``).
+
+    Raises :class:`OffPolicyInputError` naming the file, line and column of the first
+    problem.
+    """
+    table = _read_table(_campaign_file(Path(directory), campaign))
+    items = table.numbers("item_id", integer=True)
+    table.check("item_id", items, items >= 0, "an item id >= 0")
+    positions = table.numbers("position", integer=True)
+    table.check("position", positions, positions >= 1, "a 1-based position")
+    clicks = table.numbers("click")
+    table.check("click", clicks, (clicks >= 0) & (clicks <= 1), "a click in [0, 1]")
+    pscore = table.numbers("propensity_score")
+    table.check("propensity_score", pscore, (pscore > 0) & (pscore <= 1), "a value in (0, 1]")
+    contexts, levels, n_affinity = _contexts(table)
+    actions = items.astype(np.int64)
     data = LoggedFeedback(
         contexts=contexts,
         actions=actions,
-        rewards=np.asarray(column("click"), dtype=np.float64),
-        propensities=np.asarray(column("propensity_score"), dtype=np.float64),
-        n_actions=n_actions,
-        positions=np.asarray(column("position"), dtype=np.int64) - 1,
+        rewards=clicks,
+        propensities=pscore,
+        n_actions=max(int(actions.max()) + 1, n_affinity),
+        positions=positions.astype(np.int64) - 1,
+        reward_range=CLICK_RANGE,
     )
-    return ObdLog(path.stem, data, column("timestamp"), levels)
+    return ObdLog(table.path.stem, data, table.column("timestamp"), levels)
 
 
 def subset(data: LoggedFeedback, rows: NDArray[np.bool_]) -> LoggedFeedback:
@@ -108,12 +203,51 @@ def subset(data: LoggedFeedback, rows: NDArray[np.bool_]) -> LoggedFeedback:
         data.propensities[rows],
         data.n_actions,
         data.positions[rows],
+        data.reward_range,
     )
+
+
+def behavior_action_dist(data: LoggedFeedback) -> Floats:
+    """The logging policy's action distribution (n, K) at each logged round, as far as the
+    log tells it.
+
+    An Open Bandit log holds the probability of the chosen item only. Row i puts the logged
+    propensity p_i on the logged item a_i, and shares the rest, 1 - p_i, among the other
+    items in proportion to how often each was logged at row i's position (if a_i is the
+    only item ever logged there, uniformly). Each row sums to 1.
+
+    What the ``behavior`` check can verify with it: IPS and SNIPS weights are exactly 1, so
+    those two equal the on-policy click rate by construction (they test the plumbing, not
+    the estimator). DR also needs the other items' probabilities: when the logging policy's
+    distribution at a position is the same in every round (uniform random; any policy that
+    ignores context and time), the shares above converge to it and DR is unbiased for the
+    on-policy value. When it depends on the context or changes over time (a learning
+    policy), the shares are its average over the log, and a gap between DR and the
+    on-policy click rate may come from that approximation rather than from DR.
+    """
+    n, k = len(data), data.n_actions
+    dist = np.zeros((n, k))
+    rows = np.arange(n)
+    for position in np.unique(data.positions):
+        at = rows[data.positions == position]
+        counts = np.bincount(data.actions[at], minlength=k).astype(np.float64)
+        others = np.tile(counts, (at.size, 1))
+        others[np.arange(at.size), data.actions[at]] = 0.0
+        total = others.sum(axis=1, keepdims=True)
+        lone = total[:, 0] == 0  # only the logged item was ever seen at this position
+        others[lone] = 1.0
+        others[lone, data.actions[at][lone]] = 0.0
+        share = others / np.maximum(others.sum(axis=1, keepdims=True), 1e-300)
+        dist[at] = share * (1.0 - data.propensities[at])[:, None]
+    dist[rows, data.actions] = data.propensities
+    return dist
 
 
 def greedy_ctr_policy(train: LoggedFeedback, n_rounds: int, epsilon: float) -> Floats:
     """An epsilon-greedy target (n_rounds, K): the item with the best smoothed CTR on
     ``train`` with probability 1 - epsilon, uniform otherwise."""
+    if not 0.0 <= epsilon <= 1.0:
+        raise OffPolicyInputError(f"epsilon must lie in [0, 1], got {epsilon:g}")
     k = train.n_actions
     clicks = np.bincount(train.actions, weights=train.rewards, minlength=k)
     shown = np.bincount(train.actions, minlength=k)
@@ -134,17 +268,26 @@ def evaluate_obd(
 ) -> dict[str, Any]:
     """Run IPS, SNIPS and DR on an Open Bandit log for two target policies:
 
-    * ``behavior``: the logging policy itself (pi = the logged propensities' policy, here
-      uniform), whose true value is the on-policy mean click rate: a sanity check;
+    * ``behavior``: the logging policy itself (:func:`behavior_action_dist`: the logged
+      propensities, the rest shared by the items' frequencies at each position), whose true
+      value is the on-policy mean click rate: a sanity check, whose reach that function's
+      docstring states;
     * ``greedy_ctr``: epsilon-greedy on the per-item CTR of the first half of the log (by
       time), evaluated on the second half.
+
+    Estimates and intervals are clipped to [0, 1] and flagged ``"clipped"`` when that moved
+    them (the unclipped numbers are kept under ``"unclipped"``). Raises
+    :class:`OffPolicyInputError` for a log that cannot be evaluated.
     """
     log = load_obd(directory, campaign)
     data = log.data
     n, k = len(data), data.n_actions
-    behavior = np.zeros((n, k))
-    behavior[np.arange(n), data.actions] = data.propensities  # the logged item's probability
-    behavior += (1.0 - behavior.sum(1, keepdims=True)) / max(k - 1, 1) * (behavior == 0)
+    if n < MIN_ROUNDS:
+        raise OffPolicyInputError(
+            f"campaign {log.campaign!r} in {directory} has {n} rounds; at least {MIN_ROUNDS} "
+            "are needed (two per half of the time split)"
+        )
+    behavior = behavior_action_dist(data)
     q = fit_reward_model(data, seed=seed)
     order = np.argsort(np.asarray(log.timestamps), kind="stable")
     late = np.zeros(n, dtype=np.bool_)
@@ -157,7 +300,12 @@ def evaluate_obd(
     results: dict[str, Any] = {}
     for name, (logged, dist, model) in targets.items():
         estimates = evaluate_policy(
-            logged, dist, reward_model=model, interval=interval, n_boot=n_boot, seed=seed
+            logged,
+            dist,
+            reward_model=model,
+            interval=interval,
+            n_boot=n_boot,
+            seed=seed,
         )
         results[name] = {kind: e.as_dict() for kind, e in estimates.items()}
     return {
