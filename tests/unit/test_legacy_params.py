@@ -28,7 +28,9 @@ def test_user_aliases_and_flow_precedence() -> None:
     assert parse(D, {"SELF_ID": 1, "user_id": 2}).user_id == 1
     assert parse(F, {"SELF_ID": 1, "user_id": 2}).user_id == 2  # reversed on /flow
     assert parse(T, {}).user_id is None
-    assert parse(T, {}).raw_user == 0  # legacy default 0 for tracking
+    assert parse(T, {}).tracked_user == 0  # legacy default 0 for tracking
+    assert parse(T, {"SELF_ID": "x" * 1000}).tracked_user == 0  # never the raw value
+    assert parse(T, {"SELF_ID": "7"}).tracked_user == 7
 
 
 def test_null_alias_no_longer_hides_the_next() -> None:
@@ -49,8 +51,10 @@ def test_user_id_coercion() -> None:
     assert parse_user("42") == 42
     assert parse_user(" 42 ") == 42
     assert parse_user(42.0) == 42
-    for value in ("abc", "-3", -3, None, True, 4.5, [], {}, 2**70):
+    for value in ("abc", "-3", -3, None, True, 4.5, [], {}, 2**70, "9" * 20, "7" * 100_000):
         assert parse_user(value) is None
+    assert parse_user("0" * 30 + "42") == 42
+    assert parse_user(str(2**63 - 1)) == 2**63 - 1
 
 
 def test_exclusion_string_and_list_rules() -> None:
@@ -64,6 +68,21 @@ def test_exclusion_string_and_list_rules() -> None:
         parse_exclusions("excluded_ids", list(range(11)), 10)
     with pytest.raises(TooManyIdsError):
         parse_exclusions("excluded_ids", ",".join(map(str, range(11))), 10)
+
+
+def test_digit_strings_too_long_for_int_are_no_ids() -> None:
+    """CPython's int() refuses over 4,300 digits (a ValueError, once a 500): such ids are
+    measured first and treated like any out-of-range id."""
+    long = "7" * 100_000
+    assert parse_exclusions("LAST_IDS", f"1,{long},2", 100) == {1, 2}
+    assert parse_exclusions("LAST_IDS", ["1", long, "-" + long, "0" * 40 + "3"], 100) == {1, 3}
+    with pytest.raises(InvalidRequestError, match="not a non-negative integer"):
+        parse_id_csv("exclude", f"1,{long}", 10)
+    assert parse_id_csv("exclude", "0" * 40 + "5", 10) == {5}
+    assert parse(D, {"MAX_SIZE": long}).size == 100
+    assert parse(D, {"MAX_SIZE": "-" + long}).size == 100
+    assert parse(D, {"MAX_SIZE": "-" + "9" * 23}).size == 100  # orjson: 64-bit ints only
+    assert parse(D, {"MAX_SIZE": "-5"}).size == -5  # spec 3.2: min(value, 100)
 
 
 def test_body_must_be_an_object_and_size_never_fails() -> None:

@@ -1,6 +1,10 @@
 """Error responses: JSON naming the field, never a bare 500 (D-S4).
 
-Shape: ``{"error": "<code>", "detail": [{"field": "...", "message": "..."}]}``.
+Shape: ``{"error": "<code>", "detail": [{"field": "...", "message": "..."}]}``. A 500 also
+carries ``"request_id"`` (the ``X-Request-ID`` of the response and of the log line holding
+the traceback), so a client's report leads to the traceback; it is answered by the
+middleware (:mod:`pitchrec.api.middleware`), which still knows the request id when an
+exception escapes a route or a dependency.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from starlette.responses import Response
 
 from pitchrec.errors import InvalidRequestError
 from pitchrec.legacy.params import TooManyIdsError
+from pitchrec.logs import request_id_var
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +27,16 @@ log = logging.getLogger(__name__)
 def error_response(status: int, code: str, field: str, message: str) -> Response:
     body = {"error": code, "detail": [{"field": field, "message": message}]}
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def internal_error_body(request_id: str) -> bytes:
+    """The 500 envelope: no exception text (it is logged, never answered)."""
+    body = {
+        "error": "internal_error",
+        "detail": [{"field": "-", "message": "unexpected server error"}],
+        "request_id": request_id,
+    }
+    return orjson.dumps(body)
 
 
 def _field(location: tuple[object, ...] | list[object]) -> str:
@@ -57,5 +72,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> Response:
+        # Reached only by an error of the middleware itself: it answers every other one.
         log.error("unhandled error", exc_info=exc)
-        return error_response(500, "internal_error", "-", "unexpected server error")
+        body = internal_error_body(request_id_var.get())
+        return Response(body, status_code=500, media_type="application/json")

@@ -14,10 +14,10 @@ from starlette.responses import Response
 
 from pitchrec.api.deps import RuntimeDep, require_admin
 from pitchrec.api.errors import error_response
+from pitchrec.api.middleware import server_request_id
 from pitchrec.api.runtime import Runtime
 from pitchrec.domain.feed import Feed, FeedKind, FeedRequest
 from pitchrec.legacy.params import parse_legacy_body
-from pitchrec.logs import request_id_var
 from pitchrec.service import Recommender, RequestInfo
 
 VERSION = "2.0"  # spec 3.1
@@ -71,9 +71,9 @@ async def legacy_feed(kind: FeedKind, request: Request, runtime: Runtime) -> Res
         {"excluded_count": len(params.exclude)} if kind is FeedKind.TOTAL else {"size": params.size}
     )
     info = RequestInfo(
-        request_id=request_id_var.get(),
+        request_id=server_request_id(),  # never the client's X-Request-ID
         endpoint=kind.value,
-        raw_user=params.raw_user,
+        raw_user=params.tracked_user,
         params=tracked,
         session_id=params.session_id,
     )

@@ -1,7 +1,24 @@
-"""One pure-ASGI middleware: request id, body size limit, latency metric, access log.
+"""One pure-ASGI middleware: request ids, body size limit, latency metric, access log, and
+the JSON 500 of any exception a route or a dependency lets escape.
 
 Pure ASGI (not BaseHTTPMiddleware) to keep the per-request overhead small: the service
 targets about 1 ms of engine time per feed.
+
+Two ids per request, because a client's id is neither unique nor ours:
+
+* the *request id* (``request_id_var``, every log line, the ``X-Request-ID`` response
+  header, a 500's body): the client's ``X-Request-ID`` when it is sane (so a caller can
+  follow its own id through our logs), else the server id;
+* the *server id* (:func:`server_request_id`, the ``X-Server-Request-ID`` header and the
+  access log's ``server_request_id``): a uuid4 made here for every request. It alone keys
+  what tracking writes (``pitchrec:imp:{id}``, the archive rows' event ids) and is the v1
+  feed's ``request_id``: two feeds sent with the same ``X-Request-ID`` once merged their
+  impressions and overwrote each other's archive rows.
+
+Without a client id both are the same value. Starlette answers an escaped exception from
+its outermost layer, outside this middleware, without the request id; so it is caught
+here, logged with its traceback, and answered with the JSON error envelope
+(:func:`pitchrec.api.errors.internal_error_body`) while the request id is still known.
 """
 
 from __future__ import annotations
@@ -10,16 +27,33 @@ import logging
 import re
 import time
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pitchrec.api.errors import internal_error_body
 from pitchrec.api.telemetry import Telemetry
 from pitchrec.logs import request_id_var
 
 log = logging.getLogger("pitchrec.access")
+errors_log = logging.getLogger("pitchrec.api.errors")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+#: The server-made id of the request being handled (None outside a request).
+server_request_id_var: ContextVar[str | None] = ContextVar("server_request_id", default=None)
+
+
+def new_request_id() -> str:
+    """A fresh server-made id: 32 hex digits (uuid4), unique per request."""
+    return uuid.uuid4().hex
+
+
+def server_request_id() -> str:
+    """The server id of the current request (a fresh one outside the middleware)."""
+    current = server_request_id_var.get()
+    return current if current is not None else new_request_id()
 
 
 def _too_large(limit: int) -> bytes:
@@ -35,6 +69,60 @@ class _BodyTooLargeError(Exception):
     pass
 
 
+class _Exchange:
+    """One request's ids, and what was sent of its response."""
+
+    def __init__(self, scope: Scope, send: Send) -> None:
+        self.started = time.perf_counter()
+        self.server_id = new_request_id()
+        self.request_id = _client_request_id(scope) or self.server_id
+        self.status = 500
+        self.response_started = False
+        self._send = send
+
+    def id_headers(self) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"x-request-id", self.request_id.encode()),
+            (b"x-server-request-id", self.server_id.encode()),
+        ]
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.response_started = True
+            headers = list(message.get("headers", [])) + self.id_headers()
+            message = {**message, "headers": headers}
+        await self._send(message)
+
+    async def send_json(self, status: int, body: bytes) -> None:
+        """A whole JSON response, with the id headers."""
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body})
+
+
+def _client_request_id(scope: Scope) -> str | None:
+    """The client's ``X-Request-ID`` when it is sane (for logs and headers only)."""
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            candidate: str = value.decode("latin-1")
+            return candidate if _SAFE_ID.match(candidate) else None
+    return None
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
 class ServiceMiddleware:
     def __init__(self, app: ASGIApp, telemetry: Telemetry, max_body_bytes: int) -> None:
         self.app = app
@@ -45,19 +133,23 @@ class ServiceMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        request_id = self._request_id(scope)
-        token = request_id_var.set(request_id)
-        status = 500
-        limit = self.max_body_bytes
-        received = 0
-
-        declared = self._content_length(scope)
-        if declared is not None and declared > limit:
-            await self._reject(send, request_id, limit)
-            self._record(scope, 413, started, request_id)
+        exchange = _Exchange(scope, send)
+        token = request_id_var.set(exchange.request_id)
+        server_token = server_request_id_var.set(exchange.server_id)
+        try:
+            await self._handle(scope, receive, exchange)
+        finally:
+            self._record(scope, exchange)
+            server_request_id_var.reset(server_token)
             request_id_var.reset(token)
+
+    async def _handle(self, scope: Scope, receive: Receive, exchange: _Exchange) -> None:
+        limit = self.max_body_bytes
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await exchange.send_json(413, _too_large(limit))
             return
+        received = 0
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -68,58 +160,22 @@ class ServiceMiddleware:
                     raise _BodyTooLargeError
             return message
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, send_with_id)
+            await self.app(scope, limited_receive, exchange.send)
         except _BodyTooLargeError:
-            status = 413
-            await self._reject(send, request_id, limit)
-        finally:
-            self._record(scope, status, started, request_id)
-            request_id_var.reset(token)
+            await exchange.send_json(413, _too_large(limit))
+        except Exception as exc:
+            errors_log.error("unhandled error", exc_info=exc)
+            if exchange.response_started:
+                raise  # nothing can be answered any more: the server closes the connection
+            await exchange.send_json(500, internal_error_body(exchange.request_id))
 
-    @staticmethod
-    def _request_id(scope: Scope) -> str:
-        for name, value in scope.get("headers", []):
-            if name == b"x-request-id":
-                candidate: str = value.decode("latin-1")
-                if _SAFE_ID.match(candidate):
-                    return candidate
-        return uuid.uuid4().hex
-
-    @staticmethod
-    def _content_length(scope: Scope) -> int | None:
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    return int(value)
-                except ValueError:
-                    return None
-        return None
-
-    async def _reject(self, send: Send, request_id: str, limit: int) -> None:
-        body = _too_large(limit)
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"x-request-id", request_id.encode()),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    def _record(self, scope: Scope, status: int, started: float, request_id: str) -> None:
-        seconds = time.perf_counter() - started
+    def _record(self, scope: Scope, exchange: _Exchange) -> None:
+        seconds = time.perf_counter() - exchange.started
         route: Any = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
         method = scope.get("method", "")
+        status = exchange.status
         self.telemetry.request_seconds.labels(template, method, str(status)).observe(seconds)
         log.info(
             "request",
@@ -128,5 +184,6 @@ class ServiceMiddleware:
                 "route": template,
                 "status": status,
                 "ms": round(seconds * 1000, 3),
+                "server_request_id": exchange.server_id,
             },
         )

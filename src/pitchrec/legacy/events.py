@@ -10,11 +10,23 @@ wrote the resume type for both); whether served items count as *views* is a sett
 impression is archived as ``#video #view #<slot>`` and the loader will treat it as seen;
 without it, as ``#feed #impression #<slot>``, which the loader does not read as a view.
 Real watch events (v1 ``view``) are archived as ``#video #view #watched``.
+
+Hardened: the legacy wrote the user "as received" into the event JSON and the Redis key,
+so a client-chosen ``SELF_ID`` (100 KB strings, nested lists) was stored 25 times per feed
+and could crash the serialiser. Events now carry the parsed user id, or
+:data:`COLD_START_USER` (0, what the legacy wrote for an absent ``SELF_ID``), and
+``params`` is cut by :func:`bounded_params`, so one event stays a few hundred bytes
+whatever the request body held.
+
+``created_at`` is the event's timestamp. A v1 event's client timestamp is only accepted
+inside a window around the server clock, checked where it enters (``api/v1.py``); the
+simulator's events carry simulated times, so nothing is clamped here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,35 +53,66 @@ def stable_event_id(*parts: object) -> str:
     return "h:" + hashlib.sha256(text.encode()).hexdigest()[: EVENT_ID_LENGTH - 2]
 
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**63 - 1  # activity_log.causer_id is a signed BIGINT
+#: The user of an anonymous request in ``user_activity:{user}`` and the event JSON: spec
+#: 3.3-3.5 default an absent user to 0, so the legacy wrote ``user_activity:0``.
+COLD_START_USER = 0
+#: Bounds of the echoed ``params`` (spec 4.2: ``{"excluded_count": n}`` or
+#: ``{"size": n}``, one entry): a few entries of short keys and scalars, so a
+#: ``feed_request`` event stays a few hundred bytes.
+MAX_PARAMS = 4
+MAX_PARAM_TEXT = 24  # characters kept of a key or a string value
+_INT64 = 2**63  # orjson serialises 64-bit integers only
 
 
 def _causer(user: object) -> int | None:
-    """``activity_log.causer_id`` (BIGINT) of a user id as received, or NULL."""
+    """``activity_log.causer_id`` (BIGINT) of a tracked user id, or NULL."""
     if isinstance(user, bool):
         return None
-    if isinstance(user, str) and user.isascii() and user.isdigit():
-        user = int(user)
     if isinstance(user, int) and 0 <= user <= MAX_ID:
         return user
     return None
 
 
+def _bounded_value(value: object) -> object:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -_INT64 <= value < _INT64 else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value[:MAX_PARAM_TEXT]
+    return None  # lists, objects: never echoed
+
+
+def bounded_params(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` cut to :data:`MAX_PARAMS` entries of short keys and JSON scalars (see
+    the module docstring)."""
+    bounded: dict[str, Any] = {}
+    for key, value in params.items():
+        if len(bounded) == MAX_PARAMS:
+            break
+        bounded[str(key)[:MAX_PARAM_TEXT]] = _bounded_value(value)
+    return bounded
+
+
 def feed_request_event(
-    user: object, endpoint: str, params: dict[str, Any], timestamp: str, session_key: str
+    user: int, endpoint: str, params: dict[str, Any], timestamp: str, session_key: str
 ) -> dict[str, Any]:
+    """The ``feed_request`` JSON; ``params`` pass through :func:`bounded_params`."""
     return {
         "event_type": "feed_request",
         "user_id": user,
         "endpoint": endpoint,
-        "params": params,
+        "params": bounded_params(params),
         "timestamp": timestamp,
         "session_id": session_key,
     }
 
 
 def video_view_event(
-    user: object,
+    user: int,
     item_id: int,
     url: str,
     position: int,

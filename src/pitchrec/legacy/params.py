@@ -12,7 +12,12 @@ Fixed:
   else that is not a non-negative integer means an anonymous, cold-start request;
 * a non-numeric id inside an exclusion list, or a body that is not a JSON object, is a
   422 naming the field instead of a 500 (D-S4); more than ``max_exclusions`` ids is a 413;
-* an unusable ``size`` is ignored (it never changed the feed) instead of a 500 (D-C8).
+* an unusable ``size`` is ignored (it never changed the feed) instead of a 500 (D-C8);
+* digit strings are measured before ``int()``: CPython refuses to convert more than 4,300
+  digits (a ``ValueError``, so a 100,000-digit ``SELF_ID`` was a 500). An id of more digits
+  than the largest BIGINT is no id: an anonymous user, a dropped exclusion, a 422 in the
+  strict v1 list, a capped ``size`` (the legacy used the user as given, so it served
+  those bodies a cold-start feed, and so do we).
 """
 
 from __future__ import annotations
@@ -22,9 +27,16 @@ from dataclasses import dataclass
 
 from pitchrec.domain.feed import FeedKind
 from pitchrec.errors import InvalidRequestError
+from pitchrec.legacy.events import COLD_START_USER
 
 SIZE_CAP = 100  # spec 3.2: min(value, 100)
-MAX_ID = 2**63 - 1
+MAX_ID = 2**63 - 1  # activity_log.causer_id and the id columns are signed BIGINT
+#: Digits of MAX_ID (19): a longer digit string (leading zeros aside) is out of range, and
+#: is never handed to ``int()``, which refuses strings over 4,300 digits.
+MAX_ID_DIGITS = len(str(MAX_ID))
+#: A size whose magnitude reaches this is recorded as SIZE_CAP: the tracked ``size`` must
+#: stay inside the 64-bit integers orjson serialises (a larger one raised a TypeError).
+SIZE_BOUND = 2**62
 
 USER_ALIASES = {
     FeedKind.TOTAL: ("SELF_ID", "user_id"),
@@ -52,10 +64,15 @@ class TooManyIdsError(InvalidRequestError):
 @dataclass(frozen=True)
 class LegacyParams:
     user_id: int | None  # None: anonymous / cold start
-    raw_user: object  # the value as received, for the legacy tracking payload
     exclude: frozenset[int]
     size: int | None
     session_id: str | None
+
+    @property
+    def tracked_user(self) -> int:
+        """The user written to tracking: the parsed id, or :data:`COLD_START_USER`. Never
+        the value as received (a client-chosen string went into Redis keys verbatim)."""
+        return COLD_START_USER if self.user_id is None else self.user_id
 
 
 def is_decimal(text: str) -> bool:
@@ -65,6 +82,21 @@ def is_decimal(text: str) -> bool:
 
 def is_signed_decimal(text: str) -> bool:
     return is_decimal(text.removeprefix("-"))
+
+
+def bounded_int(text: str) -> int | None:
+    """The integer of an optionally signed ASCII digit string whose magnitude fits a
+    BIGINT (:data:`MAX_ID`); None for anything else, without converting long strings."""
+    digits = text.removeprefix("-")
+    if not is_decimal(digits):
+        return None
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > MAX_ID_DIGITS:
+        return None
+    value = int(significant)
+    if value > MAX_ID:
+        return None
+    return -value if text.startswith("-") else value
 
 
 def _first(body: Mapping[str, object], aliases: tuple[str, ...]) -> tuple[str, object]:
@@ -85,7 +117,7 @@ def parse_user(value: object) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return parse_user(int(value))
     if isinstance(value, str) and is_decimal(value.strip()):
-        return parse_user(int(value.strip()))
+        return bounded_int(value.strip())
     return None
 
 
@@ -96,7 +128,8 @@ def parse_exclusions(field: str, value: object, limit: int) -> frozenset[int]:
         tokens = value.split(",")
         if len(tokens) > limit:
             raise TooManyIdsError(field, f"at most {limit} ids are accepted")
-        ids = [int(t.strip()) for t in tokens if is_decimal(t.strip())]
+        parsed = (bounded_int(t.strip()) for t in tokens if is_decimal(t.strip()))
+        ids = [i for i in parsed if i is not None]
     elif isinstance(value, list):
         if len(value) > limit:
             raise TooManyIdsError(field, f"at most {limit} ids are accepted")
@@ -109,7 +142,9 @@ def parse_exclusions(field: str, value: object, limit: int) -> frozenset[int]:
                     raise InvalidRequestError(
                         f"{field}[{position}]", f"{element[:40]!r} is not an integer id"
                     )
-                ids.append(int(token))
+                number = bounded_int(token)
+                if number is not None:  # out of range: dropped, like out-of-range ints
+                    ids.append(number)
             # Floats and other types are dropped, as the legacy did.
     return frozenset(i for i in ids if -MAX_ID <= i <= MAX_ID)
 
@@ -122,9 +157,10 @@ def parse_id_csv(field: str, text: str, limit: int) -> frozenset[int]:
         raise TooManyIdsError(field, f"at most {limit} ids are accepted")
     ids: set[int] = set()
     for token in tokens:
-        if not is_decimal(token) or int(token) > MAX_ID:
+        number = bounded_int(token) if is_decimal(token) else None
+        if number is None:
             raise InvalidRequestError(field, f"{token[:40]!r} is not a non-negative integer id")
-        ids.add(int(token))
+        ids.add(number)
     return frozenset(ids)
 
 
@@ -132,9 +168,11 @@ def parse_size(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float) and value == value:  # not NaN
-        return int(min(value, SIZE_CAP)) if abs(value) < 2**62 else SIZE_CAP
+        return int(min(value, SIZE_CAP)) if abs(value) < SIZE_BOUND else SIZE_CAP
     if isinstance(value, str) and is_signed_decimal(value.strip()):
-        return min(int(value.strip()), SIZE_CAP)
+        number = bounded_int(value.strip())
+        # Out of range (or more digits than int() converts): capped, as numbers are.
+        return SIZE_CAP if number is None or abs(number) >= SIZE_BOUND else min(number, SIZE_CAP)
     return None
 
 
@@ -150,7 +188,6 @@ def parse_legacy_body(kind: FeedKind, body: object, *, max_exclusions: int) -> L
     session = body.get("session_id")
     return LegacyParams(
         user_id=parse_user(raw_user),
-        raw_user=0 if raw_user is None else raw_user,
         exclude=parse_exclusions(exclusion_field, exclusions, max_exclusions),
         size=parse_size(size) if size is not None else DEFAULT_SIZES[kind],
         session_id=session if isinstance(session, str) and session else None,

@@ -11,6 +11,13 @@ Measured alternatives (bench/RESULTS.md): queueing the writes for the background
 kept p50 close but made p99 4x worse (the thread's bursts held the GIL) and lost up to
 20 ms of a killed replica's traffic.
 
+What is written names the *parsed* user only: ``user_activity:{id}`` and the events'
+``user_id`` hold a valid id or the cold-start user 0 (the legacy's key for an absent
+``SELF_ID``), never the value a client sent, which went verbatim into keys and every
+event (three 100 KB ``SELF_ID`` strings added 17.6 MB to Redis). The request id that keys
+impressions and archive rows must be server-made (the API makes one per request); a
+client's ``X-Request-ID`` merged two users' impressions and archive rows.
+
 The only synchronous Redis read is the request state: the session set (``SMEMBERS``, when
 the client sends a ``session_id``) and the user's taste profile (``HGETALL``, for a known
 user), in one round trip behind the breaker and a short timeout.
@@ -70,11 +77,13 @@ NO_STATE = RequestState()
 class FeedContext:
     """What the legacy tracking payload needs besides the feed itself."""
 
-    raw_user: object  # the user id as received (spec 4.2 keeps it verbatim)
+    #: The user id as received. Not written: tracking writes the parsed
+    #: ``feed.request.user_id`` (see the module docstring); kept for callers.
+    raw_user: object
     endpoint: str  # total | discover | flow
     params: dict[str, Any]
     session_id: str | None
-    request_id: str
+    request_id: str  # server-made, unique per request: impression key, archive event ids
     feed_type: Callable[[str], str]  # slot label -> legacy feed_type
     urls: dict[tuple[str, int], str]  # (kind, id) -> media URL
 
@@ -161,9 +170,10 @@ class Tracker:
     ) -> FeedWrites:
         cfg = self.config
         user = feed.request.user_id
+        tracked = legacy.COLD_START_USER if user is None else user
         session = session_key(user, ctx.session_id, now)
         request_event = legacy.feed_request_event(
-            ctx.raw_user, ctx.endpoint, ctx.params, timestamp, session
+            tracked, ctx.endpoint, ctx.params, timestamp, session
         )
         request_json = legacy.dumps(request_event)
         events = [request_json]
@@ -176,7 +186,7 @@ class Tracker:
         for item in feed.items:
             kind = item.kind.value
             view = legacy.video_view_event(
-                ctx.raw_user,
+                tracked,
                 item.item_id,
                 ctx.urls.get((kind, item.item_id), ""),
                 item.position,
@@ -206,9 +216,9 @@ class Tracker:
                 user_id=user,
                 ts=timestamp,
             ).to_json()
-        # The legacy key holds whatever id was received (``user_activity:None`` included).
+        # The legacy key (spec 4.2), of the parsed user: never ``user_activity:None``.
         return FeedWrites(
-            activity_key=f"user_activity:{ctx.raw_user}",
+            activity_key=f"user_activity:{tracked}",
             activity_events=events,
             activity_ttl=cfg.activity_ttl,
             session_key=session + ":videos",
