@@ -218,9 +218,9 @@ def test_a_load_as_of_a_past_time_reads_nothing_that_happened_later(engine: Engi
             ),
             {"resume": 101, "model": RESUME_MODEL_TYPE, "at": later},
         )
-    before = load_sources(engine, now=world.NOW, blacklist=world.BLACKLIST)
+    before = load_sources(engine, now=world.NOW, blacklist=world.BLACKLIST, as_of=True)
     world.assert_world(before)  # exactly what the world holds without the later rows
-    after = load_sources(engine, now=later, blacklist=world.BLACKLIST)
+    after = load_sources(engine, now=later, blacklist=world.BLACKLIST, as_of=True)
     assert 9901 in after.resumes.id.tolist()  # the planted rows are readable later on
     planted = after.interactions.created_at == world.epoch(later)
     assert planted.sum() == 2 and set(after.interactions.user_id[planted].tolist()) == {3}

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Select, Table, case, func, or_, select
+from sqlalchemy import Select, Table, case, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from pitchrec.sources._loading import (
@@ -116,8 +116,17 @@ def _screened(
 
 
 def read_resumes(
-    reader: Reader, now: datetime, blacklist: frozenset[str], report: LoadReport
+    reader: Reader,
+    now: datetime,
+    blacklist: frozenset[str],
+    report: LoadReport,
+    *,
+    as_of: bool = False,
 ) -> ResumeTable:
+    """The eligible resumes as of ``now``; ``as_of``: their all-time aggregates count
+    only rows up to ``now`` too (a past instant, for offline evaluation). Serving loads
+    skip that bound: it costs the ``views`` count its index-only scan (0.13 -> 0.62 s at
+    scale 1 on MariaDB, measured) and a live ``now`` has no later rows to hide."""
     r = resumes.c
     stmt = _with_owner(
         resumes,
@@ -145,7 +154,7 @@ def read_resumes(
     lists = {
         name: parse_lists(cols[name], "resumes", name, report) for name in _RESUME_JSON_COLUMNS
     }
-    aggregates = _resume_aggregates(reader, ids, now, report)
+    aggregates = _resume_aggregates(reader, ids, now if as_of else None, report)
     table = ResumeTable(
         id=ids,
         user_id=int64s(cols["user_id"]),
@@ -167,9 +176,14 @@ def read_resumes(
 
 
 def _resume_aggregates(
-    reader: Reader, ids: Int64s, now: datetime, report: LoadReport
+    reader: Reader, ids: Int64s, until: datetime | None, report: LoadReport
 ) -> dict[str, NDArray[Any]]:
-    """All-time per-resume aggregates up to ``now`` (spec 1.2.1), one GROUP BY query each."""
+    """All-time per-resume aggregates (spec 1.2.1), one GROUP BY query each; with
+    ``until``, only rows created up to it (NULL dates count)."""
+
+    def bounded(column: ColumnElement[Any]) -> ColumnElement[bool]:
+        return not_after(column, until) if until is not None else true()
+
     tf, m, lk = team_feedbacks.c, matches.c, likes.c
     resumeish = resume_or_untyped(tf.model_type)
     ratings = reader.rows(
@@ -184,7 +198,7 @@ def _resume_aggregates(
             tf.type == "ranking_resume",
             tf.value > 0,
             tf.model_id.is_not(None),
-            not_after(tf.created_at, now),
+            bounded(tf.created_at),
         )
         .group_by(tf.model_id),
     )
@@ -204,7 +218,7 @@ def _resume_aggregates(
             name,
             select(model_id, func.sum(case((resume_or_untyped(model_type), 1), else_=0)))
             .add_columns(func.count())
-            .where(where, model_id.is_not(None), not_after(table.c.created_at, now))
+            .where(where, model_id.is_not(None), bounded(table.c.created_at))
             .group_by(model_id),
         )
         keys, typed, every = (np.array(c) for c in transpose(rows, 3))
@@ -227,7 +241,7 @@ def _resume_aggregates(
         "exhibited_count": plain_count(
             "resume_exhibited",
             select(re_.resume_id, func.count())
-            .where(not_after(re_.created_at, now))
+            .where(bounded(re_.created_at))
             .group_by(re_.resume_id),
         ),
         "views": plain_count(
@@ -236,7 +250,7 @@ def _resume_aggregates(
             .where(
                 views.c.model_type == RESUME_MODEL_TYPE,
                 views.c.model_id.is_not(None),
-                not_after(views.c.created_at, now),
+                bounded(views.c.created_at),
             )
             .group_by(views.c.model_id),
         ),

@@ -119,9 +119,12 @@ def load_sources(
     blacklist: frozenset[str] = frozenset(),
     reporter: Reporter = SILENT,
     declared_skills: bool = True,
+    as_of: bool = False,
 ) -> SourceData:
     """Load everything the index is built from, as seen at ``now`` (naive UTC);
-    ``declared_skills``: also the users' profile skills (the fix of D-C20).
+    ``declared_skills``: also the users' profile skills (the fix of D-C20); ``as_of``:
+    ``now`` is a past instant, so the all-time resume aggregates are bounded by it too
+    (every windowed read always is).
 
     Raises :class:`DataSourceError` when a query fails (unreachable server, missing table).
     """
@@ -132,7 +135,7 @@ def load_sources(
         with engine.connect() as connection:
             reader = Reader(connection, report, reporter)
             data = SourceData(
-                resumes=read_resumes(reader, now, blacklist, report),
+                resumes=read_resumes(reader, now, blacklist, report, as_of=as_of),
                 challenges=read_challenges(reader, now, blacklist, report),
                 interactions=read_interactions(reader, now, report),
                 connections=read_connections(reader, now, report),

@@ -177,7 +177,7 @@ def temporal_split(
         if cut is None:
             cut = choose_cut(positives, holdout_fraction)
         _check_cut(cut, positives)
-        source = load_sources(engine, now=cut, blacklist=blacklist)
+        source = load_sources(engine, now=cut, blacklist=blacklist, as_of=True)
     finally:
         engine.dispose()
     if len(source.resumes) == 0:
