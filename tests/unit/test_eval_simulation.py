@@ -50,6 +50,9 @@ def test_world_joins_snapshot_and_truth(world: SimWorld) -> None:
     np.testing.assert_allclose(norms[norms > 0], 1.0)  # indicator / sqrt(count)
     assert np.isclose(world.taste(0).sum(), 1.0)
     assert set(world.coefficients) == {"taste", "city", "social", "quality", "recency"}
+    # a skills-world truth has no latent factors: the user model's utility is unchanged
+    assert world.user_factors is None and world.resume_factors is None
+    assert world.resume_popularity is None
 
 
 def test_world_refuses_a_foreign_truth(

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from pitchrec.cli import DatabaseOption, database_or_default, friendly_errors
+from pitchrec.errors import EvaluationInputError
 from pitchrec.lab import cli_options as opt
 from pitchrec.lab.offline.cli import offline
 from pitchrec.lab.simulation.experiment import ExperimentConfig, run_experiment
@@ -273,9 +274,16 @@ def seed(
         Path | None,
         typer.Option(help="Write the world's blacklisted URLs here. Default: beside the truth."),
     ] = None,
+    world: Annotated[
+        str,
+        typer.Option(
+            help="skills: taste follows skills (the first world); collaborative: latent "
+            "tastes skills do not reveal, long-tailed popularity, a time axis."
+        ),
+    ] = "skills",
 ) -> None:
     """Create the schema and fill it with a deterministic synthetic world."""
-    from pitchrec.lab.world import generate_world, write_blacklist
+    from pitchrec.lab.world import WORLD_KINDS, generate_world, write_blacklist
     from pitchrec.sources.database import is_sqlite, make_engine, normalise_url, redact
 
     with friendly_errors():
@@ -291,8 +299,15 @@ def seed(
             blacklist_out = truth_out.with_name(f"{stem}.blacklist.csv")
         engine = make_engine(url)
         started = time.perf_counter()
+        if world not in WORLD_KINDS:
+            raise EvaluationInputError(f"--world must be one of {', '.join(WORLD_KINDS)}")
         summary = generate_world(
-            engine, scale=scale, seed=seed, truth_path=truth_out, reporter=RichReporter()
+            engine,
+            scale=scale,
+            seed=seed,
+            truth_path=truth_out,
+            reporter=RichReporter(),
+            kind=world,
         )
         engine.dispose()
         write_blacklist(blacklist_out, summary.blacklist)

@@ -28,14 +28,22 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from pitchrec.lab.world.common import Volumes
-from pitchrec.lab.world.generate import build_world
+from pitchrec.lab.world.generate import WORLD_KINDS, build_world
+from pitchrec.lab.world.truth import COLLABORATIVE_KEYS as COLLABORATIVE_TRUTH_KEYS
 from pitchrec.lab.world.truth import KEYS as TRUTH_KEYS
 from pitchrec.lab.world.truth import write_truth
 from pitchrec.lab.world.writer import ensure_empty, write_tables
 from pitchrec.progress import SILENT, Reporter
 from pitchrec.sources.database import create_schema
 
-__all__ = ["TRUTH_KEYS", "WorldSummary", "generate_world", "write_blacklist"]
+__all__ = [
+    "COLLABORATIVE_TRUTH_KEYS",
+    "TRUTH_KEYS",
+    "WORLD_KINDS",
+    "WorldSummary",
+    "generate_world",
+    "write_blacklist",
+]
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,7 @@ class WorldSummary:
     blacklisted_challenges: int
     test_word_challenges: int
     blacklist: tuple[str, ...]
+    kind: str = "skills"
 
     @property
     def interactions_in_window(self) -> int:
@@ -102,22 +111,30 @@ def generate_world(
     truth_path: Path | None,
     reporter: Reporter = SILENT,
     now: datetime | None = None,
+    kind: str = "skills",
 ) -> WorldSummary:
     """Create the schema if needed and fill an empty database with a synthetic world.
 
     ``now`` (default: the current UTC time) is converted to naive UTC and truncated to the
     second. Inserts run one transaction per table, reported as one ``reporter`` stage per
     table. Raises :class:`pitchrec.errors.DataSourceError` when ``users`` or ``resumes``
-    already holds rows, and ``ValueError`` for a non-positive scale.
+    already holds rows, and ``ValueError`` for a non-positive scale or an unknown ``kind``.
+
+    ``kind`` picks the behaviour model: ``"skills"`` (the default; preferences follow the
+    users' skill taste, byte-identical to the original generator) or ``"collaborative"``
+    (latent taste factors dominate, long-tailed popularity, interactions spread along a
+    time axis; four times the behaviour events; see :mod:`.collaborative`).
     """
     Volumes.at(scale)  # validates the scale before touching the database
+    if kind not in WORLD_KINDS:
+        raise ValueError(f"world kind must be one of {WORLD_KINDS}, got {kind!r}")
     if now is None:
         now = datetime.now(UTC)
     now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
     now = now.replace(microsecond=0)
     create_schema(engine)
     ensure_empty(engine)
-    world = build_world(scale, seed, now)
+    world = build_world(scale, seed, now, kind)
     write_tables(engine, world.tables, reporter)
     if truth_path is not None:
         write_truth(truth_path, world.truth)
@@ -142,6 +159,7 @@ def generate_world(
         blacklisted_challenges=c["blacklisted_challenges"],
         test_word_challenges=c["test_word_challenges"],
         blacklist=tuple(world.blacklist),
+        kind=kind,
     )
 
 

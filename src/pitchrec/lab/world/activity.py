@@ -5,6 +5,11 @@ User-attributed rows of the first three tables and the ``#video #view`` rows of
 activity_log all come from the behaviour model (:mod:`.affinity`), so every user's history
 follows the ground truth. ``views`` and ``resumes_exhibited`` (aggregates only) and a few
 anonymous rows are drawn from a popularity that grows with the latent quality.
+
+In the collaborative world (``latent`` given, :mod:`.collaborative`) the behaviour model is
+:func:`.collaborative.pick_collaborative`, every user-attributed row is timed on its
+resume's attention curve inside the user's activity period, the kinds and ratings follow
+each pick's utility rank, and the aggregates use the long-tailed latent popularity.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pitchrec.lab.world import collaborative as collab
 from pitchrec.lab.world.affinity import Picks, pick_resumes
 from pitchrec.lab.world.catalogue import Challenges, Resumes
 from pitchrec.lab.world.common import (
@@ -130,19 +136,32 @@ def build_activity(
     challenges: Challenges,
     ties: Connections,
     now: np.datetime64,
+    latent: collab.Latent | None = None,
 ) -> dict[str, Columns]:
+    """The interaction and aggregate tables; ``latent`` selects the collaborative world."""
     rng = stream(seed, "activity")
-    picks = pick_resumes(stream(seed, "affinity"), users, resumes, ties, vol.events)
-    events = _resume_events(rng, picks, resumes)
+    if latent is None:
+        picks = pick_resumes(stream(seed, "affinity"), users, resumes, ties, vol.events)
+        events = _resume_events(rng, picks, resumes)
+    else:
+        n_events = vol.events * collab.EVENTS_FACTOR
+        picks = collab.pick_collaborative(
+            stream(seed, "affinity"), users, resumes, ties, latent, n_events
+        )
+        events = _collab_resume_events(rng, picks, resumes, latent)
     ch = _challenge_events(rng, vol, users, challenges)
-    pop = np.exp(2.2 * resumes.quality + 0.7 * rng.standard_normal(resumes.n)) * resumes.visible
-    anon = _anonymous_events(rng, resumes, pop, max(3, round(0.02 * events.n)))
+    if latent is None:
+        pop = np.exp(2.2 * resumes.quality + 0.7 * rng.standard_normal(resumes.n))
+    else:
+        pop = latent.weights
+    pop = pop * resumes.visible
+    anon = _anonymous_events(rng, resumes, pop, max(3, round(0.02 * events.n)), latent)
     tf = _team_feedbacks(rng, events, ch, anon)
     likes = _likes(events, ch, anon)
     matches = _matches(events, ch, anon)
-    catalogue = _Catalogue(users, resumes, challenges, pop)
+    catalogue = _Catalogue(users, resumes, challenges, pop, latent is not None)
     log = _activity_log(rng, now, catalogue, _video_views(events, ch))
-    views = _views(rng, vol, users, resumes, challenges, pop)
+    views = _views(rng, vol, catalogue)
     exhibited = _exhibited(rng, vol, catalogue)
     for table in (tf, likes, matches):
         table["user_id"] = np.asarray(table["user_id"], dtype=object)
@@ -190,6 +209,24 @@ def _resume_events(rng: np.random.Generator, picks: Picks, resumes: Resumes) -> 
     return _ResumeEvents(picks.user + 1, picks.resume + 1, kind, age, value)
 
 
+def _collab_resume_events(
+    rng: np.random.Generator, picks: Picks, resumes: Resumes, latent: collab.Latent
+) -> _ResumeEvents:
+    kind = collab.positive_kinds(rng, picks.rank_frac)
+    age = collab.pick_ages(rng, latent, resumes, picks)
+    value = collab.rating_values(rng, resumes.quality[picks.resume], picks.rank_frac)
+    return _ResumeEvents(picks.user + 1, picks.resume + 1, kind, age, value)
+
+
+def _after_creation(rng: np.random.Generator, item_age: Ints, collaborative: bool) -> Ints:
+    """Ages of rows on items of ``item_age``: uniform over the item's life in the skills
+    world, on the item's attention curve in the collaborative world."""
+    if collaborative:
+        return collab.attention_ages(rng, item_age)
+    out: Ints = rng.uniform(MINUTE, item_age).astype(np.int64)
+    return out
+
+
 def _challenge_events(
     rng: np.random.Generator, vol: Volumes, users: Users, challenges: Challenges
 ) -> _ChallengeEvents:
@@ -204,10 +241,14 @@ def _challenge_events(
 
 
 def _anonymous_events(
-    rng: np.random.Generator, resumes: Resumes, pop: Floats, n: int
+    rng: np.random.Generator,
+    resumes: Resumes,
+    pop: Floats,
+    n: int,
+    latent: collab.Latent | None,
 ) -> _AnonymousEvents:
     res = weighted_pick(rng, pop, n)
-    age = rng.uniform(MINUTE, resumes.age[res]).astype(np.int64)
+    age = _after_creation(rng, resumes.age[res], latent is not None)
     kind = rng.integers(0, 3, n)  # rating, save, match
     return _AnonymousEvents(res, age, kind)
 
@@ -347,6 +388,7 @@ class _Catalogue:
     resumes: Resumes
     challenges: Challenges
     pop: Floats
+    collaborative: bool = False
 
 
 def _exhibited(rng: np.random.Generator, vol: Volumes, cat: _Catalogue) -> Columns:
@@ -356,20 +398,14 @@ def _exhibited(rng: np.random.Generator, vol: Volumes, cat: _Catalogue) -> Colum
         vol.exhibited,
         resume_id=r_ex + 1,
         user_id=_nullable_ids(viewer, rng.random(vol.exhibited) < 0.2),
-        _created_age=rng.uniform(MINUTE, cat.resumes.age[r_ex]).astype(np.int64),
+        _created_age=_after_creation(rng, cat.resumes.age[r_ex], cat.collaborative),
     )
 
 
-def _views(
-    rng: np.random.Generator,
-    vol: Volumes,
-    users: Users,
-    resumes: Resumes,
-    challenges: Challenges,
-    pop: Floats,
-) -> Columns:
+def _views(rng: np.random.Generator, vol: Volumes, cat: _Catalogue) -> Columns:
+    users, resumes, challenges = cat.users, cat.resumes, cat.challenges
     n = vol.popularity_views
-    r = weighted_pick(rng, pop, n)
+    r = weighted_pick(rng, cat.pop, n)
     n_other = max(2, round(0.04 * n))
     kind = rng.integers(0, 2, n_other)
     other_id = np.where(
@@ -384,8 +420,11 @@ def _views(
         model_type=np.concatenate([np.full(n, RES, dtype=object), other_type]),
         user_id=_nullable_ids(viewer, rng.random(total) < 0.4),
         _created_age=np.concatenate(
-            [rng.uniform(MINUTE, resumes.age[r]), rng.uniform(MINUTE, 400 * DAY, n_other)]
-        ).astype(np.int64),
+            [
+                _after_creation(rng, resumes.age[r], cat.collaborative),
+                rng.uniform(MINUTE, 400 * DAY, n_other).astype(np.int64),
+            ]
+        ),
     )
 
 
@@ -417,7 +456,8 @@ def _view_rows(rng: np.random.Generator, cat: _Catalogue, video_views: _VideoVie
     a_res = weighted_pick(rng, cat.pop, n_anon)
     user = np.concatenate([ru, cu, np.zeros(n_anon, dtype=np.int64)])
     item = np.concatenate([rid, cid, a_res + 1])
-    age = np.concatenate([rage, cage, rng.uniform(MINUTE, cat.resumes.age[a_res]).astype(np.int64)])
+    a_age = _after_creation(rng, cat.resumes.age[a_res], cat.collaborative)
+    age = np.concatenate([rage, cage, a_age])
     is_ch = np.concatenate(
         [np.zeros(len(ru), bool), np.ones(len(cu), bool), np.zeros(n_anon, bool)]
     )

@@ -9,13 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from pitchrec.lab.world import collaborative as collab
 from pitchrec.lab.world import vocabulary as vocab
 from pitchrec.lab.world.activity import build_activity
 from pitchrec.lab.world.affinity import COEFFICIENTS
 from pitchrec.lab.world.catalogue import build_challenges, build_resumes
 from pitchrec.lab.world.common import DAY, Columns, Floats, Volumes, ages_to_datetimes
 from pitchrec.lab.world.people import build_connections, build_profiles, build_users
-from pitchrec.lab.world.truth import FORMAT_VERSION, unicode_array
+from pitchrec.lab.world.truth import COLLABORATIVE_FORMAT_VERSION, FORMAT_VERSION, unicode_array
 from pitchrec.sources import schema
 
 _PLURAL = {"rating": "ratings", "save": "saves", "match": "matches", "view": "views"}
@@ -124,7 +125,14 @@ def _finalise(cols: Columns, now: np.datetime64) -> TableRows:
     return TableRows(len(created), out, ages, now)
 
 
-def build_world(scale: float, seed: int, now: datetime) -> World:
+#: The world kinds :func:`build_world` knows: the skills-driven world (the original) and
+#: the collaborative one (:mod:`.collaborative`).
+WORLD_KINDS = ("skills", "collaborative")
+
+
+def build_world(scale: float, seed: int, now: datetime, kind: str = "skills") -> World:
+    if kind not in WORLD_KINDS:
+        raise ValueError(f"world kind must be one of {WORLD_KINDS}, got {kind!r}")
     vol = Volumes.at(scale)
     now64 = np.datetime64(now.replace(microsecond=0, tzinfo=None), "s")
     users = build_users(seed, vol)
@@ -133,12 +141,13 @@ def build_world(scale: float, seed: int, now: datetime) -> World:
     creator = np.zeros(users.n, dtype=bool)
     creator[resumes.owner] = True
     ties = build_connections(seed, vol, users, creator)
+    latent = collab.build_latent(seed, users, resumes) if kind == "collaborative" else None
     raw: dict[str, Columns] = {
         "users": users.columns,
         "profiles": build_profiles(seed, users),
         "resumes": resumes.columns,
         "challenges": challenges.columns,
-        **build_activity(seed, vol, users, resumes, challenges, ties, now64),
+        **build_activity(seed, vol, users, resumes, challenges, ties, now64, latent),
         "user_connections": ties.columns,
     }
     counts = _history_counts(raw)
@@ -160,9 +169,26 @@ def build_world(scale: float, seed: int, now: datetime) -> World:
         "https://media.talentpitch.co/challenges/999999/retirado.mp4",
     ]
     tables = {t.name: _finalise(raw[t.name], now64) for t in schema.ALL_TABLES}
-    return World(
-        tables, _truth(seed, scale, now64, users, resumes, challenges, blacklist), counts, blacklist
-    )
+    truth = _truth(seed, scale, now64, users, resumes, challenges, blacklist)
+    if latent is not None:
+        truth.update(_collaborative_truth(latent))
+    return World(tables, truth, counts, blacklist)
+
+
+def _collaborative_truth(latent: collab.Latent) -> dict[str, np.ndarray]:
+    """The keys the collaborative world adds or overrides (see :mod:`.truth`)."""
+    return {
+        "format_version": np.asarray(COLLABORATIVE_FORMAT_VERSION, dtype=np.int64),
+        "world_kind": np.asarray("collaborative"),
+        "affinity_names": unicode_array(collab.COEFFICIENTS),
+        "affinity_coefficients": np.asarray(list(collab.COEFFICIENTS.values()), dtype=np.float64),
+        "user_factors": latent.user_factors.astype(np.float64),
+        "resume_factors": latent.resume_factors.astype(np.float64),
+        "resume_popularity": latent.popularity.astype(np.float64),
+        "user_active_from_age": latent.period_start.astype(np.int64),
+        "user_active_until_age": latent.period_end.astype(np.int64),
+        "attention_days": np.asarray(collab.ATTENTION_DAYS, dtype=np.float64),
+    }
 
 
 def _truth(

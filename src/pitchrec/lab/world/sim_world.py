@@ -40,6 +40,10 @@ class SimWorld:
     ``user_social_weight`` (U,), ``user_activity`` (U,). ``coefficients`` maps the
     affinity names (taste, city, social, quality, recency) to their utility weights.
     ``now`` is the world's generation instant (unix seconds).
+
+    Collaborative worlds (truth format_version 2) also give ``user_factors`` (U, K),
+    ``resume_factors`` (n, K) and ``resume_popularity`` (n,), and their ``coefficients``
+    add ``collab`` and ``popularity``; for a skills world the three are None.
     """
 
     snapshot: Snapshot
@@ -57,6 +61,9 @@ class SimWorld:
     user_activity: Floats
     coefficients: Mapping[str, float]
     now: float
+    user_factors: Floats | None = None
+    resume_factors: Floats | None = None
+    resume_popularity: Floats | None = None
 
     @property
     def n_resumes(self) -> int:
@@ -141,6 +148,7 @@ def world_from_truth(snapshot: Snapshot, truth: Mapping[str, NDArray[Any]]) -> S
     coefficients = dict(
         zip(names, np.asarray(truth["affinity_coefficients"]).tolist(), strict=True)
     )
+    latent = _latent(truth, rows)
     return SimWorld(
         snapshot=snapshot,
         resume_skills=skills,
@@ -157,6 +165,23 @@ def world_from_truth(snapshot: Snapshot, truth: Mapping[str, NDArray[Any]]) -> S
         user_activity=np.asarray(truth["user_activity"], dtype=np.float64),
         coefficients={k: float(v) for k, v in coefficients.items()},
         now=_parse_now(np.asarray(truth["now"])),
+        user_factors=latent[0],
+        resume_factors=latent[1],
+        resume_popularity=latent[2],
+    )
+
+
+def _latent(
+    truth: Mapping[str, NDArray[Any]], rows: Ints
+) -> tuple[Floats | None, Floats | None, Floats | None]:
+    """(user factors, resume factors of the snapshot rows, their popularity) of a
+    collaborative truth; Nones for a skills-world truth."""
+    if "user_factors" not in truth:
+        return None, None, None
+    return (
+        np.asarray(truth["user_factors"], dtype=np.float64),
+        np.asarray(truth["resume_factors"], dtype=np.float64)[rows],
+        np.asarray(truth["resume_popularity"], dtype=np.float64)[rows],
     )
 
 

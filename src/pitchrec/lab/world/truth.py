@@ -1,6 +1,8 @@
 """The hidden ground truth file (numpy ``.npz``; load it with ``allow_pickle=False``).
 
-Every array is numeric, boolean or fixed-width unicode. Keys (format_version 1):
+Every array is numeric, boolean or fixed-width unicode. Keys of the skills world
+(format_version 1; the collaborative world, format_version 2, has them all and the keys
+of the second table):
 
 =========================  ==========  ========================================================
 key                        dtype       meaning
@@ -40,6 +42,26 @@ challenge_eligible         bool        passes spec 1.2.2 filters, URL de-duplica
                                        word-level test rule
 blacklist                  <U (B,)     the media URLs to put in a blacklist file
 =========================  ==========  ========================================================
+
+The collaborative world (``generate_world(..., kind="collaborative")``, see
+:mod:`pitchrec.lab.world.collaborative`) writes format_version 2: ``affinity_names`` then
+reads taste, city, social, quality, recency, collab, popularity (its own coefficients) and
+these keys are added:
+
+=========================  ==========  ========================================================
+key                        dtype       meaning
+=========================  ==========  ========================================================
+world_kind                 <U ()       ``collaborative``
+user_factors               float64     (U, K) latent taste factors of every user (K = 8)
+resume_factors             float64     (R, K) latent factors of every resume; the utility
+                                       gains ``collab * <user_factors[u], resume_factors[r]>``
+resume_popularity          float64     (R,) standard-normal latent popularity; the utility
+                                       gains ``popularity * resume_popularity[r]``
+user_active_from_age       int64 (U,)  the user's activity period: seconds before ``now``
+user_active_until_age      int64 (U,)  at which it begins / ends (60: still active)
+attention_days             float64 ()  e-folding time of a resume's attention after its
+                                       creation (interactions follow it)
+=========================  ==========  ========================================================
 """
 
 from __future__ import annotations
@@ -52,6 +74,7 @@ from typing import Any
 import numpy as np
 
 FORMAT_VERSION = 1
+COLLABORATIVE_FORMAT_VERSION = 2
 
 KEYS: tuple[str, ...] = (
     "format_version",
@@ -83,6 +106,16 @@ KEYS: tuple[str, ...] = (
     "challenge_eligible",
     "blacklist",
 )
+#: The keys format_version 2 (the collaborative world) adds to :data:`KEYS`.
+COLLABORATIVE_KEYS: tuple[str, ...] = (
+    "world_kind",
+    "user_factors",
+    "resume_factors",
+    "resume_popularity",
+    "user_active_from_age",
+    "user_active_until_age",
+    "attention_days",
+)
 
 
 def unicode_array(values: Any) -> np.ndarray:
@@ -93,7 +126,10 @@ def unicode_array(values: Any) -> np.ndarray:
 
 def write_truth(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` atomically; refuses object arrays so no pickle is ever needed."""
-    missing = set(KEYS) - set(arrays)
+    required = set(KEYS)
+    if int(arrays.get("format_version", FORMAT_VERSION)) == COLLABORATIVE_FORMAT_VERSION:
+        required |= set(COLLABORATIVE_KEYS)
+    missing = required - set(arrays)
     if missing:
         raise ValueError(f"ground truth lacks keys {sorted(missing)}")
     for key, arr in arrays.items():

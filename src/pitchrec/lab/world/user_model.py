@@ -8,6 +8,11 @@ model (:mod:`pitchrec.lab.world.affinity`, coefficients from the truth file):
             + c_social  * social_u * [u follows r's creator]      (snapshot social graph)
             + c_quality * quality_r                                  (latent, truth)
             + c_recency * exp(-age_r / freshness_days)               (freshness decay)
+            + c_collab  * <factor_u, factor_r>             (collaborative worlds only)
+            + c_popularity * popularity_r                  (collaborative worlds only)
+
+The last two terms exist when the truth has latent factors (format_version 2, see
+:mod:`pitchrec.lab.world.collaborative`); a skills-world truth has neither.
 
 The probability that u *engages* with r once examined is
 
@@ -97,6 +102,10 @@ class UserModel:
             + c.get("quality", 0.0) * w.resume_quality
             + c.get("recency", 0.0) * recency
         )
+        if w.user_factors is not None and w.resume_factors is not None:
+            utility = utility + c.get("collab", 0.0) * (w.resume_factors @ w.user_factors[user_row])
+        if w.resume_popularity is not None:
+            utility = utility + c.get("popularity", 0.0) * w.resume_popularity
         return utility
 
     def new_user(self, user_row: int, now: float) -> UserState:
