@@ -173,6 +173,9 @@ class ServiceConfig:
             ranking=RankingOptions(
                 temperature=settings.sampling_temperature or None,
                 declared_skills=settings.declared_skills,
+                collaborative=settings.collaborative_weight,
+                popularity_prior=settings.popularity_prior,
+                ranked_fill=settings.ranked_fill,
             ),
             reward_scale=settings.reward_scale,
             tracking=TrackingConfig(

@@ -20,7 +20,11 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
-from pitchrec.ranking.options import DEFAULT_TEMPERATURE
+from pitchrec.ranking.options import (
+    DEFAULT_COLLABORATIVE,
+    DEFAULT_POPULARITY_PRIOR,
+    DEFAULT_TEMPERATURE,
+)
 from pitchrec.ranking.pool_policies import DEFAULT_REWARD_SCALE
 
 #: Where ``make run`` keeps the demo world (relative to the working directory).
@@ -107,6 +111,14 @@ class Settings(BaseSettings):
     taste_profiles: bool = True
     #: Use the skills users declare in their profile (fix of D-C20).
     declared_skills: bool = True
+    #: Score points of the collaborative affinity (ALS factors in the snapshot, the user
+    #: folded in from history and fresh likes) in VMP and AU; 0: off (the legacy).
+    collaborative_weight: float = Field(default=DEFAULT_COLLABORATIVE, ge=0.0)
+    #: Score points of the interaction-popularity prior in VMP and AU; 0: off.
+    popularity_prior: float = Field(default=DEFAULT_POPULARITY_PRIOR, ge=0.0)
+    #: Fill a slot whose pool the skill-novelty rule exhausted from the best-ranked
+    #: candidates the rule turned away, before any uniform EXPLORE draw.
+    ranked_fill: bool = True
     #: Reward of each event type in [0, 1] (views use their watch fraction).
     rewards: dict[str, float] = Field(
         default_factory=lambda: {"like": 1.0, "save": 1.0, "share": 1.0, "match": 1.0, "skip": 0.0}

@@ -167,12 +167,19 @@ def test_likes_posted_as_events_grow_the_users_taste_profile(client: TestClient)
 def test_learning_settings_reach_the_engine(tmp_path: Path) -> None:
     from pitchrec.ranking.options import RankingOptions
 
-    legacy = Settings(reward_scale=1.0, sampling_temperature=0.0, declared_skills=False)
+    legacy = Settings(
+        reward_scale=1.0,
+        sampling_temperature=0.0,
+        declared_skills=False,
+        collaborative_weight=0.0,
+        popularity_prior=0.0,
+        ranked_fill=False,
+    )
     with served(tmp_path / "legacy", legacy) as test_client:
         runtime = test_client.app.state.runtime  # type: ignore[attr-defined]
         assert runtime.recommender.options == RankingOptions.legacy()
         assert {p.config.reward_scale for p in runtime.recommender.policies.values()} == {1.0}
     with served(tmp_path / "default", Settings()) as test_client:
         runtime = test_client.app.state.runtime  # type: ignore[attr-defined]
-        assert runtime.recommender.options == RankingOptions(0.3, declared_skills=True)
+        assert runtime.recommender.options == RankingOptions.service()
         assert {p.config.reward_scale for p in runtime.recommender.policies.values()} == {30.0}

@@ -21,6 +21,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "pitchrec"
 
 PRODUCT = {
     "domain",
+    "models",
     "sources",
     "index",
     "policies",
@@ -39,15 +40,17 @@ ALLOWED = {
     "domain": set(),
     "policies": set(),
     "sources": {"domain"},
-    "index": {"domain", "sources"},
+    "index": {"domain", "sources", "models"},
+    "models": {"domain", "sources"},
     "tracking": {"domain", "legacy", "sources"},
     "legacy": {"domain", "index", "sources"},
-    "ranking": {"domain", "index", "sources", "policies"},
+    "ranking": {"domain", "index", "sources", "policies", "models"},
     "learning": {"domain", "tracking", "policies"},
     "archive": {"domain", "tracking", "sources"},
     "service": {
         "domain",
         "index",
+        "models",
         "learning",
         "legacy",
         "policies",

@@ -21,6 +21,7 @@ from pitchrec.index.snapshot import (
     UserIndex,
     Vocabularies,
 )
+from pitchrec.models.collaborative import train_collaborative
 from pitchrec.progress import SILENT, Reporter
 from pitchrec.sources.blacklist import load_blacklist
 from pitchrec.sources.database import make_engine
@@ -222,11 +223,13 @@ def build_snapshot(source: SourceData, *, built_at: float | None = None) -> Snap
         languages=PackedStrings.from_values(vocab["languages"]),
         cities=PackedStrings.from_values(cities),
     )
+    collab = train_collaborative(source.interactions, resumes.id, source.loaded_at)
     return Snapshot(
         resumes=resumes,
         challenges=challenges,
         users=users,
         vocab=vocabularies,
+        collab=collab,
         built_at=time.time() if built_at is None else built_at,
         loaded_at=source.loaded_at,
     )

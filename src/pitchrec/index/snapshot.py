@@ -31,8 +31,9 @@ from numpy.typing import NDArray
 from pitchrec.errors import SnapshotError
 from pitchrec.index.csr import Csr
 from pitchrec.index.packed_strings import PackedStrings
+from pitchrec.models.collaborative import CollaborativeIndex
 
-FORMAT_VERSION = 2  # 2: declared user skills
+FORMAT_VERSION = 3  # 2: declared user skills; 3: collaborative factors
 MANIFEST = "manifest.json"
 
 Int64s = NDArray[np.int64]
@@ -143,6 +144,7 @@ class Snapshot:
     challenges: ChallengeIndex
     users: UserIndex
     vocab: Vocabularies
+    collab: CollaborativeIndex
     built_at: float
     loaded_at: float
 
@@ -191,6 +193,7 @@ def save(snapshot: Snapshot, directory: Path) -> Path:
                 "users_with_history": int(snapshot.users.history_users.shape[0]),
                 "users_with_connections": int(snapshot.users.social_users.shape[0]),
                 "users_with_declared_skills": int(snapshot.users.declared_users.shape[0]),
+                "collaborative_factors": snapshot.collab.factors,
             },
             "arrays": sorted(arrays),
         }
@@ -245,6 +248,7 @@ def load(directory: Path, *, mmap: bool = True) -> Snapshot:
             challenges=_rebuild(ChallengeIndex, "challenges", arrays),
             users=_rebuild(UserIndex, "users", arrays),
             vocab=_rebuild(Vocabularies, "vocab", arrays),
+            collab=_rebuild(CollaborativeIndex, "collab", arrays),
             built_at=float(manifest["built_at"]),
             loaded_at=float(manifest["loaded_at"]),
         )

@@ -102,6 +102,8 @@ class FeedAssembler:
         self._shown_skills: set[int] = set()
         self._window = _CreatorWindow(CREATOR_WINDOW)
         self.placements: list[Placement] = []
+        #: RankingOptions.ranked_fill: rule-waived ranked candidates before EXPLORE.
+        self.ranked_fill = False
 
     def run(self, pattern: tuple[Pool, ...]) -> list[Placement]:
         cycles = -(-self._size // len(pattern)) + 1
@@ -124,6 +126,8 @@ class FeedAssembler:
         cursor = self._cursors.get(slot)
         if cursor is not None and self._walk(cursor, slot, attempts=MAX_ATTEMPTS, novelty=True):
             return
+        if self.ranked_fill and self._ranked_fallback(slot):
+            return
         explore = self._cursors.get(Pool.EXPLORE)
         if explore is not None and self._walk(explore, slot, attempts=None, novelty=False):
             return
@@ -133,6 +137,19 @@ class FeedAssembler:
             cursor = self._cursors.get(pool)
             if cursor is not None and self._relaxed(cursor, slot):
                 return
+
+    def _ranked_fallback(self, slot: Pool) -> bool:
+        """The best candidates the skill rule turned away (slot's pool first, then the
+        pattern's), then the slot's pool walked on without the rule, before EXPLORE."""
+        for pool in (slot, Pool.VMP, Pool.AU, Pool.NU):
+            cursor = self._cursors.get(pool)
+            if cursor is not None and self._relaxed(cursor, slot):
+                return True
+        cursor = self._cursors.get(slot)
+        if cursor is not None and self._walk(cursor, slot, attempts=None, novelty=False):
+            self.placements[-1].novelty_waived = True
+            return True
+        return False
 
     def _relaxed(self, cursor: _Cursor, slot: Pool) -> bool:
         for _ in range(len(cursor.not_novel)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,6 +28,7 @@ from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
 from pitchrec.index.scores import SECONDS_PER_DAY
 from pitchrec.index.snapshot import Snapshot
 from pitchrec.ranking.assemble import DISCOVER_PATTERN, TOTAL_PATTERN, FeedAssembler, Placement
+from pitchrec.ranking.collaborative import score_boost
 from pitchrec.ranking.features import Scorer, catalogue_features
 from pitchrec.ranking.feed_metrics import PoolCoverage, feed_metrics
 from pitchrec.ranking.options import RankingOptions
@@ -129,6 +130,8 @@ def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: Ranking
     excluded = _exclusions(request)
     available = _mask_out(np.asarray(resumes.id), user.seen_resumes, excluded)
     catalogue = catalogue_features(resumes, user, now)
+    if options.collaborative > 0.0 or options.popularity_prior > 0.0:
+        catalogue = replace(catalogue, boost=score_boost(snapshot, user, options))
     pools: dict[Pool, PoolCandidates] = {}
     pools[Pool.VMP] = vmp_pool(available, catalogue, resumes, policies[Pool.VMP], rng, options)
     pools[Pool.NU] = nu_pool(available, catalogue, resumes, policies[Pool.NU], rng, options)
@@ -143,7 +146,9 @@ def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: Ranking
     pools[Pool.EXPLORE] = explore_pool(remaining, rng)
 
     pattern = TOTAL_PATTERN if request.kind is FeedKind.TOTAL else DISCOVER_PATTERN
-    placements = FeedAssembler(resumes, challenges, pools, request.size).run(pattern)
+    assembler = FeedAssembler(resumes, challenges, pools, request.size)
+    assembler.ranked_fill = options.ranked_fill
+    placements = assembler.run(pattern)
     items = _items(snapshot, pools, placements)
     resume_rows = np.asarray([p.row for p in placements if not p.is_challenge], dtype=np.int64)
     challenge_rows = np.asarray([p.row for p in placements if p.is_challenge], dtype=np.int64)

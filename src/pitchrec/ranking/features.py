@@ -44,6 +44,17 @@ class CatalogueFeatures:
     matrix: NDArray[np.float64]
     age: AgeScores
     gate: NDArray[np.bool_]
+    #: (n,) points VMP and AU add to their heuristics (:mod:`.collaborative`); None: none.
+    boost: NDArray[np.float64] | None = None
+
+    def boosted(
+        self, heuristic: NDArray[np.float64], rows: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """``heuristic`` (k,) of candidate ``rows`` (k,) plus their boost."""
+        if self.boost is None:
+            return heuristic
+        total: NDArray[np.float64] = heuristic + self.boost[rows]
+        return total
 
 
 def skill_similarity(resumes: ResumeIndex, user: UserContext) -> NDArray[np.float64]:

@@ -128,6 +128,7 @@ def vmp_pool(
         + 1.8 * np.asarray(resumes.quality)[rows]
         + 1.4 * catalogue.age.is_new[rows]
     )
+    heuristic = catalogue.boosted(heuristic, rows)
     keep = TOP_FACTOR * POOL_SIZES[Pool.VMP]
     scored = score_candidates(catalogue, resumes, rows, scorer, rng, heuristic, keep)
     scores = scored.ucb + heuristic
@@ -198,6 +199,7 @@ def au_pool(
         + 0.9 * np.asarray(resumes.rarity)[rows] / 100.0
         + 0.9 * age.is_new[rows]
     )
+    heuristic = catalogue.boosted(heuristic, rows)
     scored = score_candidates(catalogue, resumes, rows, scorer, rng, heuristic, POOL_SIZES[Pool.AU])
     scores = scored.ucb + heuristic
     top = top_k(scores, min(POOL_SIZES[Pool.AU], int(np.isfinite(scores).sum())))

@@ -17,7 +17,7 @@ without them, or ``declared=False`` (the default), gives the legacy context.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -53,6 +53,10 @@ class UserContext:
     tools: NDArray[np.bool_]  # (n_tools,)
     languages: NDArray[np.bool_]  # (n_languages,)
     cities: NDArray[np.bool_]  # (n_cities,)
+    #: The preference sample as catalogue rows (k,) and weights (k,): recent history,
+    #: then the online taste profile (what the collaborative fold-in reads).
+    preference_rows: NDArray[np.int64] = field(default_factory=lambda: _EMPTY_IDS)
+    preference_weights: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
     @property
     def is_cold(self) -> bool:
@@ -172,4 +176,6 @@ def user_context(
         tools=_present(resumes.tools.take(sample_rows)[0], len(vocab.tools)),
         languages=_present(resumes.languages.take(sample_rows)[0], len(vocab.languages)),
         cities=_present(np.asarray(resumes.city)[sample_rows], len(vocab.cities)),
+        preference_rows=sample_rows,
+        preference_weights=history.sample_weights,
     )

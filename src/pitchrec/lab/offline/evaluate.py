@@ -10,7 +10,7 @@ metrics at a smaller k read its first k items (what a user scrolls past first).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from pitchrec.lab.offline.metrics import (
 )
 from pitchrec.lab.offline.split import Split
 from pitchrec.progress import SILENT, Reporter
+from pitchrec.ranking.options import RankingOptions
 from pitchrec.service import ServiceConfig, build_service
 from pitchrec.tracking.memory_store import MemoryStore
 
@@ -42,6 +43,39 @@ ENGINE_CONFIGS: dict[str, Callable[[], ServiceConfig]] = {
     "legacy": ServiceConfig.legacy,
 }
 DEFAULT_CONFIGS = ("random", "popularity", "item-knn", "als", "legacy", "service")
+#: ``<engine config>@<option>=<value>@...`` overrides RankingOptions fields by name, e.g.
+#: ``service@collaborative=10@ranked_fill=1`` (booleans as 0/1).
+OVERRIDE_SEPARATOR = "@"
+
+
+def engine_config(name: str) -> ServiceConfig | None:
+    """The ServiceConfig a configuration name asks for, or None for a baseline.
+    Raises EvaluationInputError for an unknown engine option."""
+    base, *overrides = name.split(OVERRIDE_SEPARATOR)
+    if base not in ENGINE_CONFIGS:
+        return None
+    config = ENGINE_CONFIGS[base]()
+    changes: dict[str, Any] = {}
+    known = {f.name: f.type for f in fields(RankingOptions)}
+    for override in overrides:
+        key, _, text = override.partition("=")
+        if key not in known or not text:
+            raise EvaluationInputError(
+                f"{name!r}: {override!r} is not <option>=<value> with an option of "
+                f"RankingOptions ({', '.join(known)})"
+            )
+        try:
+            value: Any = float(text)
+        except ValueError as exc:
+            raise EvaluationInputError(f"{name!r}: {text!r} is not a number") from exc
+        changes[key] = bool(value) if "bool" in str(known[key]) else value
+    try:
+        ranking = replace(config.ranking, **changes)
+    except ValueError as exc:
+        raise EvaluationInputError(f"{name!r}: {exc}") from exc
+    return replace(config, ranking=ranking)
+
+
 LIST_METRICS = ("new_content", "creator_diversity", "explore_share")
 #: Fixed so that two runs on the same data print the same intervals.
 BOOTSTRAP_SEED = 12_345
@@ -65,7 +99,7 @@ class OfflineOptions:
     max_users: int | None = None
 
     def __post_init__(self) -> None:
-        unknown = [c for c in self.configs if c not in ENGINE_CONFIGS and c not in BASELINES]
+        unknown = [c for c in self.configs if engine_config(c) is None and c not in BASELINES]
         if unknown:
             known = ", ".join((*BASELINES, *ENGINE_CONFIGS))
             raise EvaluationInputError(f"unknown configuration {unknown[0]!r}; known: {known}")
@@ -122,7 +156,9 @@ def _baseline_lists(
 
 def _engine_lists(name: str, split: Split, users: Ints, options: OfflineOptions) -> ConfigLists:
     out = ConfigLists(name, is_feed=True)
-    service = build_service(ENGINE_CONFIGS[name](), MemoryStore(), snapshot=split.snapshot)
+    config = engine_config(name)
+    assert config is not None
+    service = build_service(config, MemoryStore(), snapshot=split.snapshot)
     recommender = service.recommender
     assert recommender is not None
     size = max(options.cutoffs)
@@ -161,7 +197,7 @@ def collect_lists(
     collected = []
     with reporter.stage("configurations", len(options.configs)) as advance:
         for name in options.configs:
-            if name in ENGINE_CONFIGS:
+            if engine_config(name) is not None:
                 collected.append(_engine_lists(name, split, users, options))
             else:
                 collected.append(_baseline_lists(name, split, train, users, options))

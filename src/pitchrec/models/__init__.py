@@ -1,0 +1,1 @@
+"""Models learned from the history at snapshot build time (collaborative filtering)."""

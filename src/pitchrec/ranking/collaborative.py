@@ -1,0 +1,61 @@
+"""The collaborative signal in the pools: what people who liked what you liked went on to
+like, plus what is liked at all.
+
+Per request, the user's vector is folded in over the snapshot's item factors from the
+user's preference sample (history rows and online taste profile, :mod:`.user_context`),
+so a like posted a second ago already moves this page. Both signals are scaled to [0, 1]
+over the catalogue and weighted in score points by :class:`~.options.RankingOptions`
+(``collaborative``, ``popularity_prior``); VMP and AU add the sum to their heuristics.
+NU is left alone: measured on the collaborative world (scale 1, 2,000 users), boosting
+it too lowered NDCG@24 from 11.34 to 10.90 % (new resumes have little history to score).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pitchrec.index.snapshot import Snapshot
+from pitchrec.models.collaborative import affinity, fold_in
+from pitchrec.ranking.options import RankingOptions
+from pitchrec.ranking.user_context import UserContext
+
+Floats = NDArray[np.float64]
+
+
+def _unit_range(values: Floats) -> Floats:
+    """``values`` (n,) mapped linearly onto [0, 1] (all zeros when constant)."""
+    low, high = float(values.min()), float(values.max())
+    if not np.isfinite(low) or high - low <= 1e-12:
+        return np.zeros(values.shape[0])
+    scaled: Floats = (values - low) / (high - low)
+    return scaled
+
+
+def popularity_prior(snapshot: Snapshot) -> Floats:
+    """(n,) log of the decayed interaction weight per resume, scaled to [0, 1]."""
+    weights = np.asarray(snapshot.collab.interactions, dtype=np.float64)
+    if weights.shape[0] == 0:
+        return weights
+    return _unit_range(np.log1p(np.maximum(weights, 0.0)))
+
+
+def collaborative_affinity(snapshot: Snapshot, user: UserContext) -> Floats | None:
+    """(n,) the user's predicted preference for every resume, scaled to [0, 1]; None for
+    a user with nothing to fold in (cold) or a snapshot without factors."""
+    vector = fold_in(snapshot.collab, user.preference_rows, user.preference_weights)
+    scores = affinity(snapshot.collab, vector)
+    return None if scores is None else _unit_range(scores)
+
+
+def score_boost(snapshot: Snapshot, user: UserContext, options: RankingOptions) -> Floats:
+    """(n,) points the VMP and AU pools add to their heuristics (zeros by default)."""
+    n = len(snapshot.resumes)
+    boost = np.zeros(n)
+    if options.popularity_prior > 0.0 and n:
+        boost += options.popularity_prior * popularity_prior(snapshot)
+    if options.collaborative > 0.0 and n:
+        personal = collaborative_affinity(snapshot, user)
+        if personal is not None:
+            boost += options.collaborative * personal
+    return boost
