@@ -85,3 +85,30 @@ def test_history_is_newest_first_and_weighted_by_kind_and_rating() -> None:
     assert history_weights(kinds, ratings).tolist() == pytest.approx(
         [0.0, 0.25, 0.5, 0.75, 1.0, 0.8, 1.0, 0.3]
     )
+
+
+def test_an_older_or_damaged_snapshot_directory_is_rebuilt_from_the_database(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """An upgrade finds a snapshot of the previous format (or a damaged one) in the shared
+    directory: with a database the server rebuilds instead of staying unready."""
+    import json
+
+    from pitchrec.index.lifecycle import SnapshotManager, SnapshotSource
+    from pitchrec.index.snapshot import MANIFEST
+    from pitchrec.lab.world import generate_world
+    from pitchrec.sources.database import make_engine
+
+    engine = make_engine(sqlite_url)
+    generate_world(engine, scale=0.01, seed=2, truth_path=None)
+    engine.dispose()
+    directory = files.save(random_snapshot(1), tmp_path / "snap")
+    manifest = json.loads((directory / MANIFEST).read_text())
+    manifest["format_version"] = 2
+    (directory / MANIFEST).write_text(json.dumps(manifest))
+    manager = SnapshotManager(SnapshotSource(database_url=sqlite_url, directory=directory))
+    rebuilt = manager.initial(max_age_seconds=3600.0)
+    assert len(rebuilt.resumes) > 0 and rebuilt.collab.item_factors.shape[0] == len(rebuilt.resumes)
+    (directory / "resumes.id.npy").write_bytes(b"not an array")  # damaged, manifest fresh
+    again = manager.initial(max_age_seconds=3600.0)
+    assert len(again.resumes) == len(rebuilt.resumes)

@@ -79,8 +79,14 @@ class SnapshotManager:
         if directory is not None:
             built_at = _manifest_built_at(directory)
             fresh = built_at is not None and time.time() - built_at < max_age_seconds
-            if fresh or self.source.database_url is None:
+            if self.source.database_url is None:
                 return snapshot_files.load(directory)
+            if fresh:
+                try:
+                    return snapshot_files.load(directory)
+                except SnapshotError:  # damaged (another format version is never fresh)
+                    log.warning("snapshot directory unusable; rebuilding", exc_info=True)
+                    return self.rebuild(newer_than=time.time())
         return self.rebuild(newer_than=0.0)
 
     def _build(self, url: str | URL) -> Snapshot:
