@@ -36,8 +36,11 @@ def test_legacy_envelope_and_item_schemas(client: TestClient, route: str, ids_ke
         assert list(item) == (RESUME_KEYS if item["type"] == "resume" else CHALLENGE_KEYS)
     if route == "total":
         assert [i for i, item in enumerate(body["items"], 1) if item["type"] == "challenge"] == [
-            6, 12, 18, 24,
-        ]  # fmt: skip
+            6,
+            12,
+            18,
+            24,
+        ]
 
 
 def test_exclusions_by_any_alias_and_no_500_on_bad_input(client: TestClient) -> None:
@@ -62,8 +65,10 @@ def test_exclusions_by_any_alias_and_no_500_on_bad_input(client: TestClient) -> 
 
 def test_root_and_health_bodies(client: TestClient) -> None:
     assert client.get("/").json() == {
-        "message": "TalentPitch Search API", "status": "ok", "version": "2.0",
-    }  # fmt: skip
+        "message": "TalentPitch Search API",
+        "status": "ok",
+        "version": "2.0",
+    }
     assert client.get("/health").json() == {"status": "healthy", "version": "2.0"}
     assert client.get("/nowhere").json() == {"detail": "Not Found"}
     assert client.get("/api/search/total").status_code == 405
@@ -85,8 +90,9 @@ def test_reload_requires_the_bearer_token(client: TestClient) -> None:
     assert client.post("/v1/admin/reload", headers=bad).status_code == 401
     good = {"Authorization": "Bearer t0ken"}
     assert client.post("/api/search/reload", headers=good).json() == {
-        "statusCode": 200, "message": "Data reloaded successfully",
-    }  # fmt: skip
+        "statusCode": 200,
+        "message": "Data reloaded successfully",
+    }
     assert client.post("/v1/admin/reload", headers=good).json()["status"] == "reloaded"
 
 
@@ -114,8 +120,14 @@ def test_v1_feed_honours_size_and_reports_items(client: TestClient) -> None:
 
 
 def test_v1_events_validation(client: TestClient) -> None:
-    event = {"event_id": "e1", "type": "view", "user_id": 1, "item_id": 2,
-             "item_type": "resume", "value": 0.5}  # fmt: skip
+    event = {
+        "event_id": "e1",
+        "type": "view",
+        "user_id": 1,
+        "item_id": 2,
+        "item_type": "resume",
+        "value": 0.5,
+    }
     assert client.post("/v1/events", json={"events": [event]}).json() == {"accepted": 1}
     assert client.post("/v1/events", json={"events": [event] * 1001}).status_code == 422
     bad = dict(event, value=3.0)
@@ -150,10 +162,17 @@ def test_likes_posted_as_events_grow_the_users_taste_profile(client: TestClient)
     feed = client.get("/v1/feed/discover", params={"user_id": 3, "size": 10, "seed": 2}).json()
     liked = [item for item in feed["items"] if item["type"] == "resume"][:2]
     events = [
-        {"event_id": f"e{i}", "type": "like", "user_id": 3, "item_id": item["id"],
-         "item_type": "resume", "request_id": feed["request_id"], "position": item["position"]}
+        {
+            "event_id": f"e{i}",
+            "type": "like",
+            "user_id": 3,
+            "item_id": item["id"],
+            "item_type": "resume",
+            "request_id": feed["request_id"],
+            "position": item["position"],
+        }
         for i, item in enumerate(liked)
-    ]  # fmt: skip
+    ]
     assert client.post("/v1/events", json={"events": events}).status_code == 202
     tracker = client.app.state.runtime.service.tracker  # type: ignore[attr-defined]
     deadline = time.monotonic() + 5

@@ -79,8 +79,14 @@ def test_over_long_v1_exclusion_is_a_422(client: TestClient) -> None:
 def test_event_timestamps_that_overflow_utc_are_a_422_naming_the_field(
     client: TestClient, stamp: str
 ) -> None:
-    event = {"event_id": "e1", "type": "like", "user_id": 1, "item_id": 2,
-             "item_type": "resume", "timestamp": stamp}  # fmt: skip
+    event = {
+        "event_id": "e1",
+        "type": "like",
+        "user_id": 1,
+        "item_id": 2,
+        "item_type": "resume",
+        "timestamp": stamp,
+    }
     fine = {key: value for key, value in event.items() if key != "timestamp"}
     response = client.post("/v1/events", json={"events": [{**fine, "event_id": "e0"}, event]})
     assert response.status_code == 422, response.text

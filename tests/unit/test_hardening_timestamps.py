@@ -40,8 +40,15 @@ def client(tmp_path: Path, store: MemoryStore) -> Iterator[TestClient]:
 
 def _post(client: TestClient, stamp: datetime | str, event_id: str = "e1") -> Any:
     text = stamp if isinstance(stamp, str) else stamp.isoformat()
-    event = {"event_id": event_id, "type": "view", "user_id": 1, "item_id": 2,
-             "item_type": "resume", "value": 0.5, "timestamp": text}  # fmt: skip
+    event = {
+        "event_id": event_id,
+        "type": "view",
+        "user_id": 1,
+        "item_id": 2,
+        "item_type": "resume",
+        "value": 0.5,
+        "timestamp": text,
+    }
     return client.post("/v1/events", json={"events": [event]})
 
 
