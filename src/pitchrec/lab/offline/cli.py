@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,8 @@ from pitchrec.errors import EvaluationInputError
 from pitchrec.progress import SILENT, Reporter, RichReporter
 
 err = Console(stderr=True)
+#: One process per core, at most 2: the machines this runs on have 2 (bench/RESULTS.md).
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def _parse_cut(text: str | None) -> datetime | None:
@@ -64,6 +67,9 @@ def offline(
     report_dir: Annotated[
         Path | None, typer.Option(help="Write REPORT.md, results.json and plots here.")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes the configurations run in.")
+    ] = DEFAULT_WORKERS,
     json_output: Annotated[bool, typer.Option("--json", help="Print the JSON result.")] = False,
     progress: Annotated[bool, typer.Option(help="Progress bars on stderr.")] = True,
 ) -> None:
@@ -93,7 +99,7 @@ def offline(
                 holdout_fraction=holdout_fraction,
                 rule=PositiveRule(min_rating=min_rating),
             )
-        result = evaluate_offline(split, options, reporter)
+        result = evaluate_offline(split, options, reporter, workers)
         if json_output:
             typer.echo(json.dumps(result))
         else:

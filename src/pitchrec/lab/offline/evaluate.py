@@ -9,7 +9,9 @@ metrics at a smaller k read its first k items (what a user scrolls past first).
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -186,23 +188,49 @@ def _pool_label(pool: Pool, kind: ItemKind) -> str:
     return "FW" if kind is ItemKind.CHALLENGE else pool.value
 
 
+#: What forked workers read (set before the pool starts, so the split is shared by
+#: copy-on-write instead of pickled per task).
+_SHARED: dict[str, Any] = {}
+
+
+def _one_config(name: str) -> ConfigLists:
+    split, options, users, train = (
+        _SHARED["split"],
+        _SHARED["options"],
+        _SHARED["users"],
+        _SHARED["train"],
+    )
+    if engine_config(name) is not None:
+        return _engine_lists(name, split, users, options)
+    return _baseline_lists(name, split, train, users, options)
+
+
 def collect_lists(
-    split: Split, options: OfflineOptions, reporter: Reporter = SILENT
+    split: Split, options: OfflineOptions, reporter: Reporter = SILENT, workers: int = 1
 ) -> tuple[Ints, list[ConfigLists]]:
-    """Every configuration's lists for the evaluated users (sorted ids, (n,))."""
+    """Every configuration's lists for the evaluated users (sorted ids, (n,)); with
+    ``workers`` > 1 the configurations run in that many forked processes."""
     from pitchrec.lab.offline.baselines import train_matrix
 
     users = _user_sample(split, options, seed=0)
-    train = train_matrix(split)
-    collected = []
-    with reporter.stage("configurations", len(options.configs)) as advance:
-        for name in options.configs:
-            if engine_config(name) is not None:
-                collected.append(_engine_lists(name, split, users, options))
+    _SHARED.update(split=split, options=options, users=users, train=train_matrix(split))
+    by_name: dict[str, ConfigLists] = {}
+    try:
+        with reporter.stage("configurations", len(options.configs)) as advance:
+            if workers <= 1:
+                for name in options.configs:
+                    by_name[name] = _one_config(name)
+                    advance(1)
             else:
-                collected.append(_baseline_lists(name, split, train, users, options))
-            advance(1)
-    return users, collected
+                context = multiprocessing.get_context("fork")
+                with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                    futures = {pool.submit(_one_config, name): name for name in options.configs}
+                    for future in as_completed(futures):
+                        by_name[futures[future]] = future.result()
+                        advance(1)
+    finally:
+        _SHARED.clear()
+    return users, [by_name[name] for name in options.configs]
 
 
 def per_user_metrics(lists: ConfigLists, users: Ints, split: Split, k: int) -> dict[str, Floats]:
@@ -331,8 +359,9 @@ def _split_summary(split: Split, users: Ints, warm: NDArray[np.bool_]) -> dict[s
 
 
 def evaluate_offline(
-    split: Split, options: OfflineOptions, reporter: Reporter = SILENT
+    split: Split, options: OfflineOptions, reporter: Reporter = SILENT, workers: int = 1
 ) -> dict[str, Any]:
-    """Run every configuration on ``split`` and summarise (see :func:`summarise`)."""
-    users, collected = collect_lists(split, options, reporter)
+    """Run every configuration on ``split`` (in ``workers`` processes) and summarise
+    (see :func:`summarise`)."""
+    users, collected = collect_lists(split, options, reporter, workers)
     return summarise(split, options, users, collected)
