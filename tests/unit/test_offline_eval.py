@@ -72,7 +72,8 @@ def test_gini_and_bootstrap_by_hand() -> None:
     assert gini(np.asarray([0.0, 0.0, 0.0, 4.0])) == pytest.approx(0.75)
     assert gini(np.zeros(3)) == 0.0
     constant = bootstrap(np.full(50, 0.3), resample_indices(50, seed=1))
-    assert constant.mean == constant.low == constant.high == pytest.approx(0.3)
+    assert constant.mean == pytest.approx(0.3)
+    assert constant.low == pytest.approx(0.3) and constant.high == pytest.approx(0.3)
     values = np.r_[np.zeros(50), np.ones(50)]
     interval = bootstrap(values, resample_indices(100, seed=1))
     assert interval.mean == 0.5 and 0.38 < interval.low < 0.5 < interval.high < 0.62
@@ -200,6 +201,11 @@ def test_every_baseline_ranks_unseen_catalogue_items(split: Split) -> None:
         baseline = make_baseline(name, train)
         scores = baseline.scores(int(split.users[0]), np.random.default_rng(0))
         assert scores.shape == (len(split.snapshot.resumes),) and np.isfinite(scores).all()
+
+
+def test_workers_give_the_same_result_as_one_process(split: Split) -> None:
+    options = OfflineOptions(configs=("random", "popularity", "service"), k=5, ks=(5,), seeds=2)
+    assert evaluate_offline(split, options, workers=2) == evaluate_offline(split, options)
 
 
 def test_evaluate_offline_reports_every_config_with_intervals(split: Split) -> None:

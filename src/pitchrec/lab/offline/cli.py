@@ -84,7 +84,7 @@ def offline(
             configs=tuple(c.strip() for c in configs.split(",") if c.strip()),
             kind=kind,
             k=k,
-            ks=tuple(sorted({5, 10, k, 2 * k} - {0})),
+            ks=tuple(sorted({5, 10, k})),
             seeds=seeds,
             baseline=baseline,
             max_users=max_users,

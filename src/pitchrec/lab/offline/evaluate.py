@@ -112,9 +112,18 @@ class OfflineOptions:
         if self.k < 1 or self.seeds < 1:
             raise EvaluationInputError("--k and --seeds must be at least 1")
 
+    #: The seeds this run computes (a worker's share); None: 0 .. seeds - 1.
+    only_seed: int | None = None
+
     @property
     def cutoffs(self) -> tuple[int, ...]:
         return tuple(sorted({*self.ks, self.k}))
+
+    @property
+    def seed_range(self) -> range:
+        if self.only_seed is not None:
+            return range(self.only_seed, self.only_seed + 1)
+        return range(self.seeds)
 
 
 @dataclass
@@ -139,11 +148,12 @@ def _user_sample(split: Split, options: OfflineOptions, seed: int) -> Ints:
 def _baseline_lists(
     name: str, split: Split, train: TrainMatrix, users: Ints, options: OfflineOptions
 ) -> ConfigLists:
+    """The baseline's lists for the seeds ``options.seed_range``."""
     out = ConfigLists(name, is_feed=False)
     items = train.items
     row_of = {int(item): row for row, item in enumerate(items.tolist())}
     size = max(options.cutoffs)
-    for seed in range(options.seeds):
+    for seed in options.seed_range:
         baseline = make_baseline(name, train, seed=seed)
         lists = []
         for user in users.tolist():
@@ -165,7 +175,7 @@ def _engine_lists(name: str, split: Split, users: Ints, options: OfflineOptions)
     assert recommender is not None
     size = max(options.cutoffs)
     now = split.source.loaded_at
-    for seed in range(options.seeds):
+    for seed in options.seed_range:
         lists, pools = [], []
         for user in users.tolist():
             request = FeedRequest(
@@ -193,13 +203,14 @@ def _pool_label(pool: Pool, kind: ItemKind) -> str:
 _SHARED: dict[str, Any] = {}
 
 
-def _one_config(name: str) -> ConfigLists:
+def _one_config(name: str, seed: int | None = None) -> ConfigLists:
     split, options, users, train = (
         _SHARED["split"],
         _SHARED["options"],
         _SHARED["users"],
         _SHARED["train"],
     )
+    options = replace(options, only_seed=seed)
     if engine_config(name) is not None:
         return _engine_lists(name, split, users, options)
     return _baseline_lists(name, split, train, users, options)
@@ -222,15 +233,40 @@ def collect_lists(
                     by_name[name] = _one_config(name)
                     advance(1)
             else:
-                context = multiprocessing.get_context("fork")
-                with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                    futures = {pool.submit(_one_config, name): name for name in options.configs}
-                    for future in as_completed(futures):
-                        by_name[futures[future]] = future.result()
-                        advance(1)
+                by_name = _in_workers(options, workers, advance)
     finally:
         _SHARED.clear()
     return users, [by_name[name] for name in options.configs]
+
+
+def _in_workers(
+    options: OfflineOptions, workers: int, advance: Callable[[int], None]
+) -> dict[str, ConfigLists]:
+    """One task per (configuration, seed), so the slow engine feeds spread over every
+    worker; the seeds' lists are put back in seed order."""
+    context = multiprocessing.get_context("fork")
+    parts: dict[tuple[str, int], ConfigLists] = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {
+            pool.submit(_one_config, name, seed): (name, seed)
+            for seed in range(options.seeds)
+            for name in options.configs
+        }
+        done_per_config: dict[str, int] = {}
+        for future in as_completed(futures):
+            name, seed = futures[future]
+            parts[(name, seed)] = future.result()
+            done_per_config[name] = done_per_config.get(name, 0) + 1
+            if done_per_config[name] == options.seeds:
+                advance(1)
+    merged: dict[str, ConfigLists] = {}
+    for name in options.configs:
+        first = parts[(name, 0)]
+        merged[name] = ConfigLists(name, first.is_feed)
+        for seed in range(options.seeds):
+            merged[name].items += parts[(name, seed)].items
+            merged[name].pools += parts[(name, seed)].pools
+    return merged
 
 
 def per_user_metrics(lists: ConfigLists, users: Ints, split: Split, k: int) -> dict[str, Floats]:

@@ -71,18 +71,35 @@ class Interval:
         return {"mean": self.mean, "ci_low": self.low, "ci_high": self.high}
 
 
-def resample_indices(n: int, seed: int, resamples: int = BOOTSTRAP_RESAMPLES) -> Ints:
-    """(resamples, n) indices into n users, drawn with replacement (shared by every
-    configuration, so differences are paired)."""
+@dataclass(frozen=True)
+class Resampler:
+    """B bootstrap resamples of n users, stored as how often each user is drawn:
+    ``counts`` (B, n) float32, so every resample mean is one matrix product."""
+
+    counts: NDArray[np.float32]
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.shape[1])
+
+
+def resample_indices(n: int, seed: int, resamples: int = BOOTSTRAP_RESAMPLES) -> Resampler:
+    """B resamples of n users drawn with replacement (shared by every configuration, so
+    differences are paired)."""
     rng = np.random.default_rng(seed)
-    return rng.integers(0, n, size=(resamples, n), dtype=np.int64)
+    indices = rng.integers(0, n, size=(resamples, n), dtype=np.int64) if n else None
+    counts = np.zeros((resamples, n), dtype=np.float32)
+    if indices is not None:
+        for b in range(resamples):
+            counts[b] = np.bincount(indices[b], minlength=n)
+    return Resampler(counts)
 
 
-def bootstrap(values: Floats, indices: Ints) -> Interval:
-    """The mean of ``values`` (n,) with the 2.5 and 97.5 percentiles of the means of the
-    resamples ``indices`` (B, n)."""
+def bootstrap(values: Floats, resampler: Resampler) -> Interval:
+    """The mean of ``values`` (n,) with the 2.5 and 97.5 percentiles of the resample
+    means."""
     if values.shape[0] == 0:
         return Interval(float("nan"), float("nan"), float("nan"))
-    means = values[indices].mean(axis=1)
+    means = (resampler.counts @ values.astype(np.float32)) / float(values.shape[0])
     low, high = np.percentile(means, [2.5, 97.5])
     return Interval(float(values.mean()), float(low), float(high))
