@@ -147,3 +147,12 @@ def test_taste_profiles_on_redis_add_up_expire_and_come_back_with_the_session(
     state = tracker.tracker.request_state(42, "s")
     assert state.seen == frozenset({5, 9})
     assert state.profile.resume_ids.tolist() == [5, 6]
+
+
+def test_event_claims_are_first_come_across_replicas_and_expire(redis_url: str) -> None:
+    a, b = RedisStore.from_url(redis_url), RedisStore.from_url(redis_url)
+    keys = ["pitchrec:event:v1:7:e1", "pitchrec:event:v1:7:e2", "pitchrec:event:v1:7:e1"]
+    assert a.claim_events(keys, ttl=60) == [True, True, False]  # a repeat in one batch
+    assert b.claim_events(keys[:2], ttl=60) == [False, False]  # the other replica
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    assert 0 < client.ttl(keys[0]) <= 60

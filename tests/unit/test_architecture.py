@@ -45,7 +45,7 @@ ALLOWED = {
     "tracking": {"domain", "legacy", "sources"},
     "legacy": {"domain", "index", "sources"},
     "ranking": {"domain", "index", "sources", "policies", "models"},
-    "learning": {"domain", "tracking", "policies"},
+    "learning": {"domain", "tracking", "policies", "legacy"},
     "archive": {"domain", "tracking", "sources"},
     "service": {
         "domain",

@@ -24,8 +24,9 @@ from pitchrec.domain.feed import Pool
 from pitchrec.learning import profiles
 from pitchrec.learning.learner import SYNC_SECONDS, PolicyLearner
 from pitchrec.learning.rewards import DEFAULT_REWARDS, reward
+from pitchrec.legacy.events import stable_event_id
 from pitchrec.policies.base import Policy
-from pitchrec.tracking.store import impression_field, impression_key
+from pitchrec.tracking.store import event_claim_key, impression_field, impression_key
 from pitchrec.tracking.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ class LearningConfig:
     rewards: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_REWARDS))
     taste_profiles: bool = True
     profile_ttl: int = profiles.PROFILE_TTL
+    #: Seconds an event id is remembered against retries: as long as an impression waits
+    #: for its reward (TrackingConfig.impression_ttl), after which nothing learns anyway.
+    claim_ttl: int = 7_200
 
 
 @dataclass
@@ -52,6 +56,11 @@ class FeedbackStats:
     events: int = 0
     events_matched: int = 0
     profile_rewards: int = 0
+    #: Events seen before (same user and event id, on any replica): archived once, not
+    #: learned from again.
+    events_duplicate: int = 0
+    #: Events naming another user than the one their impression was served to: ignored.
+    events_foreign: int = 0
 
 
 class FeedbackLoop:
@@ -83,6 +92,8 @@ class FeedbackLoop:
             "events_matched": float(self.stats.events_matched),
             "profile_rewards": float(self.stats.profile_rewards),
             "sync_errors": float(self.learner.sync_errors),
+            "events_duplicate": float(self.stats.events_duplicate),
+            "events_foreign": float(self.stats.events_foreign),
         }
 
     def record_events(self, events: Sequence[FeedbackEvent]) -> int:
@@ -139,29 +150,28 @@ class FeedbackLoop:
         return ok
 
     def _learn(self, events: list[FeedbackEvent]) -> None:
-        with_request = [e for e in events if e.request_id]
         breaker, store = self.tracker.breaker, self.tracker.store
-        if not with_request or not breaker.allow():
+        candidates = [e for e in events if e.request_id]
+        if not candidates or not breaker.allow():
             return
-        lookups = [
-            (impression_key(e.request_id or ""), impression_field(e.item_type, e.item_id))
-            for e in with_request
-        ]
         try:
+            fresh = self._first_arrivals(candidates)
+            if not fresh:
+                return
+            lookups = [
+                (impression_key(e.request_id or ""), impression_field(e.item_type, e.item_id))
+                for e in fresh
+            ]
             found = store.read_impressions(lookups)
         except Exception:
             breaker.failure()
             return
         increments: dict[str, dict[str, float]] = {}
         credited = 0
-        for event, raw in zip(with_request, found, strict=True):
+        for event, raw in zip(fresh, found, strict=True):
+            impression = self._impression(event, raw)
             amount = reward(event.type, event.value, self.config.rewards)
-            if raw is None or amount is None:
-                continue
-            try:
-                impression = Impression.from_json(raw)
-            except (ValueError, KeyError, TypeError):
-                log.warning("unreadable impression ignored", extra={"event_id": event.event_id})
+            if impression is None or amount is None:
                 continue
             if impression.context and self._observe(impression, event, amount):
                 self.stats.events_matched += 1
@@ -174,6 +184,29 @@ class FeedbackLoop:
                 breaker.failure()  # the bandit learned; this taste evidence is lost
                 return
             self.stats.profile_rewards += credited
+
+    def _first_arrivals(self, events: list[FeedbackEvent]) -> list[FeedbackEvent]:
+        """The events no replica has learned from yet (one round trip), first copies only."""
+        keys = [event_claim_key(stable_event_id("v1", e.user_id, e.event_id)) for e in events]
+        claimed = self.tracker.store.claim_events(keys, self.config.claim_ttl)
+        self.stats.events_duplicate += claimed.count(False)
+        return [event for event, first in zip(events, claimed, strict=True) if first]
+
+    def _impression(self, event: FeedbackEvent, raw: str | None) -> Impression | None:
+        """The event's impression when it exists, is readable and was served to the
+        event's user (anonymous feeds are user 0's, as the legacy API's default)."""
+        if raw is None:
+            return None
+        try:
+            impression = Impression.from_json(raw)
+        except (ValueError, KeyError, TypeError):
+            log.warning("unreadable impression ignored", extra={"event_id": event.event_id})
+            return None
+        served_to = 0 if impression.user_id is None else impression.user_id
+        if served_to != event.user_id:
+            self.stats.events_foreign += 1
+            return None
+        return impression
 
     def _observe(self, impression: Impression, event: FeedbackEvent, amount: float) -> bool:
         try:

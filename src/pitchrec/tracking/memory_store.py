@@ -24,6 +24,9 @@ KEY_CAP = 10_000
 #: Taste profiles kept at most, apart from the keys above (an impression burst must not
 #: evict what users liked): a profile holds a few resume ids, about 1 kB at most.
 PROFILE_CAP = 50_000
+#: Feedback event ids remembered at most (each about 100 bytes with its expiry): as many
+#: as a replica receives in minutes at full load; past it the oldest are forgotten.
+CLAIM_CAP = 100_000
 
 
 class MemoryStore:
@@ -44,6 +47,7 @@ class MemoryStore:
         self._stats: dict[str, dict[str, float]] = {}
         self._version = 1
         self._applied: set[str] = set()
+        self._claims: dict[str, float] = {}  # event key -> expiry, oldest first
         self.archive: deque[ArchiveRow] = deque(maxlen=ARCHIVE_CAP)
 
     def _alive(self, key: str) -> bool:
@@ -68,6 +72,21 @@ class MemoryStore:
 
     def ping(self) -> bool:
         return True
+
+    def claim_events(self, keys: list[str], ttl: int) -> list[bool]:
+        with self._lock:
+            now = self._clock()
+            claimed = []
+            for key in keys:
+                expiry = self._claims.get(key)
+                fresh = expiry is None or expiry <= now
+                if fresh:
+                    self._claims.pop(key, None)
+                    self._claims[key] = now + ttl
+                claimed.append(fresh)
+            while len(self._claims) > CLAIM_CAP:
+                del self._claims[next(iter(self._claims))]
+            return claimed
 
     def session_members(self, key: str) -> set[str]:
         with self._lock:

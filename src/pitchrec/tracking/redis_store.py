@@ -103,6 +103,14 @@ class RedisStore:
             pipe.hget(key, field)
         return list(pipe.execute())
 
+    def claim_events(self, keys: list[str], ttl: int) -> list[bool]:
+        if not keys:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.set(key, "1", nx=True, ex=ttl)
+        return [bool(result) for result in pipe.execute()]
+
     def add_stats(self, batch_id: str, increments: dict[str, dict[str, float]]) -> bool:
         arguments: list[str | float] = [batch_id, APPLIED_BATCHES_TTL]
         for key, fields in increments.items():

@@ -74,6 +74,12 @@ def parse_profile(fields: Mapping[str, str]) -> TasteProfile:
     return TasteProfile(id_array[order], weight_array[order])
 
 
+def event_claim_key(event_id: str) -> str:
+    """Where a feedback event's first arrival is remembered (``event_id``: the event's
+    archive id, at most 64 characters, :func:`pitchrec.legacy.events.stable_event_id`)."""
+    return f"pitchrec:event:{event_id}"
+
+
 def impression_key(request_id: str) -> str:
     return f"pitchrec:imp:{request_id}"
 
@@ -122,6 +128,11 @@ class TrackingStore(Protocol):
 
     def read_impressions(self, lookups: list[tuple[str, str]]) -> list[str | None]:
         """HGET each (key, field) in one round trip."""
+        ...
+
+    def claim_events(self, keys: list[str], ttl: int) -> list[bool]:
+        """SET each key NX with ``ttl`` seconds, in one round trip: True where this call
+        set it (the first to claim an event), False where it existed (a retry)."""
         ...
 
     def add_stats(self, batch_id: str, increments: dict[str, dict[str, float]]) -> bool:
