@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from pitchrec.errors import InvalidRequestError
+from pitchrec.errors import InvalidRequestError, SnapshotError
 from pitchrec.legacy.params import TooManyIdsError
 from pitchrec.logs import request_id_var
 
@@ -59,6 +59,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, TooManyIdsError):
             return error_response(413, "too_many_ids", exc.field, exc.message)
         return error_response(422, "invalid_request", exc.field, exc.message)
+
+    @app.exception_handler(SnapshotError)
+    async def _snapshot_refused(_request: Request, exc: SnapshotError) -> Response:
+        # A reload that cannot produce a servable snapshot: the current one is kept.
+        log.warning("reload refused: %s", exc)
+        return error_response(409, "snapshot_refused", "snapshot", str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:

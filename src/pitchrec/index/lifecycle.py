@@ -65,6 +65,18 @@ def _manifest_built_at(directory: Path) -> float | None:
         return None
 
 
+def check_servable(snapshot: Snapshot) -> Snapshot:
+    """``snapshot`` if it can be served; SnapshotError for an empty catalogue (a table
+    emptied by mistake, a wrong database), so that it is never swapped in as ready nor
+    written where other workers would load it."""
+    if len(snapshot.resumes) == 0:
+        raise SnapshotError(
+            "refusing a snapshot with no resume: the catalogue query returned none "
+            "(an emptied table or the wrong database?); the current snapshot is kept"
+        )
+    return snapshot
+
+
 class SnapshotManager:
     """Produces snapshots from a :class:`SnapshotSource` (blocking; call from a thread)."""
 
@@ -90,10 +102,12 @@ class SnapshotManager:
         return self.rebuild(newer_than=0.0)
 
     def _build(self, url: str | URL) -> Snapshot:
-        return snapshot_from_database(
-            url,
-            blacklist_path=self.source.blacklist_path,
-            declared_skills=self.source.declared_skills,
+        return check_servable(
+            snapshot_from_database(
+                url,
+                blacklist_path=self.source.blacklist_path,
+                declared_skills=self.source.declared_skills,
+            )
         )
 
     def rebuild(self, newer_than: float) -> Snapshot:
