@@ -181,7 +181,7 @@ class ServiceConfig:
             tracking=TrackingConfig(
                 impression_ttl=settings.impression_ttl_seconds,
                 impressions_as_views=settings.impressions_as_views,
-                spool_capacity=settings.spool_capacity,
+                spool_max_bytes=settings.spool_max_bytes,
                 taste_profiles=settings.taste_profiles,
             ),
             learning=LearningConfig(

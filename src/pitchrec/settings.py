@@ -98,8 +98,12 @@ class Settings(BaseSettings):
     impressions_as_views: bool = True
     #: Seconds an impression (context, pool, propensity) waits for its reward.
     impression_ttl_seconds: int = Field(default=7_200, ge=60)
-    #: Writes kept in process while Redis is down; older ones are dropped (and counted).
-    spool_capacity: int = Field(default=100_000, ge=100)
+    #: Estimated bytes of tracking writes kept in process (per worker) while Redis is
+    #: down; the oldest are dropped (and counted) beyond it. 64 MiB: two workers' full
+    #: spools fit in the 512Mi pod limit next to their steady RSS (pitchrec.tracking.
+    #: tracker.SPOOL_MAX_BYTES). Replaces the entry count ``spool_capacity``, which bounded
+    #: nothing (one entry could be a 1,000-event batch, about 0.7 MB).
+    spool_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     # Learning (bench/quality/REPORT.md measures each on the simulator).
     #: Heuristic score points per unit of learned reward in LinUCB's pool scores; 1 is the
     #: legacy bandit, whose learned term cannot reorder a pool.

@@ -245,14 +245,21 @@ def test_outage_spools_writes_and_replays_them_when_back() -> None:
 
 
 def test_spool_overflow_is_counted() -> None:
+    """Past its byte budget the spool drops its oldest writes, counted in entries and in
+    bytes (the RSS this bounds is measured in test_spool_bytes.py)."""
     store = FlakyStore()
-    recommender, tracker = _replica(store, spool_capacity=3)
+    budget = 100_000  # estimated bytes: two 25-item feeds (about 36 KB each), not four
+    recommender, tracker = _replica(store, spool_max_bytes=budget)
     store.down = True
     for i in range(5):
         _serve(recommender, f"r{i}", raw_user=7)
         tracker.process_once()
-    assert len(tracker.tracker.spool) == 3
-    assert tracker.tracker.spool.dropped == 2
+    spool = tracker.tracker.spool
+    counters = tracker.tracker.counters()
+    assert spool.dropped >= 2 and len(spool) >= 1 and len(spool) + spool.dropped == 5
+    assert counters["spool_dropped"] == spool.dropped
+    assert 0 < counters["spool_bytes"] == sum(spool.sizes()) <= budget
+    assert counters["spool_dropped_bytes"] >= 10_000 * spool.dropped  # a feed is >10 KB
 
 
 @pytest.mark.parametrize("kind", ["view", "like", "skip", "share", "save", "match"])

@@ -74,6 +74,10 @@ class Telemetry:
         names = {
             "spooled": "Tracking writes waiting in the local spool (Redis down).",
             "spool_dropped": "Tracking writes dropped because the spool was full.",
+            "spool_bytes": "Estimated bytes of the tracking writes in the spool.",
+            "spool_dropped_bytes": "Estimated bytes of tracking writes dropped (spool full).",
+            "events_duplicate": "Feedback events already learned from (retries), ignored.",
+            "events_foreign": "Feedback events naming another user than the impression's.",
             "write_errors": "Failed tracking round trips to Redis.",
             "round_trips": "Tracking round trips to Redis.",
             "events_matched": "Feedback events that found their impression (policy updates).",

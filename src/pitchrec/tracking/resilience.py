@@ -1,7 +1,8 @@
 """Tracking never fails a feed: a circuit breaker in front of Redis, and a bounded spool
 that keeps writes while Redis is down and replays them when it is back.
 
-What the spool drops when full is counted (``dropped``) and logged, never silent.
+The spool is bounded in bytes (an estimate per item, see ``Spool``), not in entries: what
+it drops when full is counted (``dropped``, ``dropped_bytes``) and logged, never silent.
 """
 
 from __future__ import annotations
@@ -54,39 +55,91 @@ class CircuitBreaker:
 
 
 class Spool(Generic[T]):
-    """A bounded FIFO of pending writes; the oldest are dropped (and counted) when full."""
+    """A FIFO of pending writes bounded in bytes: each item is kept with its size (from
+    ``sizer``, an estimate in bytes) and, past ``max_bytes``, the oldest items are
+    dropped. What is dropped is counted in items (``dropped``) and bytes
+    (``dropped_bytes``) and logged.
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._items: deque[T] = deque()
+    A bound in entries (the former ``spool_capacity``) bounded nothing: one entry may be
+    a 25-item feed or a 1,000-event feedback batch, 40 times larger."""
+
+    def __init__(self, max_bytes: int, sizer: Callable[[T], int]) -> None:
+        self.max_bytes = max_bytes
+        self._sizer = sizer
+        self._items: deque[tuple[T, int]] = deque()
+        self._bytes = 0
         self._lock = threading.Lock()
         self.dropped = 0
+        self.dropped_bytes = 0
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
 
-    def put(self, items: list[T]) -> None:
+    @property
+    def bytes(self) -> int:
+        """The estimated size of what is held."""
         with self._lock:
-            self._items.extend(items)
-            overflow = len(self._items) - self.capacity
-            for _ in range(max(overflow, 0)):
-                self._items.popleft()
-            if overflow > 0:
-                self.dropped += overflow
-        if overflow > 0:
-            log.error("tracking spool full: dropped oldest writes", extra={"dropped": overflow})
+            return self._bytes
 
-    def take(self, limit: int) -> list[T]:
+    def sizes(self) -> list[int]:
+        """The estimated size of each held item, oldest first."""
         with self._lock:
-            return [self._items.popleft() for _ in range(min(limit, len(self._items)))]
+            return [size for _, size in self._items]
+
+    def put(self, items: list[T]) -> None:
+        """Append ``items`` (newest last), then drop the oldest while over budget."""
+        sized = [(item, self._sizer(item)) for item in items]
+        with self._lock:
+            self._items.extend(sized)
+            self._bytes += sum(size for _, size in sized)
+            count, size_dropped = self._trim()
+        self._log_drop(count, size_dropped)
+
+    def take(self, limit: int, max_bytes: int | None = None) -> list[T]:
+        """Remove and return the oldest items: at most ``limit`` of them and, when
+        ``max_bytes`` is given, no more than that many bytes (but always at least one, so
+        an item larger than ``max_bytes`` still leaves)."""
+        taken: list[T] = []
+        with self._lock:
+            size_taken = 0
+            while self._items and len(taken) < limit:
+                size = self._items[0][1]
+                if taken and max_bytes is not None and size_taken + size > max_bytes:
+                    break
+                item, _ = self._items.popleft()
+                taken.append(item)
+                size_taken += size
+                self._bytes -= size
+        return taken
 
     def put_back(self, items: list[T]) -> None:
-        """Return items that could not be written, in front, keeping their order."""
+        """Return items that could not be written, in front, keeping their order (they
+        are the oldest: while over budget they are the first dropped)."""
+        sized = [(item, self._sizer(item)) for item in items]
         with self._lock:
-            self._items.extendleft(reversed(items))
-            overflow = len(self._items) - self.capacity
-            for _ in range(max(overflow, 0)):
-                self._items.pop()
-            if overflow > 0:
-                self.dropped += overflow
+            self._items.extendleft(reversed(sized))
+            self._bytes += sum(size for _, size in sized)
+            count, size_dropped = self._trim()
+        self._log_drop(count, size_dropped)
+
+    def _trim(self) -> tuple[int, int]:
+        """Drop the oldest items while over budget (called with the lock held); returns
+        how many items and bytes were dropped."""
+        count = size_dropped = 0
+        while self._items and self._bytes > self.max_bytes:
+            _, size = self._items.popleft()
+            self._bytes -= size
+            count += 1
+            size_dropped += size
+        self.dropped += count
+        self.dropped_bytes += size_dropped
+        return count, size_dropped
+
+    @staticmethod
+    def _log_drop(count: int, size_dropped: int) -> None:
+        if count:
+            log.error(
+                "tracking spool full: dropped oldest writes",
+                extra={"dropped": count, "dropped_bytes": size_dropped},
+            )

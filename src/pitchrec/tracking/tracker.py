@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pitchrec.domain.activity import ArchiveRow
 from pitchrec.domain.events import FeedbackEvent, Impression
 from pitchrec.domain.feed import Feed, ItemKind
 from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
@@ -48,7 +49,54 @@ from pitchrec.tracking.store import (
 
 log = logging.getLogger(__name__)
 _SESSION_SAFE = re.compile(r"[^A-Za-z0-9._-]")
-BATCH = 256  # spooled writes handled per round trip (times 4)
+BATCH = 256  # spooled writes handled per round trip (times 4), within REPLAY_BYTES
+
+MiB = 1 << 20
+#: Default budget of the spool, estimated bytes (:func:`spooled_bytes`), per process.
+#: The pod limit is 512Mi (deploy/k8s/base/deployment.yaml) for two workers at 104-114 MB
+#: RSS each plus a 12 MB parent (about 230 MiB): two full 64 MiB spools bring a pod to
+#: about 360 MiB, leaving about 150 MiB for a snapshot rebuild's peak and allocator slack.
+#: At a worker's full load (about 236 feeds/s, 41 KB each estimated) that is about 7 s of
+#: tracking; at 10 feeds/s about 2.5 minutes. Beyond it the oldest writes are dropped and
+#: counted, where an entry cap of 100,000 let every pod reach its limit together.
+SPOOL_MAX_BYTES = 64 * MiB
+#: Largest spooled entry of archive rows: a POST of 1,000 feedback events (about 900 KB
+#: in RSS) is spooled as about 14 entries, so it evicts only as much as it needs.
+MAX_ENTRY_BYTES = 64 * 1024
+#: Spooled bytes replayed per round trip (plus the request's own writes, and at least one
+#: entry): a replay on the request path or the feedback thread stays a bounded pipeline.
+REPLAY_BYTES = 1 * MiB
+
+#: Measured per-object overheads of CPython 3.11+ on 64-bit (see :func:`spooled_bytes`).
+STR_OVERHEAD = 56  # a str's header (49 bytes, ASCII) plus its pointer in the list/dict
+ROW_OVERHEAD = 540  # an ArchiveRow (object, __dict__, ints, allocator slack), strings aside
+
+
+def spooled_bytes(writes: FeedWrites) -> int:
+    """Estimated RSS of ``writes`` while spooled, in bytes: the lengths of its strings
+    (keys, activity events, session members, impression fields and JSON, archive rows'
+    ids, descriptions, properties and other fields) plus a fixed overhead per string
+    and per archive row.
+
+    The string lengths alone undercount the Python objects: measured with VmRSS
+    (tests/unit/test_spool_bytes.py, CPython 3.11+, 64-bit), a spooled v1 feedback row
+    costs about 714 bytes alone and about 905 bytes in place (allocator slack left by the
+    events that built it) for 358 bytes of strings (2.5x), and a 25-item feed about
+    32.5 KB for 22.0 KB of strings (1.5x). With the overheads the estimate is about
+    900 bytes a feedback row (1.0x the RSS measured in place) and about 41 KB a feed
+    (1.25x: a feed row's ``properties`` is the same string as its activity event,
+    counted twice), so the RSS the spool holds stays within its byte budget."""
+    size = len(writes.activity_key or "") + len(writes.session_key) + len(writes.impressions_key)
+    size += sum(map(len, writes.activity_events)) + sum(map(len, writes.session_members))
+    size += STR_OVERHEAD * (len(writes.activity_events) + len(writes.session_members))
+    size += sum(len(k) + len(v) + 2 * STR_OVERHEAD for k, v in writes.impressions.items())
+    return size + sum(map(_row_bytes, writes.archive))
+
+
+def _row_bytes(row: ArchiveRow) -> int:
+    size = ROW_OVERHEAD + len(row.event_id) + len(row.log_name) + len(row.description)
+    size += len(row.subject_type or "") + len(row.causer_type or "")
+    return size + len(row.properties) + len(row.url) + len(row.created_at)
 
 
 @dataclass(frozen=True)
@@ -57,7 +105,7 @@ class TrackingConfig:
     session_ttl: int = 3_600  # spec 4.2, SESSION_TTL_SECONDS
     impression_ttl: int = 7_200  # long enough for a reward to find its impression
     impressions_as_views: bool = True  # D-C11/D-C12: the legacy "served = seen" loop
-    spool_capacity: int = 100_000  # writes kept while Redis is down
+    spool_max_bytes: int = SPOOL_MAX_BYTES  # estimated bytes kept while Redis is down
     taste_profiles: bool = True  # read the user's taste profile with the session set
 
 
@@ -112,7 +160,7 @@ class Tracker:
         self.store = store
         self.config = config or TrackingConfig()
         self.breaker = CircuitBreaker()
-        self.spool: Spool[FeedWrites] = Spool(self.config.spool_capacity)
+        self.spool: Spool[FeedWrites] = Spool(self.config.spool_max_bytes, spooled_bytes)
         self.stats = TrackerStats()
 
     def counters(self) -> dict[str, float]:
@@ -120,6 +168,8 @@ class Tracker:
         return {
             "spooled": float(len(self.spool)),
             "spool_dropped": float(self.spool.dropped),
+            "spool_bytes": float(self.spool.bytes),
+            "spool_dropped_bytes": float(self.spool.dropped_bytes),
             "write_errors": float(self.stats.write_errors),
             "round_trips": float(self.stats.round_trips),
         }
@@ -154,12 +204,24 @@ class Tracker:
         self._send([writes])
 
     def archive_feedback(self, events: Sequence[FeedbackEvent]) -> None:
-        """Archive feedback events durably (one round trip, or the spool)."""
-        rows = [
-            legacy.feedback_row(e, legacy.stable_event_id("v1", e.user_id, e.event_id))
-            for e in events
-        ]
-        self._send([FeedWrites(archive=rows)])
+        """Archive feedback events durably (one round trip, or the spool), as writes of
+        at most :data:`MAX_ENTRY_BYTES` each: a large batch is several spool entries."""
+        writes: list[FeedWrites] = []
+        chunk: list[ArchiveRow] = []
+        chunk_bytes = 0
+        for event in events:
+            row = legacy.feedback_row(
+                event, legacy.stable_event_id("v1", event.user_id, event.event_id)
+            )
+            size = _row_bytes(row)
+            if chunk and chunk_bytes + size > MAX_ENTRY_BYTES:
+                writes.append(FeedWrites(archive=chunk))
+                chunk, chunk_bytes = [], 0
+            chunk.append(row)
+            chunk_bytes += size
+        if chunk:
+            writes.append(FeedWrites(archive=chunk))
+        self._send(writes)
 
     def replay_spool(self) -> bool:
         """Send what the spool holds (Redis was down); False while Redis still refuses."""
@@ -236,13 +298,14 @@ class Tracker:
         if not self.breaker.allow():
             self.spool.put(writes)
             return False
-        pending = self.spool.take(4 * BATCH) + writes
+        pending = self.spool.take(4 * BATCH, REPLAY_BYTES) + writes
         try:
             self.store.write_feed(pending)
         except Exception:
             self.breaker.failure()
             self.stats.write_errors += 1
-            self.spool.put_back(pending)
+            self.spool.put_back(pending[: len(pending) - len(writes)])
+            self.spool.put(writes)
             return False
         self.breaker.success()
         self.stats.round_trips += 1

@@ -1,0 +1,159 @@
+"""The tracking spool is bounded in bytes, not entries (hardening issue, item 1).
+
+A Redis outage used to grow every pod until the kernel killed it: the spool capped
+*entries* (100,000) and one POST /v1/events of 1,000 events was one entry of about
+2.2 MB in RSS. These tests push the large batches of that report while the store is down
+and measure what the process actually grows (VmRSS, in bytes), not entry counts.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+
+import pytest
+
+from factories import random_snapshot
+from pitchrec.domain.events import FeedbackEvent
+from pitchrec.learning.feedback import FeedbackLoop, LearningConfig
+from pitchrec.service import ServiceConfig, build_service
+from pitchrec.tracking.memory_store import MemoryStore
+from pitchrec.tracking.store import FeedWrites
+from pitchrec.tracking.tracker import (
+    MAX_ENTRY_BYTES,
+    REPLAY_BYTES,
+    TrackingConfig,
+    spooled_bytes,
+)
+
+MB = 1 << 20
+POSTS = 160  # POST /v1/events calls during the outage
+EVENTS = 1_000  # events per call: the API's maximum
+
+
+class DownStore(MemoryStore):
+    """Redis down: every write fails (the ``FlakyStore`` of test_tracking.py, always down)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+        self.calls: list[int] = []  # estimated bytes of each round trip that got through
+
+    def write_feed(self, writes: list[FeedWrites]) -> None:
+        if self.down:
+            raise ConnectionError("redis is down")
+        self.calls.append(sum(map(spooled_bytes, writes)))
+        super().write_feed(writes)
+
+    def read_impressions(self, lookups: list[tuple[str, str]]) -> list[str | None]:
+        if self.down:
+            raise ConnectionError("redis is down")
+        return super().read_impressions(lookups)
+
+
+needs_proc = pytest.mark.skipif(
+    not os.path.exists("/proc/self/status"), reason="VmRSS needs Linux /proc"
+)
+
+
+def _rss() -> int:
+    """Resident set size of this process, bytes (Linux /proc)."""
+    gc.collect()
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+def _loop(store: MemoryStore, config: TrackingConfig | None = None) -> FeedbackLoop:
+    service = build_service(
+        ServiceConfig(tracking=config or TrackingConfig(), learning=LearningConfig()),
+        store,
+        snapshot=random_snapshot(1, n_resumes=200, n_challenges=8, n_creators=100),
+    )
+    service.feedback.tracker.breaker.cooldown = 0.0  # every call tries (and fails) again
+    return service.feedback
+
+
+def _batch(post: int) -> list[FeedbackEvent]:
+    """One POST of 1,000 events, each distinct (ids, request ids, timestamps)."""
+    return [
+        FeedbackEvent(
+            event_id=f"ev-{post}-{i}-{'e' * 24}",
+            type="view",
+            user_id=100_000 + i,
+            item_id=1_000 + i,
+            item_type="resume",
+            request_id=f"req-{post}-{i // 24}-{'r' * 24}",
+            position=i % 24,
+            value=0.5,
+            timestamp=f"2025-10-09T12:{post % 60:02d}:{i % 60:02d}",
+        )
+        for i in range(EVENTS)
+    ]
+
+
+def _outage(loop: FeedbackLoop, posts: int) -> None:
+    for post in range(posts):
+        loop.record_events(_batch(post))
+        loop.process_once()  # the thread's tick: replay fails, queued events are drained
+
+
+@needs_proc
+def test_an_outage_under_large_posts_grows_rss_by_the_byte_budget_only() -> None:
+    """160 posts of 1,000 events with Redis down: the default spool's real RSS stays
+    under its byte budget (plus a margin), where the entry cap of 100,000 let it grow
+    by about 135 MB here (0.85 MB an entry; 2.2 MB through the API in the issue)."""
+    loop = _loop(DownStore())
+    budget = int(getattr(loop.tracker.config, "spool_max_bytes", 64 * MB))
+    _outage(loop, 3)  # warm up: imports, caches, first allocations
+    before = _rss()
+    started = time.perf_counter()
+    _outage(loop, POSTS)
+    grown = _rss() - before
+    elapsed = time.perf_counter() - started
+    assert grown < budget + 24 * MB, f"RSS grew {grown / MB:.0f} MB, budget {budget / MB:.0f}"
+    counters = loop.tracker.counters()
+    assert counters["spool_dropped"] > 0 and counters["spool_dropped_bytes"] > 0
+    assert counters["spool_bytes"] <= budget
+    assert elapsed < 30
+
+
+@needs_proc
+def test_the_rss_cap_holds_with_a_small_budget_too() -> None:
+    """A 4 MiB budget: RSS grows by a few MB, not by the 260 MB of the batches."""
+    loop = _loop(DownStore(), TrackingConfig(spool_max_bytes=4 * MB))
+    _outage(loop, 3)
+    before = _rss()
+    _outage(loop, 60)
+    grown = _rss() - before
+    assert grown < 4 * MB + 24 * MB, f"RSS grew {grown / MB:.0f} MB"
+    assert loop.tracker.counters()["spool_bytes"] <= 4 * MB
+
+
+def test_a_large_post_is_spooled_as_several_bounded_entries() -> None:
+    """One POST of 1,000 events is not one entry that evicts everything else at once."""
+    loop = _loop(DownStore(), TrackingConfig(spool_max_bytes=4 * MB))
+    loop.record_events(_batch(0))
+    spool = loop.tracker.spool
+    assert len(spool) > 1
+    assert max(spool.sizes()) <= MAX_ENTRY_BYTES
+    assert sum(spool.sizes()) > 10 * MAX_ENTRY_BYTES  # about 700 KB, in about 12 entries
+
+
+def test_replay_sends_the_spool_in_bounded_chunks_and_loses_nothing() -> None:
+    store = DownStore()
+    loop = _loop(store, TrackingConfig(spool_max_bytes=64 * MB))
+    _outage(loop, 5)
+    spooled = loop.tracker.counters()["spool_bytes"]
+    assert spooled > 0 and loop.tracker.spool.dropped == 0
+    store.down = False
+    while len(loop.tracker.spool):
+        assert loop.process_once()
+    assert len(store.calls) > 3  # several round trips, each of a bounded size
+    assert max(store.calls) <= REPLAY_BYTES
+    assert len(store.archive) == 5 * EVENTS
+    assert len({row.event_id for row in store.archive}) == 5 * EVENTS
+    assert loop.tracker.counters()["spool_bytes"] == 0
