@@ -64,7 +64,11 @@ class Runtime:
         if redis_url is not None:
             self._redis = redis_async_client(redis_url.get_secret_value())
         await anyio.to_thread.run_sync(self.service.start)
-        self._tasks.append(asyncio.create_task(self._load_then_maintain()))
+        # An existing snapshot is mapped before start-up completes, so a worker never
+        # accepts a connection it cannot serve (with --workers N, /readyz answered by one
+        # worker must hold for all); a build from the database happens after, unready.
+        existing = await anyio.to_thread.run_sync(self.manager.existing, self._max_age())
+        self._tasks.append(asyncio.create_task(self._load_then_maintain(existing)))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -89,15 +93,18 @@ class Runtime:
     def _snapshot_age(self) -> float:
         return math.nan if self.recommender is None else self.recommender.snapshot_age_seconds()
 
-    async def _load_then_maintain(self) -> None:
-        try:
-            snapshot = await anyio.to_thread.run_sync(
-                self.manager.initial, self.settings.refresh_seconds or math.inf
-            )
-        except Exception as exc:  # the process stays up, unready, and says why
-            self.load_error = f"{type(exc).__name__}: {exc}"
-            log.exception("initial snapshot load failed")
-            return
+    def _max_age(self) -> float:
+        return self.settings.refresh_seconds or math.inf
+
+    async def _load_then_maintain(self, existing: Snapshot | None = None) -> None:
+        snapshot = existing
+        if snapshot is None:
+            try:
+                snapshot = await anyio.to_thread.run_sync(self.manager.initial, self._max_age())
+            except Exception as exc:  # the process stays up, unready, and says why
+                self.load_error = f"{type(exc).__name__}: {exc}"
+                log.exception("initial snapshot load failed")
+                return
         self.service.serve_snapshot(snapshot)
         log.info("snapshot ready", extra={"resumes": len(snapshot.resumes)})
         if self.manager.source.directory is not None:

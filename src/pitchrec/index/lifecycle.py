@@ -83,6 +83,22 @@ class SnapshotManager:
     def __init__(self, source: SnapshotSource) -> None:
         self.source = source
 
+    def existing(self, max_age_seconds: float) -> Snapshot | None:
+        """The directory's snapshot if it can be served as it is (younger than
+        ``max_age_seconds``, or no database to rebuild from), else None. Cheap (a few
+        milliseconds of mapping), so a worker calls it before it accepts connections."""
+        directory = self.source.directory
+        if directory is None:
+            return None
+        built_at = _manifest_built_at(directory)
+        fresh = built_at is not None and time.time() - built_at < max_age_seconds
+        if not fresh and self.source.database_url is not None:
+            return None
+        try:
+            return check_servable(snapshot_files.load(directory))
+        except SnapshotError:
+            return None
+
     def initial(self, max_age_seconds: float) -> Snapshot:
         """The snapshot to start with: an existing directory younger than
         ``max_age_seconds`` when there is one (start-up in well under a second), else a
