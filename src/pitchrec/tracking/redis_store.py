@@ -14,7 +14,8 @@ import redis
 from pitchrec.domain.activity import ArchiveRow
 from pitchrec.tracking.redis_client import redis_client
 from pitchrec.tracking.store import (
-    APPLIED_BATCHES_KEY,
+    ACTIVITY_LIST_CAP,
+    APPLIED_BATCH_PREFIX,
     APPLIED_BATCHES_TTL,
     POLICY_VERSION_KEY,
     STREAM_KEY,
@@ -25,9 +26,8 @@ from pitchrec.tracking.store import (
 #: Atomic, idempotent batch of HINCRBYFLOATs: applied only if the batch id is new.
 #: The hash keys are passed as arguments, so this needs a single Redis (not a cluster).
 _ADD_STATS_LUA = """
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-for i = 3, #ARGV, 3 do
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+for i = 2, #ARGV, 3 do
   redis.call('HINCRBYFLOAT', ARGV[i], ARGV[i + 1], ARGV[i + 2])
 end
 return 1
@@ -84,6 +84,7 @@ class RedisStore:
         for w in writes:
             if w.activity_key is not None and w.activity_events:
                 pipe.lpush(w.activity_key, *w.activity_events)
+                pipe.ltrim(w.activity_key, 0, ACTIVITY_LIST_CAP - 1)
                 pipe.expire(w.activity_key, w.activity_ttl)
             if w.session_members:
                 pipe.sadd(w.session_key, *w.session_members)
@@ -112,11 +113,11 @@ class RedisStore:
         return [bool(result) for result in pipe.execute()]
 
     def add_stats(self, batch_id: str, increments: dict[str, dict[str, float]]) -> bool:
-        arguments: list[str | float] = [batch_id, APPLIED_BATCHES_TTL]
+        arguments: list[str | float] = [APPLIED_BATCHES_TTL]
         for key, fields in increments.items():
             for name, amount in fields.items():
                 arguments.extend((key, name, repr(float(amount))))
-        applied = self._add_stats_script(keys=[APPLIED_BATCHES_KEY], args=arguments)
+        applied = self._add_stats_script(keys=[APPLIED_BATCH_PREFIX + batch_id], args=arguments)
         return bool(applied)
 
     def read_stats(self, keys: list[str]) -> dict[str, dict[str, float]]:

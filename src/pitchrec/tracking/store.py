@@ -33,8 +33,16 @@ STREAM_KEY = "pitchrec:events"
 #: trimmed oldest first; the archiver keeps up long before that (bench/RESULTS.md).
 STREAM_MAXLEN = 10_000_000
 POLICY_VERSION_KEY = "pitchrec:policy:version"
-APPLIED_BATCHES_KEY = "pitchrec:policy:applied"
+#: ``{prefix}{batch id}``: one key per applied learning batch, each expiring on its own (a
+#: single set whose TTL every publish renewed never expired and grew a member a second).
+APPLIED_BATCH_PREFIX = "pitchrec:policy:applied:"
 APPLIED_BATCHES_TTL = 86_400  # seconds a batch id is remembered (retries come within seconds)
+#: Entries kept in a legacy ``user_activity:{user}`` list (newest first): 40 feeds of 25
+#: events, at about 700 bytes an event about 0.7 MB for the busiest key (user 0 takes
+#: every anonymous feed and grew without bound: 21 feeds, 525 entries, TTL renewed).
+#: The archive does not read these lists (it reads the event stream), so trimming the
+#: oldest loses nothing durable.
+ACTIVITY_LIST_CAP = 1_000
 
 
 def policy_stats_key(version: int, pool: str) -> str:
