@@ -60,7 +60,7 @@ def _feed_record(snapshot: Any, feed: Any) -> dict[str, Any]:
     envelope = legacy_envelope(feed.request.kind, items)
     return {
         "seed": feed.seed,
-        "legacy": json.dumps(envelope, ensure_ascii=False, sort_keys=True),
+        "legacy": envelope,
         "items": [
             [
                 item.item_id,
@@ -69,20 +69,38 @@ def _feed_record(snapshot: Any, feed: Any) -> dict[str, Any]:
                 item.slot.value,
                 item.pool.value,
                 item.creator_id,
-                repr(item.score),
-                repr(item.propensity),
-                [repr(x) for x in item.context],
+                item.score,
+                item.propensity,
+                list(item.context),
                 item.novelty_waived,
             ]
             for item in feed.items
         ],
-        "metrics": json.dumps(metrics, sort_keys=True, default=str),
+        "metrics": json.loads(json.dumps(metrics, default=str)),
     }
+
+
+#: Significant digits a float keeps in the digest. numpy's exp and log differ in the last
+#: bit between CPUs (AVX-512 kernels on one machine, AVX2 on another: seen here on
+#: 2026-11-30, every digest changed with the machine), so floats are compared to 10 digits;
+#: ids, order, pools and every flag stay exact.
+FLOAT_DIGITS = 10
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` with every float written to :data:`FLOAT_DIGITS` significant digits."""
+    if isinstance(value, float):
+        return format(value, f".{FLOAT_DIGITS}g")
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
 
 
 def digest(record: dict[str, Any]) -> str:
     """sha256 of a case's canonical JSON (the file keeps digests, not 7 MB of feeds)."""
-    text = json.dumps(record, sort_keys=True, ensure_ascii=False)
+    text = json.dumps(_canonical(record), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
