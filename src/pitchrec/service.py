@@ -176,6 +176,8 @@ class ServiceConfig:
                 collaborative=settings.collaborative_weight,
                 popularity_prior=settings.popularity_prior,
                 ranked_fill=settings.ranked_fill,
+                au_shares_candidates=settings.au_shares_candidates,
+                boost_new=settings.boost_new,
             ),
             reward_scale=settings.reward_scale,
             tracking=TrackingConfig(

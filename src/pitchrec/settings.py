@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     #: Fill a slot whose pool the skill-novelty rule exhausted from the best-ranked
     #: candidates the rule turned away, before any uniform EXPLORE draw.
     ranked_fill: bool = True
+    #: AU ranks every available resume, not only what VMP and NU left (the legacy gave AU
+    #: the leftovers of VMP's 110 and NU's 95 candidates, below the best-scored ones).
+    au_shares_candidates: bool = True
+    #: NU adds the collaborative affinity and popularity prior too (the legacy: off).
+    boost_new: bool = True
     #: Reward of each event type in [0, 1] (views use their watch fraction).
     rewards: dict[str, float] = Field(
         default_factory=lambda: {"like": 1.0, "save": 1.0, "share": 1.0, "match": 1.0, "skip": 0.0}

@@ -193,6 +193,8 @@ def test_learning_settings_reach_the_engine(tmp_path: Path) -> None:
         collaborative_weight=0.0,
         popularity_prior=0.0,
         ranked_fill=False,
+        au_shares_candidates=False,
+        boost_new=False,
     )
     with served(tmp_path / "legacy", legacy) as test_client:
         runtime = test_client.app.state.runtime  # type: ignore[attr-defined]

@@ -147,11 +147,17 @@ def test_the_service_feed_follows_the_community_and_legacy_ignores_it(snapshot: 
         personal = [i.item_id for i in feed.items if i.pool in (Pool.AU, Pool.VMP)]
         return float(np.mean([i > N_RESUMES // 2 for i in personal]))
 
+    def community_gap(options: RankingOptions) -> float:
+        """Second-community share of users 41-50 minus that of users 1-10."""
+        first = np.mean([share_second_half(options, user) for user in range(1, 11)])
+        second = np.mean([share_second_half(options, user) for user in range(41, 51)])
+        return float(second - first)
+
     # The popularity prior is community-blind here: look at the collaborative term alone.
+    # Measured at seed 3: a gap of 0.38 with it, -0.10 without.
     collaborative = replace(RankingOptions.service(), popularity_prior=0.0)
-    assert share_second_half(collaborative, 70) >= share_second_half(collaborative, 3) + 0.5
-    without = replace(collaborative, collaborative=0.0)
-    assert abs(share_second_half(without, 70) - share_second_half(without, 3)) < 0.5
+    assert community_gap(collaborative) >= 0.3
+    assert abs(community_gap(replace(collaborative, collaborative=0.0))) < 0.2
 
 
 def test_ranked_fill_replaces_uniform_explore_on_a_coarse_vocabulary() -> None:

@@ -40,7 +40,7 @@ from pitchrec.index.csr import Csr
 from pitchrec.index.packed_strings import PackedStrings
 from pitchrec.models.collaborative import CollaborativeIndex
 
-FORMAT_VERSION = 3  # 2: declared user skills; 3: collaborative factors
+FORMAT_VERSION = 4  # 2: declared user skills; 3: collaborative factors; 4: tuned prior
 MANIFEST = "manifest.json"
 
 Int64s = NDArray[np.int64]

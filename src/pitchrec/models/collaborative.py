@@ -6,7 +6,9 @@ confidence 1 + alpha * weight, where the weight sums each interaction's kind wei
 (:data:`KIND_WEIGHTS`) decayed by its age (half-life :data:`HALF_LIFE_DAYS`). The
 snapshot keeps the item factors and their Gram matrix, not the user factors: a user's
 vector is folded in at request time from the user's history and fresh likes
-(:func:`fold_in`), so a like changes the next page without retraining.
+(:func:`fold_in`), so a like changes the next page without retraining. Beside it, the
+popularity prior: the same interactions per resume, decayed with the half-life the
+history itself chooses (:mod:`pitchrec.models.popularity`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from pitchrec.models.popularity import DEFAULT_HALF_LIFE_DAYS, choose_half_life, decayed_counts
 from pitchrec.sources.tables import InteractionKind, InteractionTable, ItemType
 
 Floats = NDArray[np.float64]
@@ -48,8 +51,9 @@ class CollaborativeIndex:
 
     ``item_factors`` (n, f) float32, rows aligned with the snapshot's resumes (zeros for
     resumes without interactions); ``gram`` (f, f) float64, the item factors' Gram
-    matrix Y^T Y; ``settings`` (3,) float64: regularization, alpha, half-life in days;
-    ``interactions`` (n,) float64: decayed interaction weight per resume (a popularity
+    matrix Y^T Y; ``settings`` (4,) float64: regularization, alpha, the ALS weights'
+    half-life and the prior's (chosen on the history; inf: no decay), in days;
+    ``interactions`` (n,) float64: decayed interaction weight per resume (the popularity
     prior). ``f`` is 0 when there was nothing to learn from.
     """
 
@@ -70,28 +74,51 @@ class CollaborativeIndex:
     def alpha(self) -> float:
         return float(self.settings[1])
 
+    @property
+    def prior_half_life_days(self) -> float:
+        """The popularity prior's half-life in days (inf: no decay)."""
+        return float(self.settings[3])
+
 
 def empty_index(n_resumes: int) -> CollaborativeIndex:
     """A model that knows nothing (f = 0)."""
     return CollaborativeIndex(
         item_factors=np.zeros((n_resumes, 0), dtype=np.float32),
         gram=np.zeros((0, 0)),
-        settings=np.asarray([REGULARIZATION, ALPHA, HALF_LIFE_DAYS]),
+        settings=np.asarray([REGULARIZATION, ALPHA, HALF_LIFE_DAYS, DEFAULT_HALF_LIFE_DAYS]),
         interactions=np.zeros(n_resumes),
     )
 
 
-def interaction_weights(interactions: InteractionTable, now: float) -> Floats:
-    """(m,) each interaction's kind weight (ratings scaled by value / 5), decayed by age."""
+def kind_weights(interactions: InteractionTable) -> Floats:
+    """(m,) each interaction's kind weight (ratings scaled by value / 5), undecayed."""
     kinds = interactions.kind.astype(np.int64)
     base = np.zeros(kinds.shape[0])
     for kind, weight in KIND_WEIGHTS.items():
         base[kinds == int(kind)] = weight
     rated = kinds == int(InteractionKind.RATING)
     base[rated] *= np.clip(interactions.rating[rated].astype(np.float64) / 5.0, 0.0, 1.0)
+    return base
+
+
+def interaction_weights(interactions: InteractionTable, now: float) -> Floats:
+    """(m,) each interaction's kind weight, decayed by age (:data:`HALF_LIFE_DAYS`)."""
     age_days = np.maximum(now - interactions.created_at, 0.0) / SECONDS_PER_DAY
-    weights: Floats = base * 0.5 ** (age_days / HALF_LIFE_DAYS)
+    weights: Floats = kind_weights(interactions) * 0.5 ** (age_days / HALF_LIFE_DAYS)
     return weights
+
+
+def _on_catalogue(
+    interactions: InteractionTable, resume_ids: Ints
+) -> tuple[NDArray[np.bool_], Ints]:
+    """(m,) which interactions are on a catalogue resume of ``resume_ids`` (n >= 1,
+    sorted), and (m,) the resume's row (meaningful where on the catalogue)."""
+    n = resume_ids.shape[0]
+    position = np.minimum(np.searchsorted(resume_ids, interactions.item_id), n - 1)
+    known = (interactions.item_type == ItemType.RESUME) & (
+        resume_ids[position] == interactions.item_id
+    )
+    return known, position.astype(np.int64)
 
 
 def user_item_matrix(
@@ -99,13 +126,9 @@ def user_item_matrix(
 ) -> tuple[Ints, sp.csr_matrix]:
     """Users (u,) sorted, and the (u, n) summed decayed weights on catalogue resumes
     ``resume_ids`` (n,) sorted."""
-    n = resume_ids.shape[0]
-    if n == 0:
+    if resume_ids.shape[0] == 0:
         return np.zeros(0, dtype=np.int64), sp.csr_matrix((0, 0))
-    position = np.minimum(np.searchsorted(resume_ids, interactions.item_id), n - 1)
-    known = (interactions.item_type == ItemType.RESUME) & (
-        resume_ids[position] == interactions.item_id
-    )
+    known, position = _on_catalogue(interactions, resume_ids)
     weights = interaction_weights(interactions, now)[known]
     users, rows = np.unique(interactions.user_id[known], return_inverse=True)
     matrix = sp.csr_matrix(
@@ -115,18 +138,36 @@ def user_item_matrix(
     return users.astype(np.int64), matrix
 
 
+def popularity_prior_counts(
+    interactions: InteractionTable, resume_ids: Ints, now: float
+) -> tuple[Floats, float]:
+    """(n,) each resume's interaction weight decayed with the half-life the history
+    chooses (:func:`~pitchrec.models.popularity.choose_half_life`), and that half-life."""
+    n = resume_ids.shape[0]
+    if n == 0:
+        return np.zeros(0), DEFAULT_HALF_LIFE_DAYS
+    known, position = _on_catalogue(interactions, resume_ids)
+    columns, created = position[known], interactions.created_at[known].astype(np.float64)
+    weights = kind_weights(interactions)[known]
+    choice = choose_half_life(interactions.user_id[known], columns, created, weights, n)
+    prior = decayed_counts(columns, created, weights, n, now, choice.half_life_days)
+    return prior, choice.half_life_days
+
+
 def train_collaborative(
     interactions: InteractionTable, resume_ids: Ints, now: float, *, seed: int = 0
 ) -> CollaborativeIndex:
-    """Fit ALS on the catalogue's interactions; ``resume_ids`` (n,) sorted, ``now`` the
-    load instant (unix seconds). Deterministic for a seed (one BLAS thread)."""
+    """Fit ALS on the catalogue's interactions and choose the popularity prior's
+    half-life; ``resume_ids`` (n,) sorted, ``now`` the load instant (unix seconds).
+    Deterministic for a seed (one BLAS thread)."""
     _, matrix = user_item_matrix(interactions, resume_ids, now)
     if matrix.shape[1] != resume_ids.shape[0]:  # no catalogue at all
         return empty_index(resume_ids.shape[0])
-    popularity = np.asarray(matrix.sum(axis=0)).ravel().astype(np.float64)
+    prior, prior_half_life = popularity_prior_counts(interactions, resume_ids, now)
+    settings = np.asarray([REGULARIZATION, ALPHA, HALF_LIFE_DAYS, prior_half_life])
     if matrix.nnz < MIN_INTERACTIONS:
         empty = empty_index(resume_ids.shape[0])
-        return CollaborativeIndex(empty.item_factors, empty.gram, empty.settings, popularity)
+        return CollaborativeIndex(empty.item_factors, empty.gram, settings, prior)
     from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
@@ -142,12 +183,7 @@ def train_collaborative(
         model.fit(confidence.tocsr(), show_progress=False)
     items = np.ascontiguousarray(model.item_factors, dtype=np.float32)
     gram = items.astype(np.float64).T @ items.astype(np.float64)
-    return CollaborativeIndex(
-        item_factors=items,
-        gram=gram,
-        settings=np.asarray([REGULARIZATION, ALPHA, HALF_LIFE_DAYS]),
-        interactions=popularity,
-    )
+    return CollaborativeIndex(item_factors=items, gram=gram, settings=settings, interactions=prior)
 
 
 def fold_in(index: CollaborativeIndex, rows: Ints, weights: Floats) -> Floats | None:

@@ -138,7 +138,8 @@ def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: Ranking
     remaining = available.copy()
     remaining[pools[Pool.VMP].rows] = False
     remaining[pools[Pool.NU].rows] = False
-    pools[Pool.AU] = au_pool(remaining, catalogue, resumes, policies[Pool.AU], rng)
+    au_candidates = available if options.au_shares_candidates else remaining
+    pools[Pool.AU] = au_pool(au_candidates, catalogue, resumes, policies[Pool.AU], rng)
     if request.kind is FeedKind.TOTAL:
         flows = _challenge_available(snapshot, user.seen_challenges, excluded)
         pools[Pool.FW] = fw_pool(flows, challenges, now, rng)

@@ -48,6 +48,11 @@ class RankingOptions:
     #: from the best-ranked candidates those rules turned away (marked novelty_waived)
     #: before any uniform EXPLORE draw; False: the legacy uniform fallback first.
     ranked_fill: bool = False
+    #: AU ranks every available candidate, not only what VMP and NU left: assembly
+    #: already skips what another slot placed (False: the legacy leftovers).
+    au_shares_candidates: bool = False
+    #: NU adds the same points as VMP and AU (the prior and the affinity).
+    boost_new: bool = False
 
     def __post_init__(self) -> None:
         t = self.temperature
@@ -66,13 +71,16 @@ class RankingOptions:
     @classmethod
     def service(cls) -> RankingOptions:
         """What the service runs by default: tempered draws, declared skills, the
-        collaborative affinity and popularity prior in VMP and AU, ranked fill."""
+        collaborative affinity and popularity prior in VMP, AU and NU, AU ranking every
+        available resume, ranked fill."""
         return cls(
             temperature=DEFAULT_TEMPERATURE,
             declared_skills=True,
             collaborative=DEFAULT_COLLABORATIVE,
             popularity_prior=DEFAULT_POPULARITY_PRIOR,
             ranked_fill=True,
+            au_shares_candidates=True,
+            boost_new=True,
         )
 
     def weights(self, scores: NDArray[np.float64]) -> NDArray[np.float64] | None:

@@ -161,6 +161,8 @@ def nu_pool(
         + 0.8 * age.boost[rows]
         + rng.uniform(0.0, NU_NOISE_HIGH, size=rows.shape[0])
     )
+    if options.boost_new:
+        heuristic = catalogue.boosted(heuristic, rows)
     keep = TOP_FACTOR * POOL_SIZES[Pool.NU]
     scored = score_candidates(catalogue, resumes, rows, scorer, rng, heuristic, keep)
     scores = scored.ucb + heuristic

@@ -48,6 +48,9 @@ class TrainMatrix:
     counts: sp.csr_matrix
     popularity: Floats  # (n,) training interactions per resume
     recent: Floats  # (n,) the same, each weighted 0.5 ** (age / half-life)
+    #: (n,) the snapshot's popularity prior: kind-weighted, decayed with the half-life
+    #: the training history chose (:mod:`pitchrec.models.popularity`).
+    tuned: Floats
 
     def row_of(self, user_id: int) -> int:
         """The user's row, or -1 without training history."""
@@ -79,6 +82,7 @@ def train_matrix(split: Split) -> TrainMatrix:
         counts=counts,
         popularity=np.bincount(columns, minlength=items.shape[0]).astype(np.float64),
         recent=np.bincount(columns, weights=decay, minlength=items.shape[0]).astype(np.float64),
+        tuned=np.asarray(split.snapshot.collab.interactions, dtype=np.float64),
     )
 
 
@@ -103,13 +107,21 @@ class RandomBaseline:
 @dataclass
 class PopularityBaseline:
     """Most interacted with in training; ``recency``: each interaction weighted by its
-    age (half-life :data:`POPULARITY_HALF_LIFE_DAYS`)."""
+    age (half-life :data:`POPULARITY_HALF_LIFE_DAYS`); ``tuned``: the snapshot's prior
+    (the half-life chosen on the training history, interactions weighted by kind)."""
 
     train: TrainMatrix
     recency: bool = False
     name: str = "popularity"
+    tuned: bool = False
 
     def scores(self, user_id: int, rng: np.random.Generator) -> Floats:
+        if self.tuned:
+            # Decayed weights can be tiny (2-day half-life, 90 days: 3e-14), so ties are
+            # broken multiplicatively, and never-touched resumes go last in random order.
+            prior, jitter = self.train.tuned, rng.random(self.train.tuned.shape[0])
+            tuned: Floats = np.where(prior > 0, prior * (1.0 + 1e-9 * jitter), jitter - 2.0)
+            return tuned
         base = self.train.recent if self.recency else self.train.popularity
         # Ties broken at random, below one interaction, so equal counts do not always
         # favour the lowest rows.
@@ -183,7 +195,7 @@ class AlsBaseline:
         return personal
 
 
-BASELINES = ("random", "popularity", "popularity-recent", "item-knn", "als")
+BASELINES = ("random", "popularity", "popularity-recent", "popularity-tuned", "item-knn", "als")
 
 
 def make_baseline(name: str, train: TrainMatrix, seed: int = 0) -> Baseline:
@@ -194,6 +206,8 @@ def make_baseline(name: str, train: TrainMatrix, seed: int = 0) -> Baseline:
         return PopularityBaseline(train)
     if name == "popularity-recent":
         return PopularityBaseline(train, recency=True, name=name)
+    if name == "popularity-tuned":
+        return PopularityBaseline(train, tuned=True, name=name)
     if name == "item-knn":
         return ItemKnnBaseline(train)
     if name == "als":
