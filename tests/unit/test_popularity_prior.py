@@ -14,6 +14,7 @@ from pitchrec.index.build import build_snapshot
 from pitchrec.index.snapshot import load, save
 from pitchrec.models.popularity import (
     DEFAULT_HALF_LIFE_DAYS,
+    ValidationPairs,
     choose_half_life,
     decayed_counts,
     list_ndcg,
@@ -64,8 +65,15 @@ def test_too_little_history_keeps_the_default() -> None:
 
 def test_list_ndcg_removes_what_each_user_saw() -> None:
     scores = np.asarray([5.0, 4.0, 3.0, 2.0])
-    # User 1 saw item 0, so item 1 is first in their list; user 2 gets item 2 third.
-    value = list_ndcg(scores, {1: {0}}, {1: {1}, 2: {2}}, cutoff=3)
+    # User 0 saw item 0, so item 1 is first in their list; user 1 gets item 2 third.
+    pairs = ValidationPairs(
+        before_user=np.asarray([0]),
+        before_item=np.asarray([0]),
+        after_user=np.asarray([0, 1]),
+        after_item=np.asarray([1, 2]),
+        n_users=2,
+    )
+    value = list_ndcg(scores, pairs, cutoff=3)
     assert math.isclose(value, (1.0 + 1.0 / math.log2(4.0)) / 2.0)
 
 

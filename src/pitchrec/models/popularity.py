@@ -63,29 +63,69 @@ def decayed_counts(
     return counts
 
 
-def _ideal_dcg(n_relevant: int, cutoff: int) -> float:
-    return float((1.0 / np.log2(np.arange(min(n_relevant, cutoff)) + 2.0)).sum())
+@dataclass(frozen=True)
+class ValidationPairs:
+    """Who interacted with what on each side of the validation cut, as unique pairs
+    (arrays (k,) each): ``user`` indices in [0, n_users), ``item`` columns. ``after``
+    holds only items the user had not touched before the cut."""
+
+    before_user: Ints
+    before_item: Ints
+    after_user: Ints
+    after_item: Ints
+    n_users: int
 
 
-def list_ndcg(
-    scores: Floats,
-    before: dict[int, set[int]],
-    after: dict[int, set[int]],
-    cutoff: int = VALIDATION_CUTOFF,
-) -> float:
-    """Mean NDCG@cutoff over the users of ``after`` (user -> items interacted with after
-    the validation cut) of one global ranking by ``scores`` (n,), each user's ``before``
-    items removed from the list first."""
-    order = np.argsort(-scores, kind="stable")
-    extra = max((len(items) for items in before.values()), default=0)
-    head = order[: cutoff + extra].tolist()
-    total = 0.0
-    for user, relevant in after.items():
-        seen = before.get(user, set())
-        ranked = [item for item in head if item not in seen][:cutoff]
-        gain = sum(1.0 / np.log2(i + 2.0) for i, item in enumerate(ranked) if item in relevant)
-        total += gain / _ideal_dcg(len(relevant), cutoff)
-    return total / max(len(after), 1)
+def list_ndcg(scores: Floats, pairs: ValidationPairs, cutoff: int = VALIDATION_CUTOFF) -> float:
+    """Mean NDCG@cutoff over the users with pairs after the cut, of one global ranking by
+    ``scores`` (n,) from which each user's ``before`` items are removed first.
+
+    Vectorised: an item's rank in a user's list is its global rank minus the user's
+    earlier items ranked above it (a searchsorted over user-major keys)."""
+    n = scores.shape[0]
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(-scores, kind="stable")] = np.arange(n)
+    seen_keys = np.sort(pairs.before_user * n + rank[pairs.before_item])
+    target_keys = pairs.after_user * n + rank[pairs.after_item]
+    seen_above = np.searchsorted(seen_keys, target_keys) - np.searchsorted(
+        seen_keys, pairs.after_user * n
+    )
+    position = rank[pairs.after_item] - seen_above
+    hit = position < cutoff
+    gains = np.bincount(
+        pairs.after_user[hit],
+        weights=1.0 / np.log2(position[hit] + 2.0),
+        minlength=pairs.n_users,
+    )
+    relevant = np.bincount(pairs.after_user, minlength=pairs.n_users)
+    users = relevant > 0
+    ideal = np.cumsum(1.0 / np.log2(np.arange(cutoff) + 2.0))
+    per_user = gains[users] / ideal[np.minimum(relevant[users], cutoff) - 1]
+    return float(per_user.mean()) if per_user.shape[0] else 0.0
+
+
+def _unique_pairs(users: Ints, items: Ints, n_items: int) -> tuple[Ints, Ints]:
+    keys = np.unique(users * n_items + items)
+    return keys // n_items, keys % n_items
+
+
+def validation_pairs(
+    users: Ints, columns: Ints, early: NDArray[np.bool_], late: NDArray[np.bool_], n_items: int
+) -> ValidationPairs:
+    """The unique (user, item) pairs before the cut (``early``, (m,)) and the new ones
+    after it (``late``, (m,)), users renumbered from 0."""
+    _, user_index = np.unique(users, return_inverse=True)
+    user_index = user_index.astype(np.int64)
+    before_user, before_item = _unique_pairs(user_index[early], columns[early], n_items)
+    after_user, after_item = _unique_pairs(user_index[late], columns[late], n_items)
+    seen = np.isin(after_user * n_items + after_item, before_user * n_items + before_item)
+    return ValidationPairs(
+        before_user,
+        before_item,
+        after_user[~seen],
+        after_item[~seen],
+        int(user_index.max()) + 1 if user_index.shape[0] else 0,
+    )
 
 
 def choose_half_life(
@@ -100,22 +140,16 @@ def choose_half_life(
         return HalfLifeChoice(DEFAULT_HALF_LIFE_DAYS, {})
     cut = float(np.quantile(created_at[positive], 1.0 - VALIDATION_FRACTION, method="lower"))
     early = created_at <= cut
-    before: dict[int, set[int]] = {}
-    for user, item in zip(users[early].tolist(), columns[early].tolist(), strict=True):
-        before.setdefault(user, set()).add(item)
-    after: dict[int, set[int]] = {}
-    late = ~early & positive
-    for user, item in zip(users[late].tolist(), columns[late].tolist(), strict=True):
-        if item not in before.get(user, ()):
-            after.setdefault(user, set()).add(item)
-    if len(after) < MIN_VALIDATION_USERS or not early.any():
+    pairs = validation_pairs(users, columns, early, ~early & positive, n_items)
+    held_out_users = np.unique(pairs.after_user).shape[0]
+    if held_out_users < MIN_VALIDATION_USERS or not early.any():
         return HalfLifeChoice(DEFAULT_HALF_LIFE_DAYS, {})
     scores: dict[float, float] = {}
     for half_life in HALF_LIFE_GRID_DAYS:
         counts = decayed_counts(
             columns[early], created_at[early], weights[early], n_items, cut, half_life
         )
-        scores[half_life] = list_ndcg(counts, before, after)
+        scores[half_life] = list_ndcg(counts, pairs)
     best = max(scores.values())
     # Ties (within a part in a million) go to the longest half-life: the steadier list.
     chosen = max(h for h, score in scores.items() if score >= best - 1e-6)
