@@ -4,6 +4,7 @@ oracle bound, the behaviour model, the experiment summary and the report."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from pitchrec.lab.simulation.variants import ArmSpec, parse_arm
 from pitchrec.lab.world import generate_world, write_blacklist
 from pitchrec.lab.world.sim_world import SimWorld, load_truth, load_world, world_from_truth
 from pitchrec.lab.world.user_model import UserModel, UserModelConfig
-from pitchrec.ranking.options import DEFAULT_TEMPERATURE
+from pitchrec.ranking.options import DEFAULT_TEMPERATURE, RankingOptions
 from pitchrec.ranking.pool_policies import DEFAULT_REWARD_SCALE
 from pitchrec.sources.database import make_engine
 
@@ -172,3 +173,21 @@ def test_arm_names_take_the_learning_apart() -> None:
     assert fixed is not None and fixed.declared and not fixed.profiles and not fixed.learning
     assert fixed.temperature == 0.3
     assert parse_arm("oracle") is None and parse_arm("taste-engine") is None
+
+
+def test_the_service_arm_ranks_with_the_service_options() -> None:
+    """The ``linucb`` arm is what the service serves (it ranked with the legacy options
+    before, collaborative affinity and prior off); ``-learn`` freezes the policies and
+    ``@`` overrides one ranking option, as in the offline lab."""
+    service = parse_arm("linucb")
+    assert service is not None and service.ranking() == RankingOptions.service()
+    legacy = parse_arm("legacy")
+    assert legacy is not None and legacy.ranking() == RankingOptions.legacy()
+    frozen = parse_arm("linucb-profile-learn")
+    assert frozen is not None and not frozen.learning and not frozen.profiles
+    varied = parse_arm("linucb-learn@collaborative=0@boost_new=0")
+    assert varied is not None and not varied.learning
+    assert varied.ranking() == replace(RankingOptions.service(), collaborative=0.0, boost_new=False)
+    for bad in ("linucb@nope=1", "linucb@collaborative=x", "oracle@collaborative=1"):
+        with pytest.raises(ValueError):
+            parse_arm(bad)

@@ -3,7 +3,7 @@ PITCHREC_SAMPLING_TEMPERATURE and PITCHREC_DECLARED_SKILLS)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -82,6 +82,26 @@ class RankingOptions:
             au_shares_candidates=True,
             boost_new=True,
         )
+
+    def overridden(self, assignments: list[str]) -> RankingOptions:
+        """These options with ``<field>=<number>`` assignments applied (booleans as 0/1),
+        as the lab's ``service@collaborative=10@boost_new=0`` names write them. Raises
+        ValueError naming the known fields for anything else."""
+        known = {f.name: str(f.type) for f in fields(self)}
+        changes: dict[str, float | bool] = {}
+        for assignment in assignments:
+            key, _, text = assignment.partition("=")
+            if key not in known or not text:
+                raise ValueError(
+                    f"{assignment!r} is not <option>=<value> with an option of "
+                    f"RankingOptions ({', '.join(known)})"
+                )
+            try:
+                value = float(text)
+            except ValueError as exc:
+                raise ValueError(f"{text!r} is not a number") from exc
+            changes[key] = bool(value) if "bool" in known[key] else value
+        return replace(self, **changes)  # type: ignore[arg-type]
 
     def weights(self, scores: NDArray[np.float64]) -> NDArray[np.float64] | None:
         """(k,) sampling weights for ``scores`` (k,), or None for the legacy draw."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,6 @@ from pitchrec.lab.offline.metrics import (
 )
 from pitchrec.lab.offline.split import Split
 from pitchrec.progress import SILENT, Reporter
-from pitchrec.ranking.options import RankingOptions
 from pitchrec.service import ServiceConfig, build_service
 from pitchrec.tracking.memory_store import MemoryStore
 
@@ -57,22 +56,8 @@ def engine_config(name: str) -> ServiceConfig | None:
     if base not in ENGINE_CONFIGS:
         return None
     config = ENGINE_CONFIGS[base]()
-    changes: dict[str, Any] = {}
-    known = {f.name: f.type for f in fields(RankingOptions)}
-    for override in overrides:
-        key, _, text = override.partition("=")
-        if key not in known or not text:
-            raise EvaluationInputError(
-                f"{name!r}: {override!r} is not <option>=<value> with an option of "
-                f"RankingOptions ({', '.join(known)})"
-            )
-        try:
-            value: Any = float(text)
-        except ValueError as exc:
-            raise EvaluationInputError(f"{name!r}: {text!r} is not a number") from exc
-        changes[key] = bool(value) if "bool" in str(known[key]) else value
     try:
-        ranking = replace(config.ranking, **changes)
+        ranking = config.ranking.overridden(overrides)
     except ValueError as exc:
         raise EvaluationInputError(f"{name!r}: {exc}") from exc
     return replace(config, ranking=ranking)

@@ -10,14 +10,20 @@ the pool-policy factory and by whether the swap is wired:
   skills (D-C20 kept); the tracker records but the recommender never receives new
   policies (``on_policies`` unset): legacy-static, what the seed describes;
 * ``linucb``: the service's default path: LinUCB at the legacy prior with the default
-  ``reward_scale`` (``pool_policy_factory``), learning online, online taste profiles and
-  declared skills;
+  ``reward_scale`` (``pool_policy_factory``), learning online, online taste profiles,
+  and the service's ranking options (:meth:`RankingOptions.service`: declared skills,
+  tempered draws, the collaborative affinity and popularity prior, shared AU candidates,
+  ranked fill);
 * ``thompson``, ``uniform``, ``epsilon``: ``make_policy(name)`` per pool, with profiles
   and declared skills;
 * suffixes, to take the gain apart: ``-s<scale>`` sets LinUCB's ``reward_scale``
   (``linucb-s1`` is the legacy bandit updated online); ``+profile`` / ``-profile`` turn
   the online taste profiles on or off, ``+declared`` / ``-declared`` the declared skills
-  (``legacy+declared`` is the static legacy with the D-C20 fix alone);
+  (``legacy+declared`` is the static legacy with the D-C20 fix alone); ``-learn`` keeps the
+  policies at their prior (events still reach the taste profiles unless ``-profile``:
+  ``linucb-profile-learn`` is the service without any feedback);
+* ``@<option>=<value>`` after any learning arm overrides a ranking option by name, as
+  ``pitchrec evaluate offline`` does (``linucb@collaborative=0@boost_new=0``);
 * ``<linucb|thompson|epsilon>-x<w>``: experimental, that policy with its scores multiplied
   by ``w`` (a stand-in for a ``learned_weight`` in the pool score); nothing in ``ranking``
   changes;
@@ -37,7 +43,7 @@ Two arms bypass the engine: ``oracle`` (top items by true expected reward) and `
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -65,7 +71,9 @@ CEILING_ARMS = ("oracle-engine", "linear-engine", "taste-engine")
 ENGINE_ARMS = ("legacy", "linucb", "thompson", "uniform", "epsilon", *CEILING_ARMS)
 LEARNING_BASES = ("legacy", "linucb", "thompson", "uniform", "epsilon")
 SCALED_BASES = ("linucb", "thompson", "epsilon")
-_FLAGS = ("profile", "declared")
+_FLAGS = ("profile", "declared", "learn")
+#: Separates a learning arm from its ranking-option overrides (as in the offline lab).
+OVERRIDE_SEPARATOR = "@"
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,17 @@ class ArmSpec:
     declared: bool = True
     learning: bool = True
     temperature: float | None = None
+    #: ``<option>=<value>`` overrides of the arm's ranking options.
+    overrides: tuple[str, ...] = ()
+
+    def ranking(self) -> RankingOptions:
+        """The arm's ranking options: the legacy's for ``legacy`` and the ceiling arms
+        (their scorer alone ranks the pools), the service's for the other bases, with the
+        temperature, declared skills and overrides applied."""
+        plain = self.base in ("legacy", "ceiling")
+        base = RankingOptions.legacy() if plain else RankingOptions.service()
+        options = replace(base, temperature=self.temperature, declared_skills=self.declared)
+        return options.overridden(list(self.overrides))
 
 
 def parse_arm(name: str) -> ArmSpec | None:
@@ -88,6 +107,14 @@ def parse_arm(name: str) -> ArmSpec | None:
     ``ValueError`` for an unknown name."""
     if name in BYPASS_ARMS or name in CEILING_ARMS:
         return None
+    name, *overrides = name.split(OVERRIDE_SEPARATOR)
+    if overrides:
+        spec = parse_arm(name)
+        if spec is None:
+            raise _unknown(name)
+        spec = replace(spec, overrides=tuple(overrides))
+        spec.ranking()  # raises ValueError for an unknown option
+        return spec
     parts = _tokenize(name)
     if parts is None:
         raise _unknown(name)
@@ -176,14 +203,15 @@ def _variant_spec(base: str, suffixes: _Suffixes) -> ArmSpec:
         temperature = None if legacy else DEFAULT_TEMPERATURE
     if temperature == 0.0:
         temperature = None  # -t0: the legacy draws
-    return ArmSpec(base, reward_scale, 1.0, profiles, declared, not legacy, temperature)
+    learning = suffixes.switches.get("learn", not legacy)
+    return ArmSpec(base, reward_scale, 1.0, profiles, declared, learning, temperature)
 
 
 def _unknown(name: str) -> ValueError:
     known = ", ".join(
         (
             *ENGINE_ARMS,
-            "<base>[-s<scale>][+|-profile][+|-declared]",
+            "<base>[-s<scale>][-t<temp>][+|-profile][+|-declared][+|-learn][@<option>=<v>]",
             "<linucb|thompson|epsilon>-x<weight>",
             *BYPASS_ARMS,
         )
@@ -282,7 +310,7 @@ def build_engine_arm(
     else:
         factory = policy_factory(spec)
     config = ServiceConfig(
-        ranking=RankingOptions(temperature=spec.temperature, declared_skills=spec.declared),
+        ranking=spec.ranking(),
         reward_scale=spec.reward_scale,
         tracking=TrackingConfig(taste_profiles=spec.profiles),
         learning=LearningConfig(taste_profiles=spec.profiles),
