@@ -82,6 +82,11 @@ class Telemetry:
             "round_trips": "Tracking round trips to Redis.",
             "events_matched": "Feedback events that found their impression (policy updates).",
             "sync_errors": "Failed policy synchronisations.",
+            "stream_refused": "Archive events the event stream refused at its cap (counted"
+            " once; they wait in the spool and are lost only if it overflows).",
+            "stream_backlog": "Event stream entries not yet acknowledged by the archiver"
+            " group (XINFO GROUPS lag + pending, read at most every 5 s; NaN while Redis"
+            " is down). The same value on every worker: alert on max().",
         }
         for key, help_text in names.items():
             gauge = Gauge(f"pitchrec_tracking_{key}", help_text, registry=self.registry)

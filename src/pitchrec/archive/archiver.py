@@ -21,7 +21,7 @@ each under its own consumer name. One :meth:`Archiver.run_once`:
    MySQL/MariaDB, ``INSERT OR IGNORE`` on SQLite) keyed on the UNIQUE ``event_id``, and
    commits;
 6. only then, in one MULTI/EXEC: XADDs the dead letters, XACKs every entry of the batch,
-   and XDELs them.
+   and XDELs them (with ``delete_acked=False``: then XTRIMs what every group acknowledged).
 
 Exactly once. *At least once*: an entry leaves the group's pending list (XACK) only after
 its row is committed (or its dead letter written, in the same MULTI as the XACK). A crash
@@ -31,15 +31,20 @@ row carries the event id and ``activity_log.event_id`` is UNIQUE; a second inser
 same id (a redelivery after a crash between commit and XACK, a reclaim racing a slow
 consumer, or a producer that XADDs the same event twice) is ignored by the database.
 Together: every event id that reaches the stream lands in ``activity_log`` exactly once
-(counted in :attr:`Archiver.duplicates` when a repeat is ignored). The one way to lose an
-event is for the stream's ``MAXLEN ~`` cap to trim it before any archiver read it; that is
-logged, counted in :attr:`Archiver.missing` and leaves a tombstone in the dead-letter
-stream.
+(counted in :attr:`Archiver.duplicates` when a repeat is ignored). Nothing trims the stream
+past what the group acknowledged: producers no longer XADD with ``MAXLEN ~`` (which
+trimmed events no archiver had read during an outage); at the cap
+(:data:`~pitchrec.tracking.store.STREAM_MAXLEN`) they refuse new events instead, which
+wait in their spool, counted. An entry that is gone anyway (deleted by hand, or trimmed by
+an older producer) is logged, counted in :attr:`Archiver.missing` and leaves a tombstone
+in the dead-letter stream.
 
 XDEL after XACK (``delete_acked=True``, the default): the stream then holds only events not
-yet archived, so its length is the archiver's backlog and Redis memory follows the backlog,
-not the ``MAXLEN`` cap (about ten million entries). Pass ``delete_acked=False`` if another
-consumer group ever reads the same stream: XDEL would take entries from under it.
+yet archived, so its length is the archiver's backlog and Redis memory follows the backlog.
+Pass ``delete_acked=False`` if another consumer group ever reads the same stream: XDEL
+would take entries from under it; the archiver then trims, after each batch, only what
+every group has acknowledged (XTRIM MINID, :mod:`.trim`), so the stream still follows the
+slowest group's backlog instead of filling up to the cap.
 
 Reading with ``decode_responses=True``: a producer that wrote bytes that are not UTF-8 would
 make every read fail with the client's default ``encoding_errors="strict"``. Build the client
@@ -62,14 +67,16 @@ import redis
 from sqlalchemy import Engine, Insert, String, insert
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+from pitchrec.archive.trim import trim_acknowledged
 from pitchrec.domain.activity import ArchiveRow
 from pitchrec.sources.schema import activity_log
-from pitchrec.tracking.store import STREAM_KEY
+from pitchrec.tracking.store import STREAM_GROUP, STREAM_KEY
 
 log = logging.getLogger(__name__)
 
-#: The consumer group every archiver reads the event stream through.
-ARCHIVE_GROUP: Final = "archiver"
+#: The consumer group every archiver reads the event stream through (defined next to the
+#: stream key: the producers measure their backlog against it).
+ARCHIVE_GROUP: Final = STREAM_GROUP
 
 #: Where malformed entries go, with their raw fields plus the keys below.
 DEAD_LETTER_KEY: Final = f"{STREAM_KEY}:dead"
@@ -221,6 +228,7 @@ class Archiver:
     * ``batches``: batches committed and acknowledged;
     * ``reclaimed``: pending entries taken over by XAUTOCLAIM (possibly this consumer's
       own, after a restart under the same name);
+    * ``trimmed``: acknowledged entries trimmed (``delete_acked=False`` only);
     * ``errors``: failed iterations of :meth:`run` (each retried after a back-off).
     """
 
@@ -246,6 +254,7 @@ class Archiver:
         self.missing = 0
         self.batches = 0
         self.reclaimed = 0
+        self.trimmed = 0
         self.errors = 0
 
         self._group_ready = False
@@ -394,6 +403,8 @@ class Archiver:
         if self.delete_acked:
             pipe.xdel(self.stream, *ids)
         pipe.execute()
+        if not self.delete_acked:
+            self._trim()
 
         gone = sum(1 for _, _, error in dead if error == _GONE)
         for entry_id, _, error in dead:
@@ -406,6 +417,14 @@ class Archiver:
         self.inserted += inserted
         self.duplicates += len(entries) - len(dead) - inserted
         self.batches += 1
+
+    def _trim(self) -> None:
+        """Trim what every group acknowledged; a failure is logged and the next batch
+        tries again (the batch itself is committed and acknowledged)."""
+        try:
+            self.trimmed += trim_acknowledged(self._redis, self.stream)
+        except redis.RedisError as exc:
+            log.warning("trimming acknowledged entries failed (%s); next batch retries", exc)
 
     def run(self, stop: threading.Event | None = None, reporter: Reporter | None = None) -> None:
         """Call :meth:`run_once` until ``stop`` is set.
@@ -451,5 +470,6 @@ class Archiver:
             "missing": self.missing,
             "batches": self.batches,
             "reclaimed": self.reclaimed,
+            "trimmed": self.trimmed,
             "errors": self.errors,
         }

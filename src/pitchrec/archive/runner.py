@@ -4,6 +4,10 @@ SIGTERM and SIGINT finish the
 batch in hand and stop (a second one stops at once). SIGKILL at any point loses nothing: the
 entries it had read are read again on restart under the same ``--consumer`` name, or
 reclaimed by another archiver after ``--claim-idle-ms``.
+
+Every :data:`REPORT_SECONDS` the archiver logs its counters and the stream's backlog (the
+archiver has no port; the backlog gauge and its alerts come from the API pods' /metrics,
+which also report while the archiver is down).
 """
 
 from __future__ import annotations
@@ -13,26 +17,56 @@ import os
 import signal
 import socket
 import threading
+import time
 from types import FrameType
 from typing import Any
 
+import redis
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from pitchrec.archive.archiver import MAX_BACKOFF_S, MIN_BACKOFF_S, Archiver, ArchiverConfig
+from pitchrec.archive.archiver import (
+    MAX_BACKOFF_S,
+    MIN_BACKOFF_S,
+    Archiver,
+    ArchiverConfig,
+    Reporter,
+)
 from pitchrec.sources.database import make_engine, redact
 from pitchrec.sources.migrations import migrate
 from pitchrec.tracking.redis_client import redis_client
+from pitchrec.tracking.redis_store import stream_backlog
 
 log = logging.getLogger(__name__)
 
 #: Socket timeout of Redis commands, on top of the XREADGROUP block time.
 REDIS_TIMEOUT_S = 5.0
+#: Seconds between the archiver's progress lines: a minute keeps a quiet log readable and
+#: is finer than the alert rules' windows (deploy/k8s/monitoring/alerts.yaml).
+REPORT_SECONDS = 60.0
 
 
 def default_consumer() -> str:
     """``{hostname}-{pid}``: unique per process, stable in its logs."""
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def progress_reporter(client: redis.Redis, every: float = REPORT_SECONDS) -> Reporter:
+    """A reporter for :meth:`Archiver.run` that logs the counters and the backlog (read
+    through ``client``) at most every ``every`` seconds, the first after ``every``."""
+    next_at = time.monotonic() + every
+
+    def report(archiver: Archiver) -> None:
+        nonlocal next_at
+        now = time.monotonic()
+        if now < next_at:
+            return
+        next_at = now + every
+        backlog = stream_backlog(client, archiver.stream, archiver.group)
+        metrics = {**archiver.metrics(), "backlog": backlog}
+        log.info("archiver %s: %s", archiver.consumer, metrics, extra=metrics)
+
+    return report
 
 
 def _migrate_until_done(engine: Engine, stop: threading.Event) -> bool:
@@ -102,7 +136,7 @@ def run_archiver(
             redact(database_url),
             batch_size,
         )
-        archiver.run(stop)
+        archiver.run(stop, progress_reporter(client))
     finally:
         log.info("archiver %s stopped: %s", consumer, archiver.metrics(), extra=archiver.metrics())
         for signum, handler in previous:

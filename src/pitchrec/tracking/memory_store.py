@@ -15,7 +15,11 @@ from pitchrec.domain.activity import ArchiveRow
 from pitchrec.tracking.store import FeedWrites
 
 ACTIVITY_CAP = 100  # per user list (about 4 feeds); Redis has no cap, a process must stay bounded
-ARCHIVE_CAP = 200_000  # rows waiting for the in-process archiver (about 8,000 feeds)
+#: Rows waiting for the in-process archiver (about 8,000 feeds). At the cap new rows are
+#: refused (the tracker spools and counts them, as with the Redis stream's
+#: :data:`~pitchrec.tracking.store.STREAM_MAXLEN`); a ``deque(maxlen=...)`` used to drop
+#: the oldest, never archived, silently. Read when a store is made.
+ARCHIVE_CAP = 200_000
 #: Keys kept at most (lists, sets, impression hashes); past it the oldest are evicted, as
 #: a Redis with maxmemory-policy allkeys-lru would. Measured: without a cap a loaded
 #: server without Redis grew to 330 MB RSS in 20 s of impressions kept for their TTL;
@@ -48,7 +52,8 @@ class MemoryStore:
         self._version = 1
         self._applied: set[str] = set()
         self._claims: dict[str, float] = {}  # event key -> expiry, oldest first
-        self.archive: deque[ArchiveRow] = deque(maxlen=ARCHIVE_CAP)
+        self.archive: deque[ArchiveRow] = deque()
+        self.archive_cap = ARCHIVE_CAP
 
     def _alive(self, key: str) -> bool:
         deadline = self._expiry.get(key)
@@ -126,7 +131,8 @@ class MemoryStore:
         with self._lock:
             return list(self._lists.get(key, ())) if self._alive(key) else []
 
-    def write_feed(self, writes: list[FeedWrites]) -> None:
+    def write_feed(self, writes: list[FeedWrites]) -> list[FeedWrites]:
+        refused: list[FeedWrites] = []
         with self._lock:
             for w in writes:
                 if w.activity_key is not None and w.activity_events:
@@ -142,8 +148,17 @@ class MemoryStore:
                     self._alive(w.impressions_key)
                     self._hashes.setdefault(w.impressions_key, {}).update(w.impressions)
                     self._expire(w.impressions_key, w.impressions_ttl)
-                if self._keep_archive:
+                if not (self._keep_archive and w.archive):
+                    continue  # no database to archive into: rows are not kept
+                if len(self.archive) + len(w.archive) > self.archive_cap:
+                    refused.append(w)  # all or nothing, as the Redis stream's Lua call
+                else:
                     self.archive.extend(w.archive)
+        return refused
+
+    def stream_backlog(self) -> int:
+        """Rows queued for the in-process archiver."""
+        return len(self.archive)
 
     def read_impressions(self, lookups: list[tuple[str, str]]) -> list[str | None]:
         with self._lock:

@@ -3,6 +3,10 @@
 Short timeouts (a tracking write never stalls a feed; the legacy waited 10 s per command,
 spec 4.5), ``decode_responses`` on, TLS when the URL says ``rediss://`` with certificate
 verification left on (D-S6).
+
+Archive rows go to the stream through one Lua call per write (in the same pipeline): the
+length check and the XADDs are atomic, so replicas writing at once never take the stream
+past its cap, and at the cap the rows are refused instead of the oldest being trimmed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pitchrec.tracking.store import (
     APPLIED_BATCH_PREFIX,
     APPLIED_BATCHES_TTL,
     POLICY_VERSION_KEY,
+    STREAM_GROUP,
     STREAM_KEY,
     STREAM_MAXLEN,
     FeedWrites,
@@ -34,13 +39,67 @@ return 1
 """
 
 
-def _entry(row: ArchiveRow) -> dict[Any, Any]:
-    return dict(row.fields())
+#: XADD every entry of one write, or none when the stream would exceed its cap. KEYS[1]:
+#: the stream; ARGV[1]: the cap; then each entry as its field count n and n name/value
+#: pairs. Returns the number of entries added (0: refused). Sent with EVAL, not EVALSHA:
+#: a pipeline of Script objects costs a SCRIPT EXISTS round trip per execute, and the
+#: text (about 400 bytes) is small next to a feed's writes (about 40 kB).
+_CAPPED_XADD_LUA = """
+local entries, i = {}, 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  entries[#entries + 1] = {i + 1, i + 2 * n}
+  i = i + 1 + 2 * n
+end
+if redis.call('XLEN', KEYS[1]) + #entries > tonumber(ARGV[1]) then return 0 end
+for _, e in ipairs(entries) do
+  redis.call('XADD', KEYS[1], '*', unpack(ARGV, e[1], e[2]))
+end
+return #entries
+"""
+
+
+def _entries_args(rows: list[ArchiveRow]) -> list[str | int]:
+    """The ARGV of :data:`_CAPPED_XADD_LUA` after the cap, for ``rows``."""
+    arguments: list[str | int] = []
+    for row in rows:
+        fields = row.fields()
+        arguments.append(len(fields))
+        for name, value in fields.items():
+            arguments.extend((name, value))
+    return arguments
+
+
+def stream_backlog(client: redis.Redis, stream: str = STREAM_KEY, group: str = STREAM_GROUP) -> int:
+    """Entries of ``stream`` not yet acknowledged by ``group``: XINFO GROUPS ``lag`` (not
+    yet delivered, Redis >= 7) plus ``pending`` (delivered, not acknowledged). Without
+    the group (nothing ever archived), or when Redis cannot tell the lag (Redis < 7, or
+    entries deleted ahead of the group), the stream's length: the archiver removes what
+    it acknowledges, so XLEN is the backlog then, an upper bound at worst."""
+    pipe = client.pipeline(transaction=False)
+    pipe.xlen(stream)
+    pipe.xinfo_groups(stream)
+    length, groups = pipe.execute(raise_on_error=False)
+    if isinstance(length, Exception):
+        raise length
+    if isinstance(groups, Exception):  # ERR no such key: the stream was never written
+        if int(length) == 0:
+            return 0
+        raise groups
+    for info in groups:
+        if info["name"] == group:
+            lag = info.get("lag")
+            return int(length) if lag is None else int(lag) + int(info["pending"])
+    return int(length)
 
 
 class RedisStore:
-    def __init__(self, client: redis.Redis) -> None:
+    """``stream_cap``: entries the archive stream holds at most (default
+    :data:`~pitchrec.tracking.store.STREAM_MAXLEN`, read when the store is made)."""
+
+    def __init__(self, client: redis.Redis, stream_cap: int | None = None) -> None:
         self.client = client
+        self.stream_cap = STREAM_MAXLEN if stream_cap is None else stream_cap
         self._add_stats_script = client.register_script(_ADD_STATS_LUA)
 
     @classmethod
@@ -79,8 +138,9 @@ class RedisStore:
             pipe.expire(key, ttl)
         pipe.execute()
 
-    def write_feed(self, writes: list[FeedWrites]) -> None:
+    def write_feed(self, writes: list[FeedWrites]) -> list[FeedWrites]:
         pipe = self.client.pipeline(transaction=False)
+        archived: list[tuple[int, FeedWrites]] = []  # (index of its EVAL, write)
         for w in writes:
             if w.activity_key is not None and w.activity_events:
                 pipe.lpush(w.activity_key, *w.activity_events)
@@ -92,9 +152,15 @@ class RedisStore:
             if w.impressions:
                 pipe.hset(w.impressions_key, mapping=dict[Any, Any](w.impressions))
                 pipe.expire(w.impressions_key, w.impressions_ttl)
-            for row in w.archive:
-                pipe.xadd(STREAM_KEY, _entry(row), maxlen=STREAM_MAXLEN, approximate=True)
-        pipe.execute()
+            if w.archive:
+                archived.append((len(pipe), w))
+                args = _entries_args(w.archive)
+                pipe.eval(_CAPPED_XADD_LUA, 1, STREAM_KEY, self.stream_cap, *args)
+        results = pipe.execute()
+        return [w for index, w in archived if not results[index]]
+
+    def stream_backlog(self) -> int:
+        return stream_backlog(self.client)
 
     def read_impressions(self, lookups: list[tuple[str, str]]) -> list[str | None]:
         if not lookups:

@@ -3,11 +3,15 @@ that keeps writes while Redis is down and replays them when it is back.
 
 The spool is bounded in bytes (an estimate per item, see ``Spool``), not in entries: what
 it drops when full is counted (``dropped``, ``dropped_bytes``) and logged, never silent.
+The same breaker and spool hold archive rows while the event stream is at its cap
+(:data:`pitchrec.tracking.store.STREAM_MAXLEN`), and ``CachedReading`` serves gauges that
+need a round trip (the stream's backlog) at most every few seconds.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -23,8 +27,14 @@ class CircuitBreaker:
     ``cooldown`` seconds (calls are refused at once); then one trial call is let through."""
 
     def __init__(
-        self, threshold: int = 3, cooldown: float = 2.0, clock: Callable[[], float] = time.monotonic
+        self,
+        threshold: int = 3,
+        cooldown: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        name: str = "redis",
     ) -> None:
+        self.name = name
         self.threshold = threshold
         self.cooldown = cooldown
         self._clock = clock
@@ -41,6 +51,12 @@ class CircuitBreaker:
                 return True
             return False
 
+    @property
+    def closed(self) -> bool:
+        """True while calls go through (no trial is used up by asking)."""
+        with self._lock:
+            return self._opened_at is None
+
     def success(self) -> None:
         with self._lock:
             self._failures = 0
@@ -51,7 +67,7 @@ class CircuitBreaker:
             self._failures += 1
             if self._failures >= self.threshold and self._opened_at is None:
                 self._opened_at = self._clock()
-                log.warning("redis circuit opened", extra={"failures": self._failures})
+                log.warning("%s circuit opened", self.name, extra={"failures": self._failures})
 
 
 class Spool(Generic[T]):
@@ -143,3 +159,34 @@ class Spool(Generic[T]):
                 "tracking spool full: dropped oldest writes",
                 extra={"dropped": count, "dropped_bytes": size_dropped},
             )
+
+
+class CachedReading:
+    """A gauge's value read through ``read`` at most once every ``max_age`` seconds: a
+    scrape reads every tracking gauge, each through the same counters, and a reading that
+    costs a round trip must not be paid per gauge. NaN (cached too) while ``read`` fails."""
+
+    def __init__(
+        self, read: Callable[[], float], max_age: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_age = max_age
+        self._read = read
+        self._clock = clock
+        self._value = math.nan
+        self._read_at: float | None = None
+        self._lock = threading.Lock()
+
+    def value(self) -> float:
+        with self._lock:
+            now = self._clock()
+            if self._read_at is not None and now - self._read_at < self.max_age:
+                return self._value
+            self._read_at = now  # concurrent callers get the previous value meanwhile
+        try:
+            value = float(self._read())
+        except Exception as exc:
+            log.debug("gauge reading failed: %s", exc)
+            value = math.nan
+        with self._lock:
+            self._value = value
+        return value

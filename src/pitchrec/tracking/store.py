@@ -11,7 +11,8 @@ and pitchrec's own, under ``pitchrec:``:
 * ``pitchrec:imp:{request_id}``: HASH ``{r|c}:{item_id}`` -> impression JSON, with TTL;
 * ``pitchrec:profile:{user_id}``: HASH resume id -> summed reward, with TTL
   (:mod:`pitchrec.learning.profiles`);
-* ``pitchrec:events``: the archive STREAM (:mod:`pitchrec.domain.activity`);
+* ``pitchrec:events``: the archive STREAM (:mod:`pitchrec.domain.activity`), capped at
+  :data:`STREAM_MAXLEN` entries by refusing new ones (never by trimming unarchived ones);
 * ``pitchrec:policy:version`` and ``pitchrec:policy:v{version}:{pool}``: HASHes of summed
   policy statistics, grown only by HINCRBYFLOAT (commutative, no read-modify-write).
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -29,8 +30,19 @@ from pitchrec.domain.activity import ArchiveRow
 from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
 
 STREAM_KEY = "pitchrec:events"
-#: Approximate cap of the stream: about a day of events at 100/s. Entries beyond it are
-#: trimmed oldest first; the archiver keeps up long before that (bench/RESULTS.md).
+#: The consumer group the archiver reads the stream through
+#: (:data:`pitchrec.archive.archiver.ARCHIVE_GROUP`); here because the producer measures
+#: the backlog against it and may not import the archiver.
+STREAM_GROUP = "archiver"
+#: Entries the stream holds at most. The archiver removes what it has acknowledged (XDEL;
+#: or XTRIM MINID when it keeps them, which also keeps acknowledged entries behind a
+#: pending one), so the length is the backlog not yet archived. At the cap (checked
+#: against XLEN, atomically with the XADDs) new rows are *refused*: they wait in the
+#: tracker's spool, counted in ``stream_refused``; old ones are never trimmed (the former
+#: ``MAXLEN ~`` on XADD trimmed events nobody had archived). 10 million is the former
+#: cap, about a day of events at 100/s; at the 625 bytes an entry measured for feed rows
+#: (MEMORY USAGE of 10,000 real rows, Redis 7.0) it is about 6.3 GB of Redis memory. The
+#: alert rules (deploy/k8s/monitoring/alerts.yaml) fire long before it.
 STREAM_MAXLEN = 10_000_000
 POLICY_VERSION_KEY = "pitchrec:policy:version"
 #: ``{prefix}{batch id}``: one key per applied learning batch, each expiring on its own (a
@@ -112,6 +124,18 @@ class FeedWrites:
     impressions_ttl: int = 0
     archive: list[ArchiveRow] = field(default_factory=list)
 
+    def split_archive(self) -> tuple[FeedWrites | None, FeedWrites | None]:
+        """These writes without their archive rows, and the archive rows alone (each None
+        when empty): what goes out while the stream refuses rows, and what waits."""
+        rest = replace(self, archive=[])
+        has_rest = bool(
+            (rest.activity_key is not None and rest.activity_events)
+            or rest.session_members
+            or rest.impressions
+        )
+        rows = FeedWrites(archive=self.archive) if self.archive else None
+        return (rest if has_rest else None), rows
+
 
 class TrackingStore(Protocol):
     def ping(self) -> bool: ...
@@ -130,8 +154,15 @@ class TrackingStore(Protocol):
         round trip."""
         ...
 
-    def write_feed(self, writes: list[FeedWrites]) -> None:
-        """Apply the writes of one or more feeds in one round trip."""
+    def write_feed(self, writes: list[FeedWrites]) -> list[FeedWrites]:
+        """Apply the writes of one or more feeds in one round trip. Returns the writes
+        whose archive rows the stream refused (it holds :data:`STREAM_MAXLEN` entries
+        not yet archived; each write's rows are all taken or all refused); their other
+        parts were written."""
+        ...
+
+    def stream_backlog(self) -> int:
+        """Archive rows not yet acknowledged by the archiver (:data:`STREAM_GROUP`)."""
         ...
 
     def read_impressions(self, lookups: list[tuple[str, str]]) -> list[str | None]:

@@ -6,6 +6,8 @@ killed after answering loses nothing it served; POST /v1/events archives its eve
 same way before the 202. When Redis fails, writes go to a bounded spool behind a circuit
 breaker (which answers at once while open) and are replayed by the feedback loop's
 thread (:mod:`pitchrec.learning.feedback`), which also turns the events into learning.
+Archive rows the event stream refuses at its cap wait in the same spool, counted
+(:mod:`pitchrec.tracking.stream_cap`).
 
 Measured alternatives (bench/RESULTS.md): queueing the writes for the background thread
 kept p50 close but made p99 4x worse (the thread's bursts held the GIL) and lost up to
@@ -46,6 +48,7 @@ from pitchrec.tracking.store import (
     parse_profile,
     profile_key,
 )
+from pitchrec.tracking.stream_cap import StreamCap, hold_archive
 
 log = logging.getLogger(__name__)
 _SESSION_SAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -162,6 +165,7 @@ class Tracker:
         self.breaker = CircuitBreaker()
         self.spool: Spool[FeedWrites] = Spool(self.config.spool_max_bytes, spooled_bytes)
         self.stats = TrackerStats()
+        self.stream = StreamCap(store, self.breaker)
 
     def counters(self) -> dict[str, float]:
         """Gauges for the metrics endpoint."""
@@ -172,6 +176,8 @@ class Tracker:
             "spool_dropped_bytes": float(self.spool.dropped_bytes),
             "write_errors": float(self.stats.write_errors),
             "round_trips": float(self.stats.round_trips),
+            "stream_refused": float(self.stream.refused),
+            "stream_backlog": self.stream.backlog.value(),
         }
 
     # -- request path ---------------------------------------------------------------
@@ -298,15 +304,27 @@ class Tracker:
         if not self.breaker.allow():
             self.spool.put(writes)
             return False
-        pending = self.spool.take(4 * BATCH, REPLAY_BYTES) + writes
-        try:
-            self.store.write_feed(pending)
-        except Exception:
-            self.breaker.failure()
-            self.stats.write_errors += 1
-            self.spool.put_back(pending[: len(pending) - len(writes)])
-            self.spool.put(writes)
-            return False
-        self.breaker.success()
-        self.stats.round_trips += 1
-        return True
+        offered = self.stream.breaker.allow()  # False for a while after a refusal
+        held: list[FeedWrites] = []
+        if offered:
+            replayed = self.spool.take(4 * BATCH, REPLAY_BYTES)
+            sending = replayed + writes
+        else:  # the stream is at its cap: this write's archive rows wait unoffered
+            replayed = []
+            sending, held = hold_archive(writes)
+        refused: list[FeedWrites] = []
+        if sending:
+            try:
+                # ``or []``: a store whose write_feed predates the refused writes it returns.
+                refused = self.store.write_feed(sending) or []
+            except Exception:
+                self.breaker.failure()
+                self.stats.write_errors += 1
+                self.spool.put_back(replayed)
+                self.spool.put(writes)
+                return False
+            self.breaker.success()
+            self.stats.round_trips += 1
+        waiting = self.stream.settle(writes, refused, held, offered=offered)
+        self.spool.put(waiting)
+        return offered and not waiting
