@@ -1,10 +1,15 @@
 """Error responses: JSON naming the field, never a bare 500 (D-S4).
 
-Shape: ``{"error": "<code>", "detail": [{"field": "...", "message": "..."}]}``. A 500 also
-carries ``"request_id"`` (the ``X-Request-ID`` of the response and of the log line holding
-the traceback), so a client's report leads to the traceback; it is answered by the
-middleware (:mod:`pitchrec.api.middleware`), which still knows the request id when an
+Shape: ``{"error": "<code>", "detail": [{"field": "...", "message": "..."}]}``. A 500, a
+503 and a 409 also carry ``"request_id"`` (the ``X-Request-ID`` of the response and of the
+log line holding the cause), so a client's report leads to the log; the 500 is answered by
+the middleware (:mod:`pitchrec.api.middleware`), which still knows the request id when an
 exception escapes a route or a dependency.
+
+Their messages are fixed text: an exception's own text never reaches a client (a database
+driver's names the host, the port, the user and the SQL; a snapshot error names paths).
+A reload that cannot read the database is a 503 ``database_unavailable``; the current
+snapshot is kept and served.
 """
 
 from __future__ import annotations
@@ -14,18 +19,30 @@ import logging
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from pitchrec.errors import InvalidRequestError, SnapshotError
+from pitchrec.errors import DataSourceError, InvalidRequestError, SnapshotError
+from pitchrec.index.lifecycle import EmptyCatalogueError
 from pitchrec.legacy.params import TooManyIdsError
 from pitchrec.logs import request_id_var
 
 log = logging.getLogger(__name__)
 
 
-def error_response(status: int, code: str, field: str, message: str) -> Response:
-    body = {"error": code, "detail": [{"field": field, "message": message}]}
+#: The 503 of a reload whose build could not read the database.
+DATABASE_UNAVAILABLE = "the database could not be read; the current snapshot is kept"
+#: The 409 of a reload whose snapshot could not be read or written (paths stay in the log).
+SNAPSHOT_UNUSABLE = "the new snapshot could not be loaded; the current snapshot is kept"
+
+
+def error_response(
+    status: int, code: str, field: str, message: str, *, with_request_id: bool = False
+) -> Response:
+    body: dict[str, object] = {"error": code, "detail": [{"field": field, "message": message}]}
+    if with_request_id:
+        body["request_id"] = request_id_var.get()
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
@@ -64,7 +81,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _snapshot_refused(_request: Request, exc: SnapshotError) -> Response:
         # A reload that cannot produce a servable snapshot: the current one is kept.
         log.warning("reload refused: %s", exc)
-        return error_response(409, "snapshot_refused", "snapshot", str(exc))
+        message = str(exc) if isinstance(exc, EmptyCatalogueError) else SNAPSHOT_UNUSABLE
+        return error_response(409, "snapshot_refused", "snapshot", message, with_request_id=True)
+
+    async def _database_unavailable(_request: Request, exc: Exception) -> Response:
+        # A reload during a database outage: the old snapshot keeps being served.
+        log.warning("database unavailable: %s", exc)
+        return error_response(
+            503, "database_unavailable", "database", DATABASE_UNAVAILABLE, with_request_id=True
+        )
+
+    app.add_exception_handler(DataSourceError, _database_unavailable)
+    app.add_exception_handler(SQLAlchemyError, _database_unavailable)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:

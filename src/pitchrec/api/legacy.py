@@ -53,8 +53,8 @@ def json_response(content: object, status: int = 200) -> Response:
 
 
 def not_ready(runtime: Runtime) -> Response:
-    message = runtime.load_error or "the snapshot is still loading"
-    return error_response(503, "not_ready", "-", message)
+    """503 with a generic reason (never an exception's text) and the request id."""
+    return error_response(503, "not_ready", "-", runtime.not_ready_reason(), with_request_id=True)
 
 
 async def legacy_feed(kind: FeedKind, request: Request, runtime: Runtime) -> Response:

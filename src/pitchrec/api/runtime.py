@@ -4,6 +4,13 @@ The snapshot loads in a worker thread after the server has started, so ``/health
 answers at once and ``/readyz`` turns 200 when the snapshot is in. Reloads, the periodic
 refresh, the directory watch and the cross-replica reload announcements (Redis pub/sub,
 D-R9) all end in one reference swap.
+
+A database that is down at start-up neither stops the process nor leaves it unready for
+good: the first build, and the embedded archiver's start (it migrates, so it needs the
+database too), are retried in the background with a capped exponential back-off (one log
+line per attempt; a traceback only for the first) until they succeed. What clients are told
+meanwhile is generic (:meth:`Runtime.not_ready_reason`): the driver's text names hosts,
+ports and SQL, and stays in the log.
 """
 
 from __future__ import annotations
@@ -12,15 +19,16 @@ import asyncio
 import contextlib
 import logging
 import math
+import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
 from pitchrec.api.telemetry import Telemetry
 from pitchrec.domain.feed import Feed, FeedRequest
-from pitchrec.index.lifecycle import SnapshotManager, SnapshotSource
+from pitchrec.index.lifecycle import EmptyCatalogueError, SnapshotManager, SnapshotSource
 from pitchrec.index.snapshot import Snapshot
 from pitchrec.service import Recommender, RequestInfo, ServiceConfig, build_service
 from pitchrec.settings import Settings
@@ -34,13 +42,26 @@ log = logging.getLogger(__name__)
 RELOAD_CHANNEL = "pitchrec:reload"
 WATCH_SECONDS = 2.0  # how often a worker checks the shared snapshot directory
 FEED_THREADS = 1  # never let Redis stall a request (the legacy waited 10 s)
+#: Back-off between attempts of a start-up step that needs the database (the first
+#: snapshot build, the embedded archiver's migration): doubles from the minimum up to the
+#: maximum, each wait drawn within +-25 % so that replicas do not retry in step.
+RETRY_MIN_SECONDS = 1.0
+RETRY_MAX_SECONDS = 30.0
+#: What /readyz says while the first snapshot has failed to load and is being retried.
+LOAD_RETRYING = "the snapshot could not be loaded yet; retrying (the server log says why)"
+
+T = TypeVar("T")
 
 
 class Runtime:
     def __init__(self, settings: Settings, source: SnapshotSource) -> None:
         self.settings = settings
         self.manager = SnapshotManager(source)
+        #: Why the first snapshot is not served yet, in words safe to show a client.
         self.load_error: str | None = None
+        #: Failed attempts at the first snapshot so far.
+        self.load_attempts_failed = 0
+        self._served = asyncio.Event()  # set when any snapshot is first served
         self.telemetry = Telemetry(self._snapshot_age)
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: Any = None
@@ -60,10 +81,19 @@ class Runtime:
         # One feed thread per process: feeds are CPU-bound under the GIL, so more threads
         # only convoy on it; scale with worker processes instead.
         self._feed_limiter = anyio.CapacityLimiter(FEED_THREADS)
+        self._served = asyncio.Event()  # of this event loop
         redis_url = self.settings.redis_url
         if redis_url is not None:
             self._redis = redis_async_client(redis_url.get_secret_value())
-        await anyio.to_thread.run_sync(self.service.start)
+        # The feedback thread, then the embedded archiver (what Service.start does), which
+        # migrates the database: retried in the background, so that a database outage does
+        # not keep a server without Redis from starting (it serves from a snapshot).
+        await anyio.to_thread.run_sync(self.service.feedback.start)
+        archiver = self.service.archiver
+        if archiver is not None:
+            self._tasks.append(
+                asyncio.create_task(self._with_retries("embedded archiver start", archiver.start))
+            )
         # An existing snapshot is mapped before start-up completes, so a worker never
         # accepts a connection it cannot serve (with --workers N, /readyz answered by one
         # worker must hold for all); a build from the database happens after, unready.
@@ -96,16 +126,82 @@ class Runtime:
     def _max_age(self) -> float:
         return self.settings.refresh_seconds or math.inf
 
-    async def _load_then_maintain(self, existing: Snapshot | None = None) -> None:
-        snapshot = existing
-        if snapshot is None:
+    def not_ready_reason(self) -> str:
+        """Why feeds cannot be served yet, safe to answer to anyone: fixed text, never an
+        exception's (a driver's error names the host, the port, the SQL)."""
+        return self.load_error or "the snapshot is still loading"
+
+    async def _with_retries(
+        self,
+        what: str,
+        call: Callable[[], T],
+        on_failure: Callable[[BaseException], None] | None = None,
+        until: asyncio.Event | None = None,
+    ) -> T | None:
+        """``call()`` in a worker thread until it succeeds, waiting a capped exponential
+        back-off between attempts; None if ``until`` is set first. One log line per failed
+        attempt, with the traceback only for the first."""
+        delay = RETRY_MIN_SECONDS
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                snapshot = await anyio.to_thread.run_sync(self.manager.initial, self._max_age())
-            except Exception as exc:  # the process stays up, unready, and says why
-                self.load_error = f"{type(exc).__name__}: {exc}"
-                log.exception("initial snapshot load failed")
-                return
-        self.service.serve_snapshot(snapshot)
+                # Abandoned on cancel: a connect to a silent host must not delay shutdown.
+                result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+            except Exception as exc:
+                if on_failure is not None:
+                    on_failure(exc)
+                wait = min(delay, RETRY_MAX_SECONDS) * random.uniform(0.75, 1.25)
+                if attempt == 1:
+                    log.error("%s failed; retrying in %.1f s", what, wait, exc_info=exc)
+                else:
+                    log.warning(
+                        "%s failed again (attempt %d: %s); retrying in %.1f s",
+                        what,
+                        attempt,
+                        _brief(exc),
+                        wait,
+                    )
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                if until is None:
+                    await asyncio.sleep(wait)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(until.wait(), wait)
+                if until.is_set():
+                    return None
+                continue
+            if attempt > 1:
+                log.info("%s succeeded at attempt %d", what, attempt)
+            return result
+
+    def _load_failed(self, exc: BaseException) -> None:
+        self.load_attempts_failed += 1
+        # An empty catalogue is said as it is (fixed text of ours); anything else may
+        # carry a driver's message, which stays in the log.
+        self.load_error = str(exc) if isinstance(exc, EmptyCatalogueError) else LOAD_RETRYING
+
+    async def _first_snapshot(self) -> Snapshot:
+        """The first snapshot: built (or loaded) until it works, unless a reload serves
+        one first."""
+        snapshot = await self._with_retries(
+            "initial snapshot load",
+            lambda: self.manager.initial(self._max_age()),
+            on_failure=self._load_failed,
+            until=self._served,
+        )
+        if snapshot is None:  # a reload got there first
+            assert self.recommender is not None
+            return self.recommender.snapshot
+        return snapshot
+
+    async def _load_then_maintain(self, existing: Snapshot | None = None) -> None:
+        snapshot = existing if existing is not None else await self._first_snapshot()
+        current = self.recommender
+        if current is None or current.snapshot.built_at < snapshot.built_at:
+            self.service.serve_snapshot(snapshot)  # else a reload served a newer one
+        self._served.set()
+        self.load_error = None
         log.info("snapshot ready", extra={"resumes": len(snapshot.resumes)})
         if self.manager.source.directory is not None:
             self._tasks.append(asyncio.create_task(self._watch_directory()))
@@ -162,6 +258,7 @@ class Runtime:
 
     def _swap(self, snapshot: Snapshot) -> None:
         self.service.serve_snapshot(snapshot)
+        self._served.set()
         log.info("snapshot swapped", extra={"built_at": snapshot.built_at})
 
     async def _watch_directory(self) -> None:
@@ -209,7 +306,13 @@ class Runtime:
                             requested_at = float(message["data"])
                         except (TypeError, ValueError):
                             continue
-                        await self.reload(newer_than=requested_at, announce=False)
+                        try:
+                            await self.reload(newer_than=requested_at, announce=False)
+                        except Exception as exc:  # e.g. the database is down: not Redis
+                            log.warning(
+                                "announced reload failed (%s); keeping the current snapshot",
+                                _brief(exc),
+                            )
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -226,6 +329,12 @@ class Runtime:
             return bool(await self._redis.ping())
         except Exception:
             return False
+
+
+def _brief(exc: BaseException) -> str:
+    """``Type: first line of the message`` (at most 300 characters), for a log line."""
+    text = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"
 
 
 def _make_store(settings: Settings, *, keep_archive: bool) -> TrackingStore:

@@ -222,7 +222,15 @@ def v1_router() -> APIRouter:
         """Per pool: the policy kind, version, updates applied and current weights (theta)."""
         return json_response(runtime.service.learner.describe())
 
-    @router.post("/admin/reload", response_model=ReloadOut, dependencies=[Depends(require_admin)])
+    @router.post(
+        "/admin/reload",
+        response_model=ReloadOut,
+        dependencies=[Depends(require_admin)],
+        responses={
+            409: {"description": "The new snapshot was refused; the current one is kept"},
+            503: {"description": "The database is unavailable; the current one is kept"},
+        },
+    )
     async def admin_reload(runtime: RuntimeDep) -> Response:
         """Rebuild the snapshot aside, swap it, and announce it to every replica."""
         await runtime.reload()
@@ -239,7 +247,9 @@ async def _readiness(runtime: Runtime) -> Response:
         return not_ready(runtime)
     redis = await runtime.redis_ok()
     if redis is False and runtime.settings.ready_requires_redis:
-        return error_response(503, "not_ready", "redis", "Redis does not answer")
+        return error_response(
+            503, "not_ready", "redis", "Redis does not answer", with_request_id=True
+        )
     assert runtime.recommender is not None
     snapshot = runtime.recommender.snapshot
     body = {

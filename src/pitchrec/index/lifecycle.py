@@ -65,12 +65,17 @@ def _manifest_built_at(directory: Path) -> float | None:
         return None
 
 
+class EmptyCatalogueError(SnapshotError):
+    """A build found no servable resume. Its message is fixed text of ours (no path, host
+    or driver text), so the HTTP layer may show it to clients."""
+
+
 def check_servable(snapshot: Snapshot) -> Snapshot:
-    """``snapshot`` if it can be served; SnapshotError for an empty catalogue (a table
-    emptied by mistake, a wrong database), so that it is never swapped in as ready nor
-    written where other workers would load it."""
+    """``snapshot`` if it can be served; :class:`EmptyCatalogueError` for an empty
+    catalogue (a table emptied by mistake, a wrong database), so that it is never swapped
+    in as ready nor written where other workers would load it."""
     if len(snapshot.resumes) == 0:
-        raise SnapshotError(
+        raise EmptyCatalogueError(
             "refusing a snapshot with no resume: the catalogue query returned none "
             "(an emptied table or the wrong database?); the current snapshot is kept"
         )
