@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 
 import typer
 from rich.console import Console
@@ -64,8 +67,10 @@ DatabaseOption = Annotated[
     str | None,
     typer.Option(
         "--database-url",
-        help="SQLAlchemy URL (sqlite:///file.db or mysql://user@host/db). Default: "
-        "PITCHREC_DATABASE_URL, then the legacy MYSQL_* variables, then the demo SQLite file.",
+        help="SQLAlchemy URL (sqlite:///file.db or mysql://user@host/db). Default (preferred "
+        "for a URL with a password, which ps shows to every local user): "
+        "PITCHREC_DATABASE_URL or PITCHREC_DATABASE_URL_FILE, then the legacy MYSQL_* "
+        "variables, then the demo SQLite file.",
         show_default=False,
     ),
 ]
@@ -82,6 +87,37 @@ def friendly_errors() -> Iterator[None]:
 
 def database_or_default(url: str | None) -> str | URL:
     return url if url else Settings().resolved_database_url()
+
+
+def url_has_password(url: str) -> bool:
+    """Whether ``url`` carries a password (``user:password@`` or a ``password`` query)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            return True
+        query = parse_qs(parts.query)
+    except ValueError:
+        return False
+    return any(key.lower() in ("password", "passwd") for key in query)
+
+
+def warn_if_password_in_argv(option: str, variable: str, url: str | None) -> None:
+    """Log a warning (never the URL) when a command-line option holds a password: every
+    local user can read a command line (``ps``, ``/proc/*/cmdline``)."""
+    if url and url_has_password(url):
+        logging.getLogger("pitchrec.cli").warning(
+            "%s holds a password, which the process list shows to every local user; "
+            "set %s (or %s_FILE, a file holding the URL) instead",
+            option,
+            variable,
+            variable,
+        )
+
+
+def prefer_option(variable: str, value: str | None) -> None:
+    """An option given on the command line replaces ``variable`` and ``variable_FILE``."""
+    if value:
+        os.environ.pop(f"{variable}_FILE", None)
 
 
 @app.callback(invoke_without_command=True)
@@ -253,7 +289,11 @@ def serve(
         ),
     ] = None,
     redis_url: Annotated[
-        str | None, typer.Option(help="Redis for tracking and reload announcements.")
+        str | None,
+        typer.Option(
+            help="Redis for tracking and reload announcements. Prefer PITCHREC_REDIS_URL "
+            "or PITCHREC_REDIS_URL_FILE: a password here is visible in ps."
+        ),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
@@ -261,13 +301,17 @@ def serve(
     blacklist: Annotated[Path | None, typer.Option(help="Blacklist file of media URLs.")] = None,
 ) -> None:
     """Serve the legacy and v1 HTTP APIs (uvicorn). Secrets come from the environment:
-    PITCHREC_ADMIN_TOKEN enables the reload routes."""
-    import os
-
+    PITCHREC_DATABASE_URL and PITCHREC_REDIS_URL (or their *_FILE, a file holding the URL),
+    PITCHREC_ADMIN_TOKEN (enables the reload routes)."""
     import uvicorn
 
     from pitchrec.logs import configure_logging
 
+    configure_logging()
+    warn_if_password_in_argv("--database-url", "PITCHREC_DATABASE_URL", database_url)
+    warn_if_password_in_argv("--redis-url", "PITCHREC_REDIS_URL", redis_url)
+    prefer_option("PITCHREC_DATABASE_URL", database_url)
+    prefer_option("PITCHREC_REDIS_URL", redis_url)
     if database_url:
         os.environ["PITCHREC_DATABASE_URL"] = database_url
     if snapshot is not None:
@@ -281,7 +325,8 @@ def serve(
         os.environ["PITCHREC_REDIS_URL"] = redis_url
     if blacklist is not None:
         os.environ["PITCHREC_BLACKLIST_PATH"] = str(blacklist)
-    configure_logging()
+    with friendly_errors():
+        Settings()  # a bad setting (an unreadable *_FILE...) stops here, not in every worker
     uvicorn.run(
         "pitchrec.api.app:create_app_from_env",
         factory=True,
@@ -301,7 +346,10 @@ def archive(
     database_url: DatabaseOption = None,
     redis_url: Annotated[
         str | None,
-        typer.Option(help="Redis holding the event stream. Default: PITCHREC_REDIS_URL."),
+        typer.Option(
+            help="Redis holding the event stream. Default (preferred: a password here is "
+            "visible in ps): PITCHREC_REDIS_URL, or PITCHREC_REDIS_URL_FILE."
+        ),
     ] = None,
     consumer: Annotated[
         str | None, typer.Option(help="Consumer name in the group. Default: host-pid.")
@@ -315,23 +363,48 @@ def archive(
         typer.Option(min=1, help="Take over a dead consumer's entries after this idle time."),
     ] = 30_000,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Serve GET /healthz (liveness: 503 once the loop is stuck) and GET /metrics "
+            "(Prometheus) on this port. Default: no listener.",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Interface of the --metrics-port listener.")
+    ] = "127.0.0.1",
+    stale_after: Annotated[
+        float,
+        typer.Option(min=1.0, help="Seconds without a loop turn after which /healthz answers 503."),
+    ] = 120.0,
 ) -> None:
     """Archive tracked events from Redis into activity_log, exactly once (applies the
     event_id migration first). Runs until SIGTERM: SIGTERM or SIGINT finishes the batch in
-    hand; SIGKILL loses nothing (the entries are read again or reclaimed)."""
-    from pitchrec.archive.runner import run_archiver
+    hand; SIGKILL loses nothing (the entries are read again or reclaimed). The URLs come
+    from PITCHREC_DATABASE_URL and PITCHREC_REDIS_URL (or their *_FILE)."""
+    from pitchrec.archive.runner import Monitoring, run_archiver
     from pitchrec.logs import configure_logging
 
     with friendly_errors():
+        configure_logging(log_level.upper())
+        warn_if_password_in_argv("--database-url", "PITCHREC_DATABASE_URL", database_url)
+        warn_if_password_in_argv("--redis-url", "PITCHREC_REDIS_URL", redis_url)
+        prefer_option("PITCHREC_DATABASE_URL", database_url)
+        prefer_option("PITCHREC_REDIS_URL", redis_url)
         settings = Settings()
         redis = redis_url or (
             settings.redis_url.get_secret_value() if settings.redis_url is not None else None
         )
         if not redis:
-            raise ConfigurationError("pitchrec archive needs --redis-url or PITCHREC_REDIS_URL")
-        configure_logging(log_level.upper())
+            raise ConfigurationError(
+                "pitchrec archive needs PITCHREC_REDIS_URL (or PITCHREC_REDIS_URL_FILE, or "
+                "--redis-url)"
+            )
         url = database_or_default(database_url)
         url_text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+        address = (metrics_host, metrics_port) if metrics_port is not None else None
         run_archiver(
             url_text,
             redis,
@@ -339,6 +412,7 @@ def archive(
             batch_size,
             block_ms=block_ms,
             claim_idle_ms=claim_idle_ms,
+            monitoring=Monitoring(address=address, stale_after_s=stale_after),
         )
 
 

@@ -10,16 +10,23 @@ accepted too (spec 5.2), in this order of precedence:
 No ``.env`` file is read implicitly: the legacy service crashed at import when its
 ``credentials/.env`` was missing (D-R13), and secrets belong in the environment or a
 secret store, not in files next to the code.
+
+The database and Redis URLs carry passwords, so they are read from the environment
+(``PITCHREC_DATABASE_URL``, ``PITCHREC_REDIS_URL``) or from a file named by
+``PITCHREC_DATABASE_URL_FILE`` / ``PITCHREC_REDIS_URL_FILE`` (a mounted secret; surrounding
+whitespace is ignored), never from a command line, where every local user sees them in
+``ps``. Setting both forms of one URL is an error.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
+from pitchrec.errors import ConfigurationError
 from pitchrec.ranking.options import (
     DEFAULT_COLLABORATIVE,
     DEFAULT_POPULARITY_PRIOR,
@@ -63,9 +70,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PITCHREC_", extra="ignore")
 
     database_url: SecretStr | None = None
+    #: A file holding the database URL (e.g. a mounted Secret), instead of database_url.
+    database_url_file: Path | None = None
     #: Blacklist of media URLs, one per line (spec 1.2.7). None: the packaged empty file.
     blacklist_path: Path | None = None
     redis_url: SecretStr | None = None
+    #: A file holding the Redis URL, instead of redis_url.
+    redis_url_file: Path | None = None
     #: Serve from this snapshot directory; with a database, builds are written here too.
     snapshot_dir: Path | None = None
     #: With a snapshot directory, also build it from the database (start, reload, refresh).
@@ -128,15 +139,42 @@ class Settings(BaseSettings):
     au_shares_candidates: bool = True
     #: NU adds the collaborative affinity and popularity prior too (the legacy: off).
     boost_new: bool = True
+    #: The pool policies learn how the affinity and the prior weigh against each other
+    #: (context columns 18-19, starting from the two weights above); false: fixed points.
+    learned_blend: bool = True
     #: Reward of each event type in [0, 1] (views use their watch fraction).
     rewards: dict[str, float] = Field(
         default_factory=lambda: {"like": 1.0, "save": 1.0, "share": 1.0, "match": 1.0, "skip": 0.0}
     )
 
-    @field_validator("database_url", "redis_url", "admin_token", mode="before")
+    @field_validator(
+        "database_url",
+        "database_url_file",
+        "redis_url",
+        "redis_url_file",
+        "admin_token",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _read_url_files(self) -> Settings:
+        """Fill ``database_url`` / ``redis_url`` from their ``*_FILE``. Raises
+        :class:`ConfigurationError` (not a pydantic error, whose text would echo every
+        input, passwords included) when both forms are set or the file is unusable."""
+        if self.database_url_file is not None:
+            if self.database_url is not None:
+                raise ConfigurationError(_BOTH.format(name="PITCHREC_DATABASE_URL"))
+            self.database_url = read_secret_file(
+                "PITCHREC_DATABASE_URL_FILE", self.database_url_file
+            )
+        if self.redis_url_file is not None:
+            if self.redis_url is not None:
+                raise ConfigurationError(_BOTH.format(name="PITCHREC_REDIS_URL"))
+            self.redis_url = read_secret_file("PITCHREC_REDIS_URL_FILE", self.redis_url_file)
+        return self
 
     @field_validator("api_path")
     @classmethod
@@ -159,6 +197,21 @@ class Settings(BaseSettings):
         if legacy is not None:
             return legacy
         return demo_database_url()
+
+
+_BOTH = "set {name} or {name}_FILE, not both"
+
+
+def read_secret_file(variable: str, path: Path) -> SecretStr:
+    """The stripped content of ``path`` (named by ``variable`` in errors, never quoted)."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ConfigurationError(f"{variable}: cannot read {path}: {reason}") from None
+    if not text:
+        raise ConfigurationError(f"{variable}: {path} is empty")
+    return SecretStr(text)
 
 
 def demo_database_url(path: Path = DEMO_DATABASE_PATH) -> str:
