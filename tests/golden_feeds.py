@@ -19,7 +19,6 @@ from pitchrec.domain.feed import FeedKind, FeedRequest
 from pitchrec.domain.profile import TasteProfile
 from pitchrec.legacy.envelope import legacy_envelope, legacy_items
 from pitchrec.ranking.engine import recommend
-from pitchrec.ranking.features import N_FEATURES
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.pool_policies import legacy_pool_policies
 
@@ -40,12 +39,12 @@ PRESETS: dict[str, tuple[RankingOptions, float]] = {
 }
 
 
-def _trained(reward_scale: float) -> dict[Any, Any]:
+def _trained(reward_scale: float, options: RankingOptions) -> dict[Any, Any]:
     """Pool policies after a fixed sequence of rewards (the learned term in play)."""
-    policies = legacy_pool_policies(reward_scale)
+    policies = legacy_pool_policies(reward_scale, options.blend_prior())
     rng = np.random.default_rng(3)
     for policy in policies.values():
-        contexts = rng.uniform(0.0, 1.0, size=(40, N_FEATURES))
+        contexts = rng.uniform(0.0, 1.0, size=(40, policy.dimension))
         arms = rng.integers(1, 400, size=40).astype(np.int64)
         policy.update(contexts, arms, (rng.random(40) < 0.3).astype(np.float64))
     return policies
@@ -113,7 +112,11 @@ def golden_feeds() -> dict[str, Any]:
     out: dict[str, Any] = {}
     for preset, (options, scale) in PRESETS.items():
         for trained in (False, True):
-            policies = _trained(scale) if trained else legacy_pool_policies(scale)
+            policies = (
+                _trained(scale, options)
+                if trained
+                else legacy_pool_policies(scale, options.blend_prior())
+            )
             for kind in FeedKind:
                 for user in USERS:
                     for seed in SEEDS:
@@ -130,7 +133,11 @@ def golden_feeds() -> dict[str, Any]:
             size=40,
         )
         feed = recommend(
-            snapshot, request, legacy_pool_policies(scale), options=options, profile=profile
+            snapshot,
+            request,
+            legacy_pool_policies(scale, options.blend_prior()),
+            options=options,
+            profile=profile,
         )
         out[f"{preset}/profile+exclude"] = _feed_record(snapshot, feed)
     return out

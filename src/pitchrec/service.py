@@ -69,10 +69,10 @@ class Recommender:
         learner: PolicyLearner | None = None,
     ) -> None:
         self._snapshot = snapshot
-        self.policies: dict[Pool, Policy] = dict(
-            policies or legacy_pool_policies(DEFAULT_REWARD_SCALE)
-        )
         self.options = options or RankingOptions.service()
+        self.policies: dict[Pool, Policy] = dict(
+            policies or legacy_pool_policies(DEFAULT_REWARD_SCALE, self.options.blend_prior())
+        )
         self.tracker = tracker
         self.learner = learner
 
@@ -178,6 +178,7 @@ class ServiceConfig:
                 ranked_fill=settings.ranked_fill,
                 au_shares_candidates=settings.au_shares_candidates,
                 boost_new=settings.boost_new,
+                learned_blend=settings.learned_blend,
             ),
             reward_scale=settings.reward_scale,
             tracking=TrackingConfig(
@@ -267,7 +268,9 @@ def build_service(
     store archives into (the embedded default; a Redis store is archived by
     ``pitchrec archive``); ``snapshot``: serve it at once.
     """
-    factory = policy_factory or pool_policy_factory(config.reward_scale)
+    factory = policy_factory or pool_policy_factory(
+        config.reward_scale, config.ranking.blend_prior()
+    )
     learner = PolicyLearner(store, factory)
     tracker = Tracker(store, config.tracking)
     feedback = FeedbackLoop(tracker, learner, config.learning)

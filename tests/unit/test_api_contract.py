@@ -195,6 +195,7 @@ def test_learning_settings_reach_the_engine(tmp_path: Path) -> None:
         ranked_fill=False,
         au_shares_candidates=False,
         boost_new=False,
+        learned_blend=False,
     )
     with served(tmp_path / "legacy", legacy) as test_client:
         runtime = test_client.app.state.runtime  # type: ignore[attr-defined]

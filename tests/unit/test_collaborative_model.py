@@ -133,16 +133,18 @@ def test_an_empty_history_gives_an_empty_model() -> None:
     assert collaborative_affinity(snapshot, user_context(snapshot, 3)) is None
     request = FeedRequest(kind=FeedKind.TOTAL, user_id=3, seed=1, now=NOW)
     feed = recommend(
-        snapshot, request, legacy_pool_policies(30.0), options=RankingOptions.service()
+        snapshot,
+        request,
+        legacy_pool_policies(30.0, RankingOptions.service().blend_prior()),
+        options=RankingOptions.service(),
     )
     assert feed.items
 
 
 def test_the_service_feed_follows_the_community_and_legacy_ignores_it(snapshot: Snapshot) -> None:
-    policies = legacy_pool_policies(DEFAULT_REWARD_SCALE)
-
     def share_second_half(options: RankingOptions, user: int) -> float:
         request = FeedRequest(kind=FeedKind.DISCOVER, user_id=user, seed=3, now=NOW, size=20)
+        policies = legacy_pool_policies(DEFAULT_REWARD_SCALE, options.blend_prior())
         feed = recommend(snapshot, request, policies, options=options)
         personal = [i.item_id for i in feed.items if i.pool in (Pool.AU, Pool.VMP)]
         return float(np.mean([i > N_RESUMES // 2 for i in personal]))
@@ -173,7 +175,8 @@ def test_ranked_fill_replaces_uniform_explore_on_a_coarse_vocabulary() -> None:
     policies = legacy_pool_policies(DEFAULT_REWARD_SCALE)
     request = FeedRequest(kind=FeedKind.DISCOVER, user_id=5, seed=2, now=NOW)
     legacy = recommend(snapshot, request, policies, options=RankingOptions.legacy())
-    service = recommend(snapshot, request, policies, options=RankingOptions.service())
+    blended = legacy_pool_policies(DEFAULT_REWARD_SCALE, RankingOptions.service().blend_prior())
+    service = recommend(snapshot, request, blended, options=RankingOptions.service())
     assert sum(i.pool is Pool.EXPLORE for i in legacy.items) >= 10
     assert not any(i.pool is Pool.EXPLORE for i in service.items)
     assert len(service.items) == len(legacy.items) == 24

@@ -133,7 +133,7 @@ def test_tracked_params_are_bounded() -> None:
 
     snapshot = random_snapshot(1, n_resumes=400, n_challenges=12, n_creators=250)
     request = FeedRequest(kind=FeedKind.TOTAL, user_id=None, seed=1, now=NOW)
-    policies = legacy_pool_policies(DEFAULT_REWARD_SCALE)
+    policies = legacy_pool_policies(DEFAULT_REWARD_SCALE, RankingOptions.service().blend_prior())
     feed: Feed = recommend(snapshot, request, policies, options=RankingOptions.service())
     store = RecordingStore()
     params: dict[str, Any] = {"size": 20, "nested": [[[[1]]]] * 1_000, "x" * 5_000: 1}

@@ -78,6 +78,8 @@ class Telemetry:
             "spool_dropped_bytes": "Estimated bytes of tracking writes dropped (spool full).",
             "events_duplicate": "Feedback events already learned from (retries), ignored.",
             "events_foreign": "Feedback events naming another user than the impression's.",
+            "events_context_mismatch": "Rewards for impressions scored with another context"
+            " width (recorded before a learned_blend change), ignored.",
             "write_errors": "Failed tracking round trips to Redis.",
             "round_trips": "Tracking round trips to Redis.",
             "events_matched": "Feedback events that found their impression (policy updates).",

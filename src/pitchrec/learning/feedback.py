@@ -94,6 +94,7 @@ class FeedbackLoop:
             "sync_errors": float(self.learner.sync_errors),
             "events_duplicate": float(self.stats.events_duplicate),
             "events_foreign": float(self.stats.events_foreign),
+            "events_context_mismatch": float(self.learner.mismatched),
         }
 
     def record_events(self, events: Sequence[FeedbackEvent]) -> int:

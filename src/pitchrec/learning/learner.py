@@ -38,6 +38,18 @@ SYNC_SECONDS = 1.0  # publish + pull period; replicas agree within about 2 perio
 PolicyFactory = Callable[[], dict[Pool, Policy]]
 
 
+#: The context width of spec 2.4; policies of another width (``learned_blend``: 20) keep
+#: their statistics under their own key, so replicas of both kinds never sum each other's.
+LEGACY_DIMENSION = 18
+
+
+def _stats_key(version: int, pool: Pool, policy: Policy) -> str:
+    """``pitchrec:policy:v{version}:{pool}``, with ``:d{width}`` for a width other than 18."""
+    dimension = getattr(policy, "dimension", LEGACY_DIMENSION)
+    suffix = "" if dimension == LEGACY_DIMENSION else f":d{dimension}"
+    return policy_stats_key(version, f"{pool}{suffix}")
+
+
 class PolicyLearner:
     def __init__(
         self, store: TrackingStore, factory: PolicyFactory, breaker: CircuitBreaker | None = None
@@ -52,6 +64,9 @@ class PolicyLearner:
         self.serving: dict[Pool, Policy] = factory()
         self.observed = 0
         self.sync_errors = 0
+        #: Rewards whose impression was scored with another context width (recorded
+        #: before a change of ``learned_blend``): ignored, never mixed into the stats.
+        self.mismatched = 0
 
     @property
     def pools(self) -> list[Pool]:
@@ -63,6 +78,9 @@ class PolicyLearner:
         if policy is None or not policy.learns:
             return False
         contexts = np.asarray(context, dtype=np.float64).reshape(1, -1)
+        if contexts.shape[1] != getattr(policy, "dimension", contexts.shape[1]):
+            self.mismatched += 1
+            return False
         with self._lock:
             policy.update(contexts, np.asarray([arm_id], dtype=np.int64), np.asarray([reward]))
             self.observed += 1
@@ -77,7 +95,7 @@ class PolicyLearner:
             for pool, policy in self._accumulators.items():
                 delta = policy.pending_delta()
                 if float(np.asarray(delta.get(N_UPDATES, 0.0))) > 0:
-                    increments[policy_stats_key(version, pool)] = flatten_delta(delta)
+                    increments[_stats_key(version, pool, policy)] = flatten_delta(delta)
             if not increments:
                 return None
             self._unpublished = (uuid.uuid4().hex, increments)
@@ -97,7 +115,7 @@ class PolicyLearner:
                 self._store.add_stats(*batch)  # idempotent: a retried batch applies once
                 with self._lock:
                     self._unpublished = None
-            keys = [policy_stats_key(version, pool) for pool in self._accumulators]
+            keys = [_stats_key(version, p, policy) for p, policy in self._accumulators.items()]
             totals = self._store.read_stats(keys)
         except Exception:
             self._breaker.failure()
@@ -118,7 +136,7 @@ class PolicyLearner:
     def _rebuild(self, version: int, totals: Mapping[str, dict[str, float]]) -> dict[Pool, Policy]:
         policies = self._factory()
         for pool, policy in policies.items():
-            fields = totals.get(policy_stats_key(version, pool)) or {}
+            fields = totals.get(_stats_key(version, pool, policy)) or {}
             if fields:
                 policy.apply_delta(unflatten_delta(fields))
         return policies

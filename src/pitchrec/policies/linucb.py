@@ -53,6 +53,15 @@ class LinUCBConfig:
     bonus_window: int = 50  # spec 2.5
     bonus_scale: float = 1.3  # spec 2.5
     reward_scale: float = 1.0  # multiplies xᵀθ only (module docstring); legacy: 1
+    #: θ before any data (d,): b starts at ridge·prior_mean, so θ = prior_mean until
+    #: rewards pull it away (a prior in the mean, not in the exploration bonus). None: 0.
+    prior_mean: tuple[float, ...] | None = None
+    #: Columns whose weights keep the prior's norm: rewards choose their direction (how
+    #: the columns weigh against each other, negative weights clipped to 0), not their
+    #: total. Why: a regression on likes per impression shrinks every weight toward the
+    #: like rate (under 1 % in the replay of bench/quality/ONLINE.md), which would hand the
+    #: ranking back to the fixed heuristics the weights are added to.
+    pinned_norm: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.dimension < 1:
@@ -67,6 +76,14 @@ class LinUCBConfig:
             raise ValueError("reward_scale must be finite and >= 0")
         if self.bonus_window < 1 or not 0 <= self.bonus_min_history <= self.bonus_window:
             raise ValueError("need 0 <= bonus_min_history <= bonus_window and bonus_window >= 1")
+        if self.prior_mean is not None and (
+            len(self.prior_mean) != self.dimension or not np.isfinite(self.prior_mean).all()
+        ):
+            raise ValueError("prior_mean must hold `dimension` finite values")
+        if self.pinned_norm and (
+            self.prior_mean is None or not all(0 <= c < self.dimension for c in self.pinned_norm)
+        ):
+            raise ValueError("pinned_norm needs a prior_mean and columns in [0, dimension)")
 
     @classmethod
     def legacy(
@@ -94,6 +111,8 @@ class LinUCB(PolicyBase):
         d = self.config.dimension
         self._A: Float64Array = self.config.ridge * np.eye(d)
         self._b: Float64Array = np.zeros(d)
+        if self.config.prior_mean is not None:
+            self._b = self.config.ridge * np.asarray(self.config.prior_mean, dtype=np.float64)
         self._A_inv: Float64Array = np.eye(d) / self.config.ridge  # legacy: I itself
         self._dA: Float64Array = np.zeros((d, d))
         self._db: Float64Array = np.zeros(d)
@@ -123,6 +142,20 @@ class LinUCB(PolicyBase):
         """θ = A_inv·b (d,)."""
         return self._A_inv @ self._b
 
+    def scoring_theta(self) -> Float64Array:
+        """θ as scores use it (d,): the ``pinned_norm`` columns clipped at 0 and rescaled
+        to the prior's norm (the prior's own values when nothing positive is left)."""
+        theta = self.theta()
+        columns = list(self.config.pinned_norm)
+        if not columns or self.config.prior_mean is None:
+            return theta
+        prior = np.asarray(self.config.prior_mean, dtype=np.float64)[columns]
+        learned = np.maximum(theta[columns], 0.0)
+        norm = float(np.linalg.norm(learned))
+        theta = theta.copy()
+        theta[columns] = learned * (np.linalg.norm(prior) / norm) if norm > 0.0 else prior
+        return theta
+
     def recompute_inverse(self) -> None:
         """Set A_inv = A⁻¹ exactly (A is symmetric positive definite), dropping any drift."""
         inverse = np.linalg.solve(self._A, np.eye(self.config.dimension))
@@ -146,7 +179,7 @@ class LinUCB(PolicyBase):
 
         The quadratic form is the row-wise dot of ``x @ A_inv`` with ``x``.
         """
-        expected = x @ (self.config.reward_scale * self.theta())
+        expected = x @ (self.config.reward_scale * self.scoring_theta())
         # einsum over the row pairs: about 2x faster than (x @ A_inv * x).sum(1) for
         # n = 2000, d = 18 (measured, one BLAS thread).
         quadratic = np.maximum(np.einsum("ij,ij->i", x @ self._A_inv, x), 0.0)
@@ -165,7 +198,7 @@ class LinUCB(PolicyBase):
         x = np.ascontiguousarray(contexts, dtype=np.float64)
         cfg = self.config
         norms = np.sqrt(np.einsum("ij,ij->i", x, x) / cfg.ridge)
-        bound: Float64Array = x @ (cfg.reward_scale * self.theta()) + cfg.alpha * norms * (
+        bound: Float64Array = x @ (cfg.reward_scale * self.scoring_theta()) + cfg.alpha * norms * (
             1.0 + 1e-9
         )
         return bound + self._bonus_bound() + 1e-12
@@ -271,6 +304,7 @@ class LinUCB(PolicyBase):
             alpha=self.config.alpha,
             reward_scale=self.config.reward_scale,
             theta=self.theta().tolist(),
+            scoring_theta=self.scoring_theta().tolist(),
             legacy_bonus=self.config.legacy_bonus,
             rewards_in_window=len(self._rewards),
         )

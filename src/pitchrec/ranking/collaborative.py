@@ -63,3 +63,17 @@ def score_boost(snapshot: Snapshot, user: UserContext, options: RankingOptions) 
         if personal is not None:
             boost += options.collaborative * personal
     return boost
+
+
+def blend_columns(snapshot: Snapshot, user: UserContext) -> NDArray[np.float64]:
+    """(n, 2): the affinity (zeros for a cold user) and the prior, each in [0, 1], as
+    the policies' context columns 18-19 with ``RankingOptions.learned_blend``."""
+    n = len(snapshot.resumes)
+    columns = np.zeros((n, 2))
+    if n == 0:
+        return columns
+    personal = collaborative_affinity(snapshot, user)
+    if personal is not None:
+        columns[:, 0] = personal
+    columns[:, 1] = popularity_prior(snapshot)
+    return columns

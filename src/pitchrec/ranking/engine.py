@@ -28,8 +28,8 @@ from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
 from pitchrec.index.scores import SECONDS_PER_DAY
 from pitchrec.index.snapshot import Snapshot
 from pitchrec.ranking.assemble import DISCOVER_PATTERN, TOTAL_PATTERN, FeedAssembler, Placement
-from pitchrec.ranking.collaborative import score_boost
-from pitchrec.ranking.features import Scorer, catalogue_features
+from pitchrec.ranking.collaborative import blend_columns, score_boost
+from pitchrec.ranking.features import N_BLEND_FEATURES, N_FEATURES, Scorer, catalogue_features
 from pitchrec.ranking.feed_metrics import PoolCoverage, feed_metrics
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.pools import (
@@ -108,6 +108,7 @@ def recommend(
     """Build the feed ``request`` asks for; ``options``: what changes from the legacy
     ranking (:meth:`RankingOptions.legacy` changes nothing); ``profile``: the user's
     online taste profile (empty: the snapshot history alone, as the legacy)."""
+    _check_policies(policies, options)
     started = time.perf_counter()
     rng, seed = request_rng(request)
     now = time.time() if request.now is None else request.now
@@ -116,6 +117,19 @@ def recommend(
     if request.kind is FeedKind.FLOW:
         return _flow_feed(scope)
     return _mixed_feed(scope, policies, options)
+
+
+def _check_policies(policies: Mapping[Pool, Scorer], options: RankingOptions) -> None:
+    """Refuse policies of the wrong context width for ``options`` (a clear error rather
+    than a shape mismatch deep in scoring)."""
+    width = N_BLEND_FEATURES if options.learned_blend else N_FEATURES
+    for pool in POLICY_POOLS:
+        dimension = getattr(policies.get(pool), "dimension", width)
+        if dimension != width:
+            raise ValueError(
+                f"the {pool} policy scores {dimension} columns; these options need {width}"
+                " (build the policies with legacy_pool_policies(scale, options.blend_prior()))"
+            )
 
 
 def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: RankingOptions) -> Feed:
@@ -129,9 +143,12 @@ def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: Ranking
     resumes, challenges = snapshot.resumes, snapshot.challenges
     excluded = _exclusions(request)
     available = _mask_out(np.asarray(resumes.id), user.seen_resumes, excluded)
-    catalogue = catalogue_features(resumes, user, now)
-    if options.collaborative > 0.0 or options.popularity_prior > 0.0:
-        catalogue = replace(catalogue, boost=score_boost(snapshot, user, options))
+    if options.learned_blend:
+        catalogue = catalogue_features(resumes, user, now, blend_columns(snapshot, user))
+    else:
+        catalogue = catalogue_features(resumes, user, now)
+        if options.collaborative > 0.0 or options.popularity_prior > 0.0:
+            catalogue = replace(catalogue, boost=score_boost(snapshot, user, options))
     pools: dict[Pool, PoolCandidates] = {}
     pools[Pool.VMP] = vmp_pool(available, catalogue, resumes, policies[Pool.VMP], rng, options)
     pools[Pool.NU] = nu_pool(available, catalogue, resumes, policies[Pool.NU], rng, options)

@@ -23,6 +23,12 @@ ENGAGEMENT, TEMPORAL, QUALITY, POPULARITY, DIVERSITY = 0, 1, 2, 3, 4
 SKILL_SIMILARITY, EXTENDED_MATCH, CITY, SOCIAL, VIEWS = 5, 6, 7, 8, 9
 RATING, RARITY, GATE, INFLUENCE = 10, 11, 12, 13
 RATING_COUNT, LIKES, EXHIBITED, NOISE = 14, 15, 16, 17
+#: With ``RankingOptions.learned_blend``, two more columns (not in spec 2.4): the
+#: collaborative affinity and the popularity prior, each scaled to [0, 1], so the pool
+#: policies learn their weights (:mod:`pitchrec.ranking.collaborative`).
+BLEND_COLLABORATIVE, BLEND_PRIOR = 18, 19
+N_BLEND_FEATURES = 20
+RELATIVE = slice(RATING_COUNT, NOISE + 1)  # the set-relative columns 14-17
 
 # Spec 2.3 constants.
 COLD_SKILL_SIMILARITY = 0.5
@@ -37,7 +43,8 @@ class CatalogueFeatures:
     """Request-level feature matrix over the whole catalogue, owned by one request.
 
     ``matrix``: (n, 18) with columns 0-13 filled (14-17 are scratch space for
-    :func:`score_candidates`); ``age``: the request's
+    :func:`score_candidates`), or (n, 20) with the blend columns 18-19; ``age``: the
+    request's
     age scores; ``gate``: (n,) pasa_gate_calidad.
     """
 
@@ -88,12 +95,21 @@ def extended_match(resumes: ResumeIndex, user: UserContext) -> NDArray[np.float6
     return capped
 
 
-def catalogue_features(resumes: ResumeIndex, user: UserContext, now: float) -> CatalogueFeatures:
-    """Columns 0-13 of spec 2.4 for all n resumes."""
+def catalogue_features(
+    resumes: ResumeIndex,
+    user: UserContext,
+    now: float,
+    blend: NDArray[np.float64] | None = None,
+) -> CatalogueFeatures:
+    """Columns 0-13 of spec 2.4 for all n resumes; with ``blend`` (n, 2), also the blend
+    columns 18-19 (the matrix is then (n, 20))."""
     n = len(resumes)
     age = age_scores(np.asarray(resumes.created_at), now)
     gate = quality_gate(np.asarray(resumes.gate_static), age.days)
-    matrix = np.zeros((n, N_FEATURES), dtype=np.float64)
+    width = N_FEATURES if blend is None else N_BLEND_FEATURES
+    matrix = np.zeros((n, width), dtype=np.float64)
+    if blend is not None:
+        matrix[:, BLEND_COLLABORATIVE : BLEND_PRIOR + 1] = blend
     matrix[:, ENGAGEMENT] = resumes.engagement
     matrix[:, TEMPORAL] = age.temporal * age.boost
     matrix[:, QUALITY] = resumes.quality
@@ -125,9 +141,9 @@ class ScoredCandidates:
     def contexts(
         self, catalogue: CatalogueFeatures, positions: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        """(len(positions), 18): the full context vectors of the chosen candidates."""
+        """(len(positions), d): the full context vectors of the chosen candidates."""
         out = catalogue.matrix[self.rows[positions]]
-        out[:, RATING_COUNT:] = self.relative[positions]
+        out[:, RELATIVE] = self.relative[positions]
         return out
 
 
@@ -182,22 +198,22 @@ def score_candidates(
     matrix = catalogue.matrix
     if heuristic is not None and keep is not None and bounded and k > PRUNE_MIN_RATIO * keep:
         if 2 * k >= matrix.shape[0]:  # write in place rather than copy (k, 18)
-            matrix[rows, RATING_COUNT:] = relative
+            matrix[rows, RELATIVE] = relative
             contexts = matrix
             full = np.full(matrix.shape[0], -np.inf)
             full[rows] = heuristic
             ucb = _pruned(contexts, np.asarray(resumes.id), scorer, rng, full, keep)[rows]  # type: ignore[arg-type]
         else:
             contexts = matrix[rows]
-            contexts[:, RATING_COUNT:] = relative
+            contexts[:, RELATIVE] = relative
             ucb = _pruned(contexts, ids, scorer, rng, heuristic, keep)  # type: ignore[arg-type]
         return ScoredCandidates(rows, ucb, relative)
     if 2 * k >= matrix.shape[0]:
-        matrix[rows, RATING_COUNT:] = relative
+        matrix[rows, RELATIVE] = relative
         ucb = scorer.score(matrix, np.asarray(resumes.id), rng)[rows]
     else:
         contexts = matrix[rows]
-        contexts[:, RATING_COUNT:] = relative
+        contexts[:, RELATIVE] = relative
         ucb = scorer.score(contexts, ids, rng)
     return ScoredCandidates(rows, ucb, relative)
 

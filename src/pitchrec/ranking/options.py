@@ -53,6 +53,10 @@ class RankingOptions:
     au_shares_candidates: bool = False
     #: NU adds the same points as VMP and AU (the prior and the affinity).
     boost_new: bool = False
+    #: The affinity and the prior enter the pool policies' contexts (columns 18-19)
+    #: instead of fixed points: ``collaborative`` and ``popularity_prior`` become the
+    #: prior mean of their learned weights (:meth:`blend_prior`), which rewards move.
+    learned_blend: bool = False
 
     def __post_init__(self) -> None:
         t = self.temperature
@@ -71,8 +75,8 @@ class RankingOptions:
     @classmethod
     def service(cls) -> RankingOptions:
         """What the service runs by default: tempered draws, declared skills, the
-        collaborative affinity and popularity prior in VMP, AU and NU, AU ranking every
-        available resume, ranked fill."""
+        collaborative affinity and popularity prior in VMP, AU and NU with learned
+        weights, AU ranking every available resume, ranked fill."""
         return cls(
             temperature=DEFAULT_TEMPERATURE,
             declared_skills=True,
@@ -81,7 +85,13 @@ class RankingOptions:
             ranked_fill=True,
             au_shares_candidates=True,
             boost_new=True,
+            learned_blend=True,
         )
+
+    def blend_prior(self) -> tuple[float, float] | None:
+        """Points of (affinity, prior) the policies start from with ``learned_blend``;
+        None without it."""
+        return (self.collaborative, self.popularity_prior) if self.learned_blend else None
 
     def overridden(self, assignments: list[str]) -> RankingOptions:
         """These options with ``<field>=<number>`` assignments applied (booleans as 0/1),

@@ -9,11 +9,17 @@ the legacy ones, alpha * ||x|| + 0.7.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from pitchrec.domain.feed import Pool
 from pitchrec.policies.base import Policy
 from pitchrec.policies.linucb import LinUCB, LinUCBConfig
-from pitchrec.ranking.features import N_FEATURES
+from pitchrec.ranking.features import (
+    BLEND_COLLABORATIVE,
+    BLEND_PRIOR,
+    N_BLEND_FEATURES,
+    N_FEATURES,
+)
 
 #: The service's default LinUCB ``reward_scale`` (settings: PITCHREC_REWARD_SCALE): heuristic
 #: points per unit of learned reward. 1 is the legacy bandit, whose learned term cannot
@@ -25,21 +31,37 @@ LEGACY_REWARD_SCALE = 1.0
 LEGACY_ALPHA_BETA = {Pool.VMP: (1.5, 0.8), Pool.AU: (1.3, 0.7), Pool.NU: (1.8, 0.9)}
 
 
-def legacy_pool_policies(reward_scale: float) -> dict[Pool, Policy]:
+def legacy_pool_policies(
+    reward_scale: float, blend_prior: tuple[float, float] | None = None
+) -> dict[Pool, Policy]:
     """A fresh LinUCB per scored pool, at the legacy prior (``reward_scale``: see
-    :class:`~pitchrec.policies.linucb.LinUCB`; 1 is the legacy bandit)."""
+    :class:`~pitchrec.policies.linucb.LinUCB`; 1 is the legacy bandit). ``blend_prior``
+    (points of the affinity and the prior, :meth:`RankingOptions.blend_prior`): the
+    policies score 20 columns, starting with those weights on columns 18-19."""
+    dimension, prior_mean = N_FEATURES, None
+    if blend_prior is not None:
+        if reward_scale <= 0.0:
+            raise ValueError("a learned blend needs reward_scale > 0")
+        dimension = N_BLEND_FEATURES
+        prior_mean = (0.0,) * N_FEATURES + tuple(w / reward_scale for w in blend_prior)
     return {
         pool: LinUCB(
-            LinUCBConfig.legacy(alpha, beta, dimension=N_FEATURES, reward_scale=reward_scale)
+            replace(
+                LinUCBConfig.legacy(alpha, beta, dimension=dimension, reward_scale=reward_scale),
+                prior_mean=prior_mean,
+                pinned_norm=() if blend_prior is None else (BLEND_COLLABORATIVE, BLEND_PRIOR),
+            )
         )
         for pool, (alpha, beta) in LEGACY_ALPHA_BETA.items()
     }
 
 
-def pool_policy_factory(reward_scale: float) -> Callable[[], dict[Pool, Policy]]:
+def pool_policy_factory(
+    reward_scale: float, blend_prior: tuple[float, float] | None = None
+) -> Callable[[], dict[Pool, Policy]]:
     """A factory of fresh legacy-prior policies (what the learner rebuilds from)."""
 
     def build() -> dict[Pool, Policy]:
-        return legacy_pool_policies(reward_scale)
+        return legacy_pool_policies(reward_scale, blend_prior)
 
     return build

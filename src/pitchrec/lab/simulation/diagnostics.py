@@ -29,6 +29,7 @@ from pitchrec.lab.world.user_model import UserModel
 from pitchrec.policies.base import Policy
 from pitchrec.policies.linucb import LinUCB
 from pitchrec.ranking import features as f
+from pitchrec.ranking.collaborative import blend_columns
 from pitchrec.ranking.user_context import user_context
 
 Floats = NDArray[np.float64]
@@ -127,11 +128,18 @@ def score_decomposition(
     sums: dict[str, dict[str, list[float]]] = {}
     for row in user_rows:
         matrix, age = _contexts(world, int(row), now)
+        blended = None
         for pool, (heuristic, rows) in _heuristics(world, matrix, age).items():
             policy = policies.get(Pool(pool))
             if policy is None or not rows.any():
                 continue
             x = matrix[rows]
+            lin, _ = _linucb(policy)
+            if lin is not None and lin.dimension == f.N_BLEND_FEATURES:
+                if blended is None:  # the learned-blend columns 18-19
+                    user = user_context(world.snapshot, int(world.user_id[int(row)]))
+                    blended = np.column_stack([matrix, blend_columns(world.snapshot, user)])
+                x = blended[rows]
             entry = sums.setdefault(pool, {})
             entry.setdefault("heuristic", []).append(_spread(heuristic[rows]))
             entry.setdefault("policy", []).append(_spread(policy.score(x, ids[rows], rng)))

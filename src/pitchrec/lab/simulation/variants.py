@@ -228,7 +228,7 @@ def arm_names_valid(names: tuple[str, ...]) -> None:
 def policy_factory(spec: ArmSpec) -> PolicyFactory:
     """The per-pool policy factory of a learning arm."""
     if spec.base in ("legacy", "linucb"):
-        inner = pool_policy_factory(spec.reward_scale)
+        inner = pool_policy_factory(spec.reward_scale, spec.ranking().blend_prior())
     else:
         registry_name = {"epsilon": "epsilon_greedy"}.get(spec.base, spec.base)
 
