@@ -5,13 +5,16 @@ the feedback reaches."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from factories import NOW, random_snapshot
+from pitchrec.cli import app
 from pitchrec.domain.feed import FeedKind, FeedRequest, Pool
 from pitchrec.lab.offline.replay import ReplayOptions, replay, variant_config
 from pitchrec.lab.offline.split import Split, temporal_split
@@ -102,12 +105,17 @@ def test_the_learner_skips_contexts_of_another_width_and_keys_its_stats_apart() 
 
 
 @pytest.fixture(scope="module")
-def split(tmp_path_factory: pytest.TempPathFactory) -> Split:
+def world_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     path: Path = tmp_path_factory.mktemp("replay") / "w.db"
     engine = make_engine(f"sqlite:///{path}")
     generate_world(engine, scale=0.04, seed=3, truth_path=None, now=datetime(2026, 6, 1, 12))
     engine.dispose()
-    return temporal_split(f"sqlite:///{path}")
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="module")
+def split(world_url: str) -> Split:
+    return temporal_split(world_url)
 
 
 def test_the_replay_counts_likes_and_only_learn_moves_the_policies(split: Split) -> None:
@@ -125,3 +133,20 @@ def test_the_replay_counts_likes_and_only_learn_moves_the_policies(split: Split)
     assert not variant_config(ServiceConfig(), "frozen").learn_online
     with pytest.raises(ValueError, match="unknown replay variant"):
         variant_config(ServiceConfig(), "sometimes")
+
+
+def test_the_replay_command_prints_paired_differences(world_url: str, tmp_path: Path) -> None:
+    args = ["evaluate", "replay", "--no-progress", "--database-url", world_url, "--json"]
+    args += ["--users", "15", "--pages", "2", "--seeds", "1", "--report-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.splitlines()[0])  # then the "report:" line
+    assert set(summary["service"]["variants"]) == {"learn", "frozen", "none"}
+    assert set(summary["service"]["differences"]) == {
+        "learn - frozen",
+        "learn - none",
+        "frozen - none",
+    }
+    assert "| service | learn |" in (tmp_path / "REPORT.md").read_text()
+    bad = CliRunner().invoke(app, [*args[:5], "--variants", "sometimes"])
+    assert bad.exit_code == 2 and "--variants" in bad.output

@@ -21,6 +21,7 @@ from pitchrec.cli import DatabaseOption, database_or_default, friendly_errors
 from pitchrec.errors import EvaluationInputError
 from pitchrec.lab import cli_options as opt
 from pitchrec.lab.offline.cli import offline
+from pitchrec.lab.offline.replay_cli import replay_command
 from pitchrec.lab.simulation.experiment import ExperimentConfig, run_experiment
 from pitchrec.lab.simulation.stream import StreamConfig
 from pitchrec.lab.simulation.summary import compact, summarise
@@ -331,6 +332,7 @@ app.command("simulate")(simulate)
 evaluate_app = typer.Typer(invoke_without_command=True, no_args_is_help=False, add_completion=False)
 evaluate_app.callback()(evaluate)
 evaluate_app.command("offline")(offline)
+evaluate_app.command("replay")(replay_command)
 app.add_typer(evaluate_app, name="evaluate")
 
 
