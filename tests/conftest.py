@@ -70,15 +70,20 @@ def mariadb_url() -> Iterator[str]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """URL of a Redis database flushed before and after the test.
+    """URL of a Redis database this test holds, flushed before and after it.
 
-    Tests that use it are serialised on one logical database (15); they also use key
-    prefixes of their own.
+    The database is claimed (``redis_claim``), so a second test run on the same server
+    gets another one instead of flushing this run's keys mid-test.
     """
     _require(REDIS_HOST, REDIS_PORT, "Redis")
     import redis
 
-    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/15"
+    from redis_claim import claim_database, owner_name, release_database
+
+    claims = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0)
+    owner = owner_name()
+    database = claim_database(claims, owner)
+    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{database}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     try:
@@ -86,3 +91,5 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+        release_database(claims, database, owner)
+        claims.close()
