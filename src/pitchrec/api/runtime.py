@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
+from prometheus_client import Gauge
 
 from pitchrec.api.telemetry import Telemetry
 from pitchrec.domain.feed import Feed, FeedRequest
@@ -74,6 +75,7 @@ class Runtime:
             archive_database=database,
         )
         self.telemetry.watch_tracker(self.service.counters)
+        _watch_slow_redis(self.telemetry, self.service.counters)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -108,6 +110,9 @@ class Runtime:
                 await task
         if self._redis is not None:
             await self._redis.aclose()
+        # Writes that waited for a slow Redis are replayed first (bounded in time; at once
+        # when Redis refuses), then the feedback thread flushes and stops.
+        await anyio.to_thread.run_sync(self.service.tracker.flush)
         await anyio.to_thread.run_sync(self.service.stop)  # flush queued tracking
 
     @property
@@ -335,6 +340,26 @@ def _brief(exc: BaseException) -> str:
     """``Type: first line of the message`` (at most 300 characters), for a log line."""
     text = str(exc).splitlines()[0][:300] if str(exc) else ""
     return f"{type(exc).__name__}: {text}"
+
+
+#: The tracker's gauges of a slow Redis (pitchrec.tracking.tracker), exported beside those
+#: of Telemetry.watch_tracker.
+SLOW_REDIS_GAUGES = {
+    "deferred": "Tracking writes the request path spooled because Redis was slow (replayed"
+    " by background writers, not waited on).",
+    "state_skipped": "Feeds served without reading the session set and taste profile"
+    " because Redis was slow.",
+    "replayed": "Spooled tracking writes written later (after an outage, a slow spell or"
+    " a full event stream).",
+    "redis_slow": "1 while the request path goes around a slow Redis (latency breaker open).",
+    "redis_slow_opened": "Times the latency breaker opened.",
+}
+
+
+def _watch_slow_redis(telemetry: Telemetry, stats: Callable[[], dict[str, float]]) -> None:
+    for key, help_text in SLOW_REDIS_GAUGES.items():
+        gauge = Gauge(f"pitchrec_tracking_{key}", help_text, registry=telemetry.registry)
+        gauge.set_function(lambda key=key: stats().get(key, math.nan))  # type: ignore[misc]
 
 
 def _make_store(settings: Settings, *, keep_archive: bool) -> TrackingStore:

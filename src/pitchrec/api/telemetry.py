@@ -72,7 +72,7 @@ class Telemetry:
     def watch_tracker(self, stats: Callable[[], dict[str, float]]) -> None:
         """Export the tracker's counters (read at scrape time)."""
         names = {
-            "spooled": "Tracking writes waiting in the local spool (Redis down).",
+            "spooled": "Tracking writes waiting in the local spool (Redis down or slow).",
             "spool_dropped": "Tracking writes dropped because the spool was full.",
             "spool_bytes": "Estimated bytes of the tracking writes in the spool.",
             "spool_dropped_bytes": "Estimated bytes of tracking writes dropped (spool full).",

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 #: Seconds for a request-path round trip; a local Redis answers in well under a
 #: millisecond (bench/RESULTS.md), so this only bounds how long an outage can stall.
 REQUEST_TIMEOUT_SECONDS = 0.25
+#: Seconds for a round trip off the request path that must not be cut off early: the
+#: spool's replays (:meth:`pitchrec.tracking.redis_store.RedisStore.background`). A
+#: replay cut off by a timeout may have been applied, and is then written twice; at 120 ms
+#: added per round trip a 1 MiB replay takes about 150 ms, close to the request timeout.
+BACKGROUND_TIMEOUT_SECONDS = 5.0
 #: Seconds for the serving process's own checks (readiness PING, reload announcements).
 REDIS_TIMEOUT_SECONDS = 0.5
 #: Seconds between PINGs on an idle pooled connection.

@@ -16,7 +16,7 @@ from typing import Any
 import redis
 
 from pitchrec.domain.activity import ArchiveRow
-from pitchrec.tracking.redis_client import redis_client
+from pitchrec.tracking.redis_client import BACKGROUND_TIMEOUT_SECONDS, redis_client
 from pitchrec.tracking.store import (
     ACTIVITY_LIST_CAP,
     APPLIED_BATCH_PREFIX,
@@ -105,6 +105,16 @@ class RedisStore:
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
         return cls(redis_client(url))
+
+    def background(self, timeout: float = BACKGROUND_TIMEOUT_SECONDS) -> RedisStore:
+        """This store over connections of its own (same server, TLS and options) with a
+        ``timeout`` of several seconds: for round trips off the request path (the
+        tracker's spool replays), which a slow Redis must not cut off (a cut-off write
+        may have been applied, and is then written twice)."""
+        pool = self.client.connection_pool
+        options = {**pool.connection_kwargs, "socket_timeout": timeout}
+        own = redis.ConnectionPool(connection_class=pool.connection_class, **options)
+        return RedisStore(redis.Redis(connection_pool=own), self.stream_cap)
 
     def ping(self) -> bool:
         return bool(self.client.ping())
