@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DB := var/pitchrec-demo.db
 DEMO_URL := sqlite:///$(DEMO_DB)
 
-.PHONY: run test lint typecheck unit install clean
+.PHONY: run test chaos lint typecheck unit install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11))" || { echo "error: pitchrec needs Python >= 3.11 (set PYTHON=...)"; exit 1; }
@@ -49,6 +49,15 @@ typecheck: $(STAMP)
 test: lint typecheck
 	@scripts/ensure-services.sh
 	@status=0; $(BIN)/pytest -q || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$status
+
+# The chaos suite (issue 15): Redis and MariaDB outages, a slow Redis and SIGKILLs against
+# the real server and archiver processes under load, every accepted event accounted for.
+# It takes minutes, so `make test` does not collect it (tests/chaos/conftest.py).
+chaos: $(STAMP)
+	@scripts/ensure-services.sh
+	@status=0; PITCHREC_CHAOS=1 $(BIN)/pytest -q tests/chaos || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 

@@ -41,6 +41,11 @@ class InvalidRequestError(PitchrecError):
         self.message = message
 
 
+class TrackingFullError(PitchrecError):
+    """Feedback that could not be kept: Redis is down or slow and the spool already holds
+    as many events as it may. The client retries later (event ids make retries safe)."""
+
+
 class EvaluationInputError(PitchrecError):
     """An evaluation cannot run on what it was given: an empty database, a cut outside
     the data, a log without the columns it needs, an unknown configuration."""

@@ -23,7 +23,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from pitchrec.errors import DataSourceError, InvalidRequestError, SnapshotError
+from pitchrec.errors import (
+    DataSourceError,
+    InvalidRequestError,
+    SnapshotError,
+    TrackingFullError,
+)
 from pitchrec.index.lifecycle import EmptyCatalogueError
 from pitchrec.legacy.params import TooManyIdsError
 from pitchrec.logs import request_id_var
@@ -31,6 +36,11 @@ from pitchrec.logs import request_id_var
 log = logging.getLogger(__name__)
 
 
+#: The 503 of feedback the spool cannot keep (Redis down or slow for long); retry after
+#: about the time a recovered Redis takes to drain a full spool (13.6 s measured after a
+#: 10-minute outage, bench/RESULTS.md).
+TRACKING_FULL = "events cannot be stored right now; retry later with the same event ids"
+TRACKING_RETRY_AFTER_SECONDS = 15
 #: The 503 of a reload whose build could not read the database.
 DATABASE_UNAVAILABLE = "the database could not be read; the current snapshot is kept"
 #: The 409 of a reload whose snapshot could not be read or written (paths stay in the log).
@@ -59,6 +69,16 @@ def internal_error_body(request_id: str) -> bytes:
 def _field(location: tuple[object, ...] | list[object]) -> str:
     parts = [str(p) for p in location if p not in ("body", "query", "path")]
     return ".".join(parts) or "body"
+
+
+async def _tracking_full(_request: Request, _exc: Exception) -> Response:
+    """Feedback the spool cannot keep: refused, not accepted and lost; the client retries
+    (event ids make it safe)."""
+    response = error_response(
+        503, "tracking_unavailable", "events", TRACKING_FULL, with_request_id=True
+    )
+    response.headers["Retry-After"] = str(TRACKING_RETRY_AFTER_SECONDS)
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -92,6 +112,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(DataSourceError, _database_unavailable)
+
+    app.add_exception_handler(TrackingFullError, _tracking_full)
+
     app.add_exception_handler(SQLAlchemyError, _database_unavailable)
 
     @app.exception_handler(StarletteHTTPException)

@@ -81,6 +81,8 @@ class Telemetry:
             "events_context_mismatch": "Rewards for impressions scored with another context"
             " width (recorded before a learned_blend change), ignored.",
             "write_errors": "Failed tracking round trips to Redis.",
+            "events_refused": "Feedback events refused (503) because the spool already held"
+            " its budget of unwritten events (Redis down or slow).",
             "round_trips": "Tracking round trips to Redis.",
             "events_matched": "Feedback events that found their impression (policy updates).",
             "sync_errors": "Failed policy synchronisations.",

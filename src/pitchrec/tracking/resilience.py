@@ -179,11 +179,20 @@ class Spool(Generic[T]):
     A bound in entries (the former ``spool_capacity``) bounded nothing: one entry may be
     a 25-item feed or a 1,000-event feedback batch, 40 times larger."""
 
-    def __init__(self, max_bytes: int, sizer: Callable[[T], int]) -> None:
+    def __init__(
+        self,
+        max_bytes: int,
+        sizer: Callable[[T], int],
+        precious: Callable[[T], bool] | None = None,
+    ) -> None:
         self.max_bytes = max_bytes
         self._sizer = sizer
+        #: Items never dropped to make room (accepted feedback events: a client was told
+        #: they were kept); the caller refuses new ones instead (:meth:`has_room_for`).
+        self._precious = precious or (lambda _item: False)
         self._items: deque[tuple[T, int]] = deque()
         self._bytes = 0
+        self._precious_bytes = 0
         self._lock = threading.Lock()
         self.dropped = 0
         self.dropped_bytes = 0
@@ -203,14 +212,25 @@ class Spool(Generic[T]):
         with self._lock:
             return [size for _, size in self._items]
 
+    def has_room_for(self, size: int) -> bool:
+        """Whether ``size`` more bytes of precious items stay within the budget (what is
+        not precious would be dropped to make room)."""
+        with self._lock:
+            return self._precious_bytes + size <= self.max_bytes
+
     def put(self, items: list[T]) -> None:
         """Append ``items`` (newest last), then drop the oldest while over budget."""
         sized = [(item, self._sizer(item)) for item in items]
         with self._lock:
             self._items.extend(sized)
-            self._bytes += sum(size for _, size in sized)
+            self._account(sized, 1)
             count, size_dropped = self._trim()
         self._log_drop(count, size_dropped)
+
+    def _account(self, sized: list[tuple[T, int]], sign: int) -> None:
+        """Add (``sign`` 1) or remove (-1) ``sized`` from the byte counts (lock held)."""
+        self._bytes += sign * sum(size for _, size in sized)
+        self._precious_bytes += sign * sum(size for item, size in sized if self._precious(item))
 
     def take(self, limit: int, max_bytes: int | None = None) -> list[T]:
         """Remove and return the oldest items: at most ``limit`` of them and, when
@@ -226,7 +246,7 @@ class Spool(Generic[T]):
                 item, _ = self._items.popleft()
                 taken.append(item)
                 size_taken += size
-                self._bytes -= size
+                self._account([(item, size)], -1)
         return taken
 
     def put_back(self, items: list[T]) -> None:
@@ -235,19 +255,25 @@ class Spool(Generic[T]):
         sized = [(item, self._sizer(item)) for item in items]
         with self._lock:
             self._items.extendleft(reversed(sized))
-            self._bytes += sum(size for _, size in sized)
+            self._account(sized, 1)
             count, size_dropped = self._trim()
         self._log_drop(count, size_dropped)
 
     def _trim(self) -> tuple[int, int]:
-        """Drop the oldest items while over budget (called with the lock held); returns
-        how many items and bytes were dropped."""
+        """Drop the oldest items that are not precious while over budget (called with the
+        lock held); returns how many items and bytes were dropped."""
         count = size_dropped = 0
-        while self._items and self._bytes > self.max_bytes:
-            _, size = self._items.popleft()
-            self._bytes -= size
-            count += 1
-            size_dropped += size
+        if self._bytes > self.max_bytes:
+            kept: deque[tuple[T, int]] = deque()
+            while self._items and self._bytes > self.max_bytes:
+                item, size = self._items.popleft()
+                if self._precious(item):
+                    kept.append((item, size))
+                    continue
+                self._bytes -= size
+                count += 1
+                size_dropped += size
+            self._items.extendleft(reversed(kept))
         self.dropped += count
         self.dropped_bytes += size_dropped
         return count, size_dropped

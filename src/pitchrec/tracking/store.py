@@ -123,6 +123,8 @@ class FeedWrites:
     impressions: dict[str, str] = field(default_factory=dict)  # field -> Impression JSON
     impressions_ttl: int = 0
     archive: list[ArchiveRow] = field(default_factory=list)
+    #: Accepted feedback events (only archive rows): never dropped from the spool.
+    feedback: bool = False
 
     def split_archive(self) -> tuple[FeedWrites | None, FeedWrites | None]:
         """These writes without their archive rows, and the archive rows alone (each None
@@ -133,7 +135,7 @@ class FeedWrites:
             or rest.session_members
             or rest.impressions
         )
-        rows = FeedWrites(archive=self.archive) if self.archive else None
+        rows = FeedWrites(archive=self.archive, feedback=self.feedback) if self.archive else None
         return (rest if has_rest else None), rows
 
 

@@ -82,4 +82,4 @@ class StreamCap:
         if refused and rows:
             log.warning("archive stream at its cap: %d new rows wait in the spool", rows)
         self.refused += rows
-        return [FeedWrites(archive=w.archive) for w in refused] + held
+        return [FeedWrites(archive=w.archive, feedback=w.feedback) for w in refused] + held
