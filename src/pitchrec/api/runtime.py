@@ -48,6 +48,12 @@ FEED_THREADS = 1  # never let Redis stall a request (the legacy waited 10 s)
 #: maximum, each wait drawn within +-25 % so that replicas do not retry in step.
 RETRY_MIN_SECONDS = 1.0
 RETRY_MAX_SECONDS = 30.0
+#: How often a worker waiting to retry its first build looks for a sibling's snapshot in the
+#: shared directory: a manifest read while there is none, a 10 ms mapping when there is
+#: (bench/RESULTS.md). A worker that built the first snapshot after failed attempts waits
+#: SIBLING_GRACE_POLLS of these before it says ready, so its siblings have adopted it.
+SIBLING_POLL_SECONDS = 0.05
+SIBLING_GRACE_POLLS = 4
 #: What /readyz says while the first snapshot has failed to load and is being retried.
 LOAD_RETRYING = "the snapshot could not be loaded yet; retrying (the server log says why)"
 
@@ -187,18 +193,46 @@ class Runtime:
         self.load_error = str(exc) if isinstance(exc, EmptyCatalogueError) else LOAD_RETRYING
 
     async def _first_snapshot(self) -> Snapshot:
-        """The first snapshot: built (or loaded) until it works, unless a reload serves
-        one first."""
-        snapshot = await self._with_retries(
-            "initial snapshot load",
-            lambda: self.manager.initial(self._max_age()),
-            on_failure=self._load_failed,
-            until=self._served,
-        )
-        if snapshot is None:  # a reload got there first
+        """The first snapshot: built (or loaded) until it works, unless a reload or a
+        sibling worker's build serves one first."""
+        sibling = asyncio.create_task(self._adopt_sibling_snapshot())
+        try:
+            snapshot = await self._with_retries(
+                "initial snapshot load",
+                lambda: self.manager.initial(self._max_age()),
+                on_failure=self._load_failed,
+                until=self._served,
+            )
+        finally:
+            sibling.cancel()
+        if snapshot is None:  # a reload or a sibling got there first
             assert self.recommender is not None
             return self.recommender.snapshot
+        if self.load_error is not None:  # built after failures: let the siblings adopt it
+            await asyncio.sleep(SIBLING_GRACE_POLLS * SIBLING_POLL_SECONDS)
         return snapshot
+
+    async def _adopt_sibling_snapshot(self) -> None:
+        """While this worker waits to retry its build (database down at start), serve the
+        snapshot a sibling worker writes to the shared directory as soon as it appears:
+        without it a worker stayed unready up to its own back-off (30 s) after its
+        sibling, and /readyz (answered by either) said 200 while it refused feeds."""
+        if self.manager.source.directory is None:
+            return
+        while not self._served.is_set():
+            await asyncio.sleep(SIBLING_POLL_SECONDS)
+            try:
+                found = await anyio.to_thread.run_sync(
+                    lambda: self.manager.existing(self._max_age())
+                )
+            except Exception:  # a half-written directory: the next poll sees it whole
+                log.debug("sibling snapshot not readable yet", exc_info=True)
+                continue
+            if found is not None and not self._served.is_set():
+                self.service.serve_snapshot(found)
+                self._served.set()
+                log.info("serving the snapshot a sibling worker built")
+                return
 
     async def _load_then_maintain(self, existing: Snapshot | None = None) -> None:
         snapshot = existing if existing is not None else await self._first_snapshot()
