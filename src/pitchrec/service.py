@@ -179,6 +179,9 @@ class ServiceConfig:
                 au_shares_candidates=settings.au_shares_candidates,
                 boost_new=settings.boost_new,
                 learned_blend=settings.learned_blend,
+                fresh_share=settings.fresh_share,
+                fresh_max_impressions=settings.fresh_max_impressions,
+                fresh_max_days=settings.fresh_max_days,
             ),
             reward_scale=settings.reward_scale,
             tracking=TrackingConfig(

@@ -29,6 +29,9 @@ from sqlalchemy.engine import URL
 from pitchrec.errors import ConfigurationError
 from pitchrec.ranking.options import (
     DEFAULT_COLLABORATIVE,
+    DEFAULT_FRESH_MAX_DAYS,
+    DEFAULT_FRESH_MAX_IMPRESSIONS,
+    DEFAULT_FRESH_SHARE,
     DEFAULT_POPULARITY_PRIOR,
     DEFAULT_TEMPERATURE,
 )
@@ -142,6 +145,13 @@ class Settings(BaseSettings):
     #: The pool policies learn how the affinity and the prior weigh against each other
     #: (context columns 18-19, starting from the two weights above); false: fixed points.
     learned_blend: bool = True
+    #: New-creator exposure guarantee: every prefix of L resumes of a total or discover
+    #: feed holds at least floor(share * L) fresh ones (1/8: 3 of 24); 0: off (the legacy).
+    fresh_share: float = Field(default=DEFAULT_FRESH_SHARE, ge=0.0, le=1.0)
+    #: A resume is fresh while exhibited fewer times than this (``resumes_exhibited``) ...
+    fresh_max_impressions: int = Field(default=DEFAULT_FRESH_MAX_IMPRESSIONS, ge=0)
+    #: ... or while younger than this many days. Both 0: nothing is fresh.
+    fresh_max_days: float = Field(default=DEFAULT_FRESH_MAX_DAYS, ge=0.0)
     #: Reward of each event type in [0, 1] (views use their watch fraction).
     rewards: dict[str, float] = Field(
         default_factory=lambda: {"like": 1.0, "save": 1.0, "share": 1.0, "match": 1.0, "skip": 0.0}

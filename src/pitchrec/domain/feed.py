@@ -69,6 +69,8 @@ class FeedItem:
     propensity: float | None = None
     #: True when the skill-novelty rule was waived to fill the slot (small catalogues).
     novelty_waived: bool = False
+    #: True when the fresh-resume exposure guarantee placed it (RankingOptions.fresh_share).
+    fresh_guaranteed: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,13 @@ class FeedMetrics:
     """The metrics of a total or discover feed (spec 2.11, corrected:
     :mod:`pitchrec.ranking.feed_metrics`). Percentages are 0-100, rounded to 2 places;
     ``type_distribution``: items per kind; ``pool_sizes``: candidates per pool, by the
-    pool's lower-case name; ``execution_time`` in seconds."""
+    pool's lower-case name; ``execution_time`` in seconds.
+
+    With a fresh-resume definition (``RankingOptions.fresh_max_impressions`` or
+    ``fresh_max_days``), also ``fresh_items`` (resume items that are fresh),
+    ``fresh_ratio`` (their percentage of the resume items) and ``fresh_guaranteed``
+    (items the exposure guarantee placed); None otherwise, and then left out of
+    :meth:`as_dict` (so the legacy metrics keep their keys)."""
 
     total_items: int
     type_distribution: dict[str, int]
@@ -93,10 +101,17 @@ class FeedMetrics:
     total_challenges: int
     available_catalog: int
     pool_sizes: dict[str, int]
+    fresh_items: int | None = None
+    fresh_ratio: float | None = None
+    fresh_guaranteed: int | None = None
 
     def as_dict(self) -> dict[str, object]:
-        """The JSON form, keys in the legacy order."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        """The JSON form, keys in the legacy order (then the fresh metrics, when set)."""
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        for name in ("fresh_items", "fresh_ratio", "fresh_guaranteed"):
+            if out[name] is None:
+                del out[name]
+        return out
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,27 @@ SECONDS_PER_DAY = 86_400.0
 #: The legacy's own horizon of "new" content (spec 2.3): the half-life kept when the
 #: history is too small to choose.
 DEFAULT_HALF_LIFE_DAYS = 45.0
-#: Candidate half-lives in days (inf: no decay). A geometric-ish grid from a day to half a
-#: year; nothing in it depends on a data set.
-HALF_LIFE_GRID_DAYS = (1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 14.0, 21.0, 30.0, 45.0, 90.0, 180.0, np.inf)
+#: Candidate half-lives in days (inf: no decay). A geometric-ish grid from six hours (the
+#: snapshot is rebuilt every 10 minutes, so even that is followed) to half a year; nothing
+#: in it depends on a data set. The shortest were added when both synthetic scales chose
+#: the then-shortest, 1 day, on the skills world (bench/RESULTS.md, 2026-11-30).
+HALF_LIFE_GRID_DAYS = (
+    0.25,
+    0.5,
+    1.0,
+    2.0,
+    3.0,
+    5.0,
+    7.0,
+    10.0,
+    14.0,
+    21.0,
+    30.0,
+    45.0,
+    90.0,
+    180.0,
+    np.inf,
+)
 #: Share of the interactions held out (the offline evaluation's default holdout, 20 %).
 VALIDATION_FRACTION = 0.2
 #: The feed's page size (spec 2.7: 24 items).

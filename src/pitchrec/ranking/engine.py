@@ -27,7 +27,14 @@ from pitchrec.domain.feed import (
 from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
 from pitchrec.index.scores import SECONDS_PER_DAY
 from pitchrec.index.snapshot import Snapshot
-from pitchrec.ranking.assemble import DISCOVER_PATTERN, TOTAL_PATTERN, FeedAssembler, Placement
+from pitchrec.ranking.assemble import (
+    DISCOVER_PATTERN,
+    TOTAL_PATTERN,
+    FeedAssembler,
+    FreshGuarantee,
+    Placement,
+    fresh_candidates,
+)
 from pitchrec.ranking.collaborative import blend_columns, score_boost
 from pitchrec.ranking.features import N_BLEND_FEATURES, N_FEATURES, Scorer, catalogue_features
 from pitchrec.ranking.feed_metrics import PoolCoverage, feed_metrics
@@ -162,9 +169,17 @@ def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: Ranking
         pools[Pool.FW] = fw_pool(flows, challenges, now, rng)
     remaining[pools[Pool.AU].rows] = False
     pools[Pool.EXPLORE] = explore_pool(remaining, rng)
+    fresh = None
+    if options.tracks_fresh:
+        fresh = options.fresh(np.asarray(resumes.exhibited_count), catalogue.age.days)
+    guarantee: FreshGuarantee | None = None
+    if fresh is not None and options.guarantees_fresh:  # last: the other pools stay as without
+        pools[Pool.NU], guarantee = fresh_candidates(
+            pools[Pool.NU], fresh, available, catalogue, resumes, policies[Pool.NU], rng, options
+        )
 
     pattern = TOTAL_PATTERN if request.kind is FeedKind.TOTAL else DISCOVER_PATTERN
-    assembler = FeedAssembler(resumes, challenges, pools, request.size)
+    assembler = FeedAssembler(resumes, challenges, pools, request.size, fresh=guarantee)
     assembler.ranked_fill = options.ranked_fill
     placements = assembler.run(pattern)
     items = _items(snapshot, pools, placements)
@@ -191,6 +206,7 @@ def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: Ranking
         ),
         target_size=request.size,
         elapsed_seconds=time.perf_counter() - scope.started,
+        fresh=fresh,
     )
     return Feed(request, items, metrics, scope.seed)
 
@@ -219,6 +235,7 @@ def _items(
                     else None
                 ),
                 novelty_waived=placement.novelty_waived,
+                fresh_guaranteed=placement.fresh_guaranteed,
             )
         )
     return tuple(items)

@@ -6,6 +6,10 @@ views and ratings are over resumes only (D-C7: the legacy filter ``type != 'FW'`
 never false, so challenges added zeros); ``catalog_coverage`` counts resume pools against
 resumes (D-C7: flow ids were mixed in); ``available_catalog`` counts catalogue resumes not
 excluded, so it is never negative (D-C27).
+
+New (issue 14): with a fresh-resume definition, the resume items that are fresh (count and
+percentage) and those the exposure guarantee placed (:mod:`pitchrec.ranking.assemble`).
+With the guarantee on, NU's pool size and the catalogue coverage count its fresh tail.
 """
 
 from __future__ import annotations
@@ -44,11 +48,13 @@ def feed_metrics(
     coverage: PoolCoverage,
     target_size: int,
     elapsed_seconds: float,
+    fresh: NDArray[np.bool_] | None = None,
 ) -> FeedMetrics:
     """Metrics of one feed.
 
     ``resume_rows`` are the catalogue rows of the feed's resumes, in feed order;
-    ``item_days`` the age in days of every item.
+    ``item_days`` the age in days of every item; ``fresh`` (n,) the catalogue rows that
+    count as fresh, or None (no fresh metrics).
     """
     pool_sizes = coverage.pool_sizes
     pooled_resume_rows = coverage.pooled_resume_rows
@@ -64,6 +70,11 @@ def feed_metrics(
     views = np.asarray(resumes.views)[rows]
     ratings = np.asarray(resumes.avg_rating)[rows]
     new_items = int((item_days <= NEW_CONTENT_DAYS).sum())
+    fresh_items = fresh_ratio = fresh_guaranteed = None
+    if fresh is not None:
+        fresh_items = int(fresh[rows].sum())
+        fresh_ratio = _percent(fresh_items, int(rows.shape[0]))
+        fresh_guaranteed = sum(1 for item in items if item.fresh_guaranteed)
     return FeedMetrics(
         total_items=n,
         type_distribution=kinds,
@@ -80,4 +91,7 @@ def feed_metrics(
         total_challenges=len(snapshot.challenges),
         available_catalog=available_resumes,
         pool_sizes={pool.value.lower(): size for pool, size in pool_sizes.items()},
+        fresh_items=fresh_items,
+        fresh_ratio=fresh_ratio,
+        fresh_guaranteed=fresh_guaranteed,
     )
