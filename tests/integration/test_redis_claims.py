@@ -7,14 +7,13 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from conftest import REDIS_HOST, REDIS_PORT, _require
 from redis_claim import TEST_DATABASES, claim_database, claim_key, release_database
 
 
 @pytest.fixture
-def claims() -> Iterator[redis.Redis]:
-    _require(REDIS_HOST, REDIS_PORT, "Redis")
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0)
+def claims(redis_url: str) -> Iterator[redis.Redis]:
+    """A client on database 0, where the claims live (the server of ``redis_url``)."""
+    client = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/0")
     yield client
     client.close()
 
