@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 
 from pitchrec.api import runtime as runtime_module
 from pitchrec.api.app import create_app
-from pitchrec.api.runtime import RELOAD_CHANNEL
+from pitchrec.api.runtime import reload_channel
 from pitchrec.index.lifecycle import SnapshotSource
 from pitchrec.lab.world import generate_world
 from pitchrec.settings import Settings
@@ -267,10 +267,37 @@ def test_an_announced_reload_with_the_database_down_keeps_the_listener(
             proxy.down()
             deadline = time.monotonic() + 10
             while not any("announced reload failed" in r.getMessage() for r in caplog.records):
-                publisher.publish(RELOAD_CHANNEL, repr(time.time()))  # until subscribed
+                channel = reload_channel(int(redis_url.rsplit("/", 1)[1]))
+                publisher.publish(channel, repr(time.time()))  # until subscribed
                 assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
                 time.sleep(0.2)
             assert not any("lost Redis" in r.getMessage() for r in caplog.records)
             assert client.get("/readyz").json() == before
     finally:
         publisher.close()
+
+
+def test_reloads_are_announced_on_a_channel_of_the_redis_database(
+    world: str, proxy: FlakyProxy, redis_url: str, tmp_path: Path
+) -> None:
+    """Pub/sub channels belong to the server, not to a database: two deployments on
+    databases 0 and 1 of one Redis shared ``pitchrec:reload`` and reloaded each other.
+    The listener now subscribes to ``pitchrec:reload:{db}`` only."""
+    proxy.up()
+    database = int(redis_url.rsplit("/", 1)[1])
+    settings = Settings(redis_url=redis_url, refresh_seconds=0)
+    source = SnapshotSource(_proxied(world, proxy), tmp_path / "snapshot")
+    watcher = redis.Redis.from_url(redis_url)
+    try:
+        with TestClient(create_app(settings, source)) as client:
+            _wait_ready(client)
+            deadline = time.monotonic() + 10
+            while not watcher.pubsub_channels(reload_channel(database) + "*"):
+                assert time.monotonic() < deadline, watcher.pubsub_channels()
+                time.sleep(0.05)
+            assert watcher.pubsub_channels(reload_channel(database)) == [
+                reload_channel(database).encode()
+            ]
+            assert not watcher.pubsub_channels("pitchrec:reload")  # the shared one
+    finally:
+        watcher.close()

@@ -41,6 +41,20 @@ from pitchrec.tracking.store import TrackingStore
 log = logging.getLogger(__name__)
 
 RELOAD_CHANNEL = "pitchrec:reload"
+
+
+def reload_channel(database: int) -> str:
+    """``pitchrec:reload:{database}``: pub/sub channels belong to the Redis server, not to
+    a database, so two deployments on databases 0 and 1 of one server used to reload each
+    other (hardening, suspected items)."""
+    return f"{RELOAD_CHANNEL}:{database}"
+
+
+def _database_of(client: Any) -> int:
+    """The database number a redis-py client talks to (0 when it does not say)."""
+    return int(client.connection_pool.connection_kwargs.get("db", 0) or 0)
+
+
 WATCH_SECONDS = 2.0  # how often a worker checks the shared snapshot directory
 FEED_THREADS = 1  # never let Redis stall a request (the legacy waited 10 s)
 #: Back-off between attempts of a start-up step that needs the database (the first
@@ -290,7 +304,8 @@ class Runtime:
             self.telemetry.reloads.labels("ok").inc()
         if announce and self._redis is not None:
             try:
-                await self._redis.publish(RELOAD_CHANNEL, repr(requested_at))
+                channel = reload_channel(_database_of(self._redis))
+                await self._redis.publish(channel, repr(requested_at))
             except Exception:
                 self.telemetry.tracking_errors.labels("reload_announce").inc()
                 log.warning("could not announce the reload to other replicas", exc_info=True)
@@ -337,7 +352,7 @@ class Runtime:
             while True:
                 try:
                     pubsub = listener.pubsub()
-                    await pubsub.subscribe(RELOAD_CHANNEL)
+                    await pubsub.subscribe(reload_channel(_database_of(listener)))
                     async for message in pubsub.listen():
                         if message.get("type") != "message":
                             continue
