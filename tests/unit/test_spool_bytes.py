@@ -200,3 +200,19 @@ def test_accepted_events_are_never_dropped_new_ones_are_refused() -> None:
         for event in _batch(post)
     }
     assert len(expected) == accepted and expected <= archived
+
+
+def test_a_full_spool_logs_once_per_period_not_once_per_drop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A full spool drops on every request: 500 drops within a second make one error line
+    (the later ones are summed into the next line, 10 s on); a 10-minute outage logged
+    138,414 such lines (113 MB) before."""
+    from pitchrec.tracking.resilience import Spool
+
+    spool: Spool[int] = Spool(max_bytes=10, sizer=lambda _item: 5)
+    caplog.set_level("ERROR", "pitchrec.tracking.resilience")
+    for item in range(502):
+        spool.put([item])
+    lines = [r for r in caplog.records if "spool full" in r.getMessage()]
+    assert len(lines) == 1 and spool.dropped == 500

@@ -170,6 +170,10 @@ class LatencyBreaker:
         )
 
 
+#: At most one "spool full" line per this many seconds per spool (drops are summed).
+DROP_LOG_SECONDS = 10.0
+
+
 class Spool(Generic[T]):
     """A FIFO of pending writes bounded in bytes: each item is kept with its size (from
     ``sizer``, an estimate in bytes) and, past ``max_bytes``, the oldest items are
@@ -193,6 +197,8 @@ class Spool(Generic[T]):
         self._items: deque[tuple[T, int]] = deque()
         self._bytes = 0
         self._precious_bytes = 0
+        self._unlogged = self._unlogged_bytes = 0
+        self._logged_at = -DROP_LOG_SECONDS
         self._lock = threading.Lock()
         self.dropped = 0
         self.dropped_bytes = 0
@@ -278,13 +284,26 @@ class Spool(Generic[T]):
         self.dropped_bytes += size_dropped
         return count, size_dropped
 
-    @staticmethod
-    def _log_drop(count: int, size_dropped: int) -> None:
-        if count:
-            log.error(
-                "tracking spool full: dropped oldest writes",
-                extra={"dropped": count, "dropped_bytes": size_dropped},
-            )
+    def _log_drop(self, count: int, size_dropped: int) -> None:
+        """One error line per :data:`DROP_LOG_SECONDS` at most, with what was dropped
+        since the last one: once full, the spool drops on every request, and a line each
+        time was 138,414 of 415,939 log lines (113 MB) in a 10-minute outage
+        (bench/RESULTS.md). The counters stay exact either way."""
+        if not count:
+            return
+        with self._lock:
+            self._unlogged += count
+            self._unlogged_bytes += size_dropped
+            now = time.monotonic()
+            if now - self._logged_at < DROP_LOG_SECONDS:
+                return
+            count, size_dropped = self._unlogged, self._unlogged_bytes
+            self._unlogged = self._unlogged_bytes = 0
+            self._logged_at = now
+        log.error(
+            "tracking spool full: dropped oldest writes",
+            extra={"dropped": count, "dropped_bytes": size_dropped},
+        )
 
 
 class CachedReading:
