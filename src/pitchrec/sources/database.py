@@ -50,9 +50,11 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
 
     SQLite files get WAL journaling and a busy timeout so a server and a CLI command can
     share the demo file; MySQL connections get pre-ping and bounded timeouts (the legacy
-    30/60/60 s of spec 1.1).
+    30/60/60 s of spec 1.1). Errors never show the bound parameters (``hide_parameters``):
+    their text is logged, and the values are users' data.
     """
     parsed = normalise_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
