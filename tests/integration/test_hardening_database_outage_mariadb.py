@@ -301,3 +301,53 @@ def test_reloads_are_announced_on_a_channel_of_the_redis_database(
             assert not watcher.pubsub_channels("pitchrec:reload")  # the shared one
     finally:
         watcher.close()
+
+
+def test_an_announcement_from_a_replica_whose_clock_is_behind_still_reloads(
+    world: str, proxy: FlakyProxy, redis_url: str, tmp_path: Path
+) -> None:
+    """Another replica's clock runs an hour behind: its announcement carries a time
+    before this replica's snapshot was built. The reload used to be skipped as "already
+    newer" (the comparison was by the publisher's wall clock); now it happens."""
+    proxy.up()
+    database = int(redis_url.rsplit("/", 1)[1])
+    settings = Settings(redis_url=redis_url, refresh_seconds=0)
+    source = SnapshotSource(_proxied(world, proxy), tmp_path / "snapshot")
+    publisher = redis.Redis.from_url(redis_url)
+    try:
+        with TestClient(create_app(settings, source)) as client:
+            _wait_ready(client)
+            runtime = client.app.state.runtime  # type: ignore[attr-defined]
+            built = runtime.recommender.snapshot.built_at
+            deadline = time.monotonic() + 20
+            while runtime.recommender.snapshot.built_at == built:
+                publisher.publish(reload_channel(database), repr(time.time() - 3600.0))
+                assert time.monotonic() < deadline, "the announced reload never happened"
+                time.sleep(0.2)
+            assert runtime.recommender.snapshot.built_at > built
+    finally:
+        publisher.close()
+
+
+def test_a_worker_ignores_its_own_reload_announcement(
+    world: str, proxy: FlakyProxy, redis_url: str, tmp_path: Path
+) -> None:
+    """Its own message comes back on the channel: once reloads compared by the receiver's
+    clock, it would rebuild a second time unless it knows the message is its own."""
+    proxy.up()
+    settings = Settings(redis_url=redis_url, refresh_seconds=0, admin_token="t0ken")
+    source = SnapshotSource(_proxied(world, proxy), tmp_path / "snapshot")
+    with TestClient(create_app(settings, source)) as client:
+        _wait_ready(client)
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        database = int(redis_url.rsplit("/", 1)[1])
+        watcher = redis.Redis.from_url(redis_url)
+        deadline = time.monotonic() + 10
+        while not watcher.pubsub_channels(reload_channel(database)):  # listener subscribed
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        watcher.close()
+        assert client.post("/v1/admin/reload", headers=TOKEN).status_code == 200
+        built = runtime.recommender.snapshot.built_at
+        time.sleep(1.5)  # the announcement's round trip back to this worker
+        assert runtime.recommender.snapshot.built_at == built

@@ -21,6 +21,7 @@ import logging
 import math
 import random
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -48,6 +49,20 @@ def reload_channel(database: int) -> str:
     a database, so two deployments on databases 0 and 1 of one server used to reload each
     other (hardening, suspected items)."""
     return f"{RELOAD_CHANNEL}:{database}"
+
+
+def _announcement(data: Any) -> str | None:
+    """The announcer of a reload message ``"<time> <announcer>"`` ("" for the bare
+    ``"<time>"`` of replicas before it), None when unreadable. The time is the publisher's
+    clock and is not used: a replica reloads unless its snapshot was built after it
+    received the message, by its own clock."""
+    text = data.decode() if isinstance(data, bytes) else str(data)
+    stamp, _, announcer = text.partition(" ")
+    try:
+        float(stamp)
+    except ValueError:
+        return None
+    return announcer
 
 
 def _database_of(client: Any) -> int:
@@ -87,6 +102,8 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: Any = None
         self._reload_lock = asyncio.Lock()
+        #: Names this worker in its reload announcements, so it ignores its own.
+        self._announcer = uuid.uuid4().hex
         self._feed_limiter: anyio.CapacityLimiter | None = None
         database = source.database_url
         self.service = build_service(
@@ -305,7 +322,7 @@ class Runtime:
         if announce and self._redis is not None:
             try:
                 channel = reload_channel(_database_of(self._redis))
-                await self._redis.publish(channel, repr(requested_at))
+                await self._redis.publish(channel, f"{requested_at!r} {self._announcer}")
             except Exception:
                 self.telemetry.tracking_errors.labels("reload_announce").inc()
                 log.warning("could not announce the reload to other replicas", exc_info=True)
@@ -356,12 +373,14 @@ class Runtime:
                     async for message in pubsub.listen():
                         if message.get("type") != "message":
                             continue
+                        announcement = _announcement(message["data"])
+                        if announcement is None or announcement == self._announcer:
+                            continue  # unreadable, or this worker's own
+                        # "The data changed before now", by this replica's own clock: a
+                        # publisher's clock behind this one's made a stale snapshot look
+                        # newer than the announcement, and the reload was skipped.
                         try:
-                            requested_at = float(message["data"])
-                        except (TypeError, ValueError):
-                            continue
-                        try:
-                            await self.reload(newer_than=requested_at, announce=False)
+                            await self.reload(newer_than=time.time(), announce=False)
                         except Exception as exc:  # e.g. the database is down: not Redis
                             log.warning(
                                 "announced reload failed (%s); keeping the current snapshot",
