@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     #: tracker.SPOOL_MAX_BYTES). Replaces the entry count ``spool_capacity``, which bounded
     #: nothing (one entry could be a 1,000-event batch, about 0.7 MB).
     spool_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    #: Without Redis: estimated bytes of the in-process store's keys (legacy activity
+    #: lists, session sets, impressions), per worker; the least recently written keys are
+    #: evicted beyond it, as Redis with allkeys-lru would (pitchrec.tracking.memory_store).
+    memory_store_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     # Learning (bench/quality/REPORT.md measures each on the simulator).
     #: Heuristic score points per unit of learned reward in LinUCB's pool scores; 1 is the
     #: legacy bandit, whose learned term cannot reorder a pool.

@@ -282,21 +282,19 @@ def test_a_reward_queued_with_its_own_feed_still_learns() -> None:
     assert tracker.stats.events_matched == len(events)
 
 
-def test_memory_store_stays_bounded() -> None:
-    from pitchrec.tracking import memory_store
-
-    store = MemoryStore(keep_archive=False)
-    cap = memory_store.KEY_CAP
-    writes = [
-        FeedWrites(
-            f"user_activity:{i}", ["{}"], 60, f"s:{i}", ["1"], 60, f"imp:{i}", {"r:1": "x"}, 60
-        )
-        for i in range(cap)
-    ]
-    store.write_feed(writes)
-    assert len(store._expiry) == cap  # the oldest keys were evicted
-    assert store.activity(f"user_activity:{cap - 1}") == ["{}"]
-    assert store.activity("user_activity:0") == []
+def test_memory_store_evicts_the_least_recently_written_keys_past_its_bytes() -> None:
+    """The byte budget in small (the RSS it bounds: test_memory_store_bytes.py)."""
+    store = MemoryStore(keep_archive=False, max_bytes=100_000)
+    event = "e" * 1_000  # about 1 KB an entry: a key of 10 entries holds about 11 KB
+    for i in range(50):
+        store.write_feed([FeedWrites(f"user_activity:{i}", [event] * 10, 60)])
+        if i == 3:
+            store.write_feed([FeedWrites("user_activity:0", [event], 60)])  # rewritten
+    assert 90_000 < store.bytes_held() <= 100_000
+    assert store.activity("user_activity:49") == [event] * 10
+    assert store.activity("user_activity:1") == []  # the least recently written went first
+    kept = [i for i in range(50) if store.activity(f"user_activity:{i}")]
+    assert kept == list(range(kept[0], 50)) and len(kept) < 10
     assert not store.archive  # nothing archives: rows are not kept
 
 
@@ -308,9 +306,9 @@ def test_memory_store_keeps_profiles_apart_from_impression_churn(
     clock = {"now": 0.0}
     store = MemoryStore(lambda: clock["now"], keep_archive=False)
     store.add_profiles({"pitchrec:profile:1": {"5": 1.0}}, ttl=100)
-    churn = [
-        FeedWrites(None, [], 60, f"s:{i}", ["1"], 60, f"imp:{i}", {"r:1": "x"}, 60)
-        for i in range(memory_store.KEY_CAP)
+    churn = [  # twice the bytes the keys may hold
+        FeedWrites(None, [], 60, f"s:{i}", ["1"], 60, f"imp:{i}", {"r:1": "x" * 10_000}, 60)
+        for i in range(2 * memory_store.MAX_BYTES // 10_000)
     ]
     store.write_feed(churn)  # evicts every older key of the capped kinds
     assert store.read_request_state(None, "pitchrec:profile:1")[1] == {"5": "1.0"}

@@ -435,4 +435,4 @@ def _make_store(settings: Settings, *, keep_archive: bool) -> TrackingStore:
     the embedded archiver when there is a database to archive into)."""
     if settings.redis_url is not None:
         return RedisStore.from_url(settings.redis_url.get_secret_value())
-    return MemoryStore(keep_archive=keep_archive)
+    return MemoryStore(keep_archive=keep_archive, max_bytes=settings.memory_store_max_bytes)

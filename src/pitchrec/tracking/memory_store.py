@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable
 
 from pitchrec.domain.activity import ArchiveRow
+from pitchrec.tracking.sizes import STR_OVERHEAD, row_bytes
 from pitchrec.tracking.store import FeedWrites
 
 ACTIVITY_CAP = 100  # per user list (about 4 feeds); Redis has no cap, a process must stay bounded
@@ -20,11 +21,23 @@ ACTIVITY_CAP = 100  # per user list (about 4 feeds); Redis has no cap, a process
 #: :data:`~pitchrec.tracking.store.STREAM_MAXLEN`); a ``deque(maxlen=...)`` used to drop
 #: the oldest, never archived, silently. Read when a store is made.
 ARCHIVE_CAP = 200_000
-#: Keys kept at most (lists, sets, impression hashes); past it the oldest are evicted, as
-#: a Redis with maxmemory-policy allkeys-lru would. Measured: without a cap a loaded
-#: server without Redis grew to 330 MB RSS in 20 s of impressions kept for their TTL;
-#: 50,000 keys still held 236 MB (an impression hash is about 7 kB).
-KEY_CAP = 10_000
+#: Estimated bytes of the rows waiting for the in-process archiver, at most (about 1,600
+#: feeds of 25 rows, 70,000 feedback rows: :func:`~pitchrec.tracking.sizes.row_bytes`).
+#: The row cap alone let 200,000 rows hold about 180 MB.
+ARCHIVE_MAX_BYTES = 64 * 1024 * 1024
+#: Estimated bytes of the keys (legacy activity lists, session sets, impression hashes)
+#: kept at most; past it the least recently written keys are evicted, as a Redis with
+#: maxmemory-policy allkeys-lru would. A cap of 10,000 keys of any size let 12,000 users
+#: grow a process by 149 MB (tests/unit/test_memory_store_bytes.py); with the taste
+#: profiles, claims, spool and archive queue this keeps a replica without Redis well
+#: under its 512 MiB pod limit.
+MAX_BYTES = 64 * 1024 * 1024
+#: Estimated bytes of one key beside its contents: the key string, its entries in the
+#: expiry and size dicts and the container (a deque's first block is about 600 bytes).
+KEY_OVERHEAD = 800
+#: Estimated bytes of one member of a set or one field of a hash beside its strings (the
+#: table slot and the load-factor slack).
+SLOT_OVERHEAD = 40
 #: Taste profiles kept at most, apart from the keys above (an impression burst must not
 #: evict what users liked): a profile holds a few resume ids, about 1 kB at most.
 PROFILE_CAP = 50_000
@@ -35,10 +48,15 @@ CLAIM_CAP = 100_000
 
 class MemoryStore:
     def __init__(
-        self, clock: Callable[[], float] = time.monotonic, *, keep_archive: bool = True
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        keep_archive: bool = True,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         """``keep_archive=False`` when nothing will archive (no database): archive rows
-        are then dropped at once instead of filling memory."""
+        are then dropped at once instead of filling memory. ``max_bytes``: the estimated
+        bytes the keys may hold (:data:`MAX_BYTES`)."""
         self._keep_archive = keep_archive
         self._clock = clock
         self._lock = threading.Lock()
@@ -47,33 +65,51 @@ class MemoryStore:
         self._hashes: dict[str, dict[str, str]] = {}
         self._profiles: dict[str, dict[str, float]] = {}  # HINCRBYFLOAT hashes
         self._profile_expiry: dict[str, float] = {}  # ordered by last write
-        self._expiry: dict[str, float] = {}
+        self._expiry: dict[str, float] = {}  # ordered by last write
+        self._sizes: dict[str, int] = {}  # estimated bytes of each key
+        self._held = 0  # their sum
+        self.max_bytes = max_bytes
         self._stats: dict[str, dict[str, float]] = {}
         self._version = 1
         self._applied: set[str] = set()
         self._claims: dict[str, float] = {}  # event key -> expiry, oldest first
         self.archive: deque[ArchiveRow] = deque()
         self.archive_cap = ARCHIVE_CAP
+        self.archive_max_bytes = ARCHIVE_MAX_BYTES
+        self._archive_sizes: deque[int] = deque()
+        self._archive_bytes = 0
 
     def _alive(self, key: str) -> bool:
         deadline = self._expiry.get(key)
         if deadline is not None and deadline <= self._clock():
-            self._lists.pop(key, None)
-            self._sets.pop(key, None)
-            self._hashes.pop(key, None)
-            del self._expiry[key]
+            self._drop(key)
             return False
         return True
+
+    def _drop(self, key: str) -> None:
+        self._lists.pop(key, None)
+        self._sets.pop(key, None)
+        self._hashes.pop(key, None)
+        del self._expiry[key]
+        self._held -= self._sizes.pop(key, 0)
+
+    def _grow(self, key: str, size: int) -> None:
+        """Count ``size`` more estimated bytes for ``key`` (negative: fewer)."""
+        if key not in self._sizes:
+            size += KEY_OVERHEAD + len(key)
+        self._sizes[key] = self._sizes.get(key, 0) + size
+        self._held += size
 
     def _expire(self, key: str, ttl: int) -> None:
         self._expiry.pop(key, None)  # re-insert: the dict stays ordered by last write
         self._expiry[key] = self._clock() + ttl
-        while len(self._expiry) > KEY_CAP:
-            oldest = next(iter(self._expiry))
-            self._lists.pop(oldest, None)
-            self._sets.pop(oldest, None)
-            self._hashes.pop(oldest, None)
-            del self._expiry[oldest]
+        while self._held > self.max_bytes and len(self._expiry) > 1:
+            self._drop(next(iter(self._expiry)))  # the least recently written
+
+    def bytes_held(self) -> int:
+        """Estimated bytes the keys hold (at most :attr:`max_bytes`, the newest key aside)."""
+        with self._lock:
+            return self._held
 
     def ping(self) -> bool:
         return True
@@ -136,25 +172,49 @@ class MemoryStore:
         with self._lock:
             for w in writes:
                 if w.activity_key is not None and w.activity_events:
-                    self._alive(w.activity_key)
-                    items = self._lists.setdefault(w.activity_key, deque(maxlen=ACTIVITY_CAP))
-                    items.extendleft(w.activity_events)
+                    self._push(w.activity_key, w.activity_events)
                     self._expire(w.activity_key, w.activity_ttl)
                 if w.session_members:
                     self._alive(w.session_key)
-                    self._sets.setdefault(w.session_key, set()).update(w.session_members)
+                    members = self._sets.setdefault(w.session_key, set())
+                    new = [m for m in w.session_members if m not in members]
+                    members.update(new)
+                    self._grow(w.session_key, _strings_bytes(new, SLOT_OVERHEAD))
                     self._expire(w.session_key, w.session_ttl)
                 if w.impressions:
                     self._alive(w.impressions_key)
-                    self._hashes.setdefault(w.impressions_key, {}).update(w.impressions)
+                    fields = self._hashes.setdefault(w.impressions_key, {})
+                    for name, value in w.impressions.items():
+                        old = fields.get(name)
+                        size = len(value) if old is None else len(value) - len(old)
+                        if old is None:
+                            size += len(name) + 2 * STR_OVERHEAD + SLOT_OVERHEAD
+                        fields[name] = value
+                        self._grow(w.impressions_key, size)
                     self._expire(w.impressions_key, w.impressions_ttl)
                 if not (self._keep_archive and w.archive):
                     continue  # no database to archive into: rows are not kept
-                if len(self.archive) + len(w.archive) > self.archive_cap:
+                sizes = [row_bytes(row) for row in w.archive]
+                if (
+                    len(self.archive) + len(w.archive) > self.archive_cap
+                    or self._archive_bytes + sum(sizes) > self.archive_max_bytes
+                ):
                     refused.append(w)  # all or nothing, as the Redis stream's Lua call
                 else:
                     self.archive.extend(w.archive)
+                    self._archive_sizes.extend(sizes)
+                    self._archive_bytes += sum(sizes)
         return refused
+
+    def _push(self, key: str, events: list[str]) -> None:
+        """LPUSH ``events`` onto the list at ``key``, trimmed to :data:`ACTIVITY_CAP`."""
+        self._alive(key)
+        items = self._lists.setdefault(key, deque())
+        items.extendleft(events)
+        size = _strings_bytes(events, 0)
+        while len(items) > ACTIVITY_CAP:
+            size -= len(items.pop()) + STR_OVERHEAD
+        self._grow(key, size)
 
     def stream_backlog(self) -> int:
         """Rows queued for the in-process archiver."""
@@ -177,6 +237,7 @@ class MemoryStore:
         with self._lock:
             for _ in range(min(count, len(self.archive))):
                 self.archive.popleft()
+                self._archive_bytes -= self._archive_sizes.popleft()
 
     def add_stats(self, batch_id: str, increments: dict[str, dict[str, float]]) -> bool:
         with self._lock:
@@ -198,3 +259,9 @@ class MemoryStore:
 
     def set_policy_version(self, version: int) -> None:
         self._version = version
+
+
+def _strings_bytes(strings: list[str], overhead: int) -> int:
+    """Estimated bytes of ``strings`` held in a container, ``overhead`` each besides
+    their own header (:data:`~pitchrec.tracking.sizes.STR_OVERHEAD`)."""
+    return sum(map(len, strings)) + (STR_OVERHEAD + overhead) * len(strings)

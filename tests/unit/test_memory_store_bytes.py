@@ -1,0 +1,99 @@
+"""The in-process store is bounded in bytes of RSS, not in keys (hardening issue, tests).
+
+``test_memory_store_stays_bounded`` once checked a count of keys holding 2-byte values.
+The embedded default (no Redis) keeps every user's legacy activity list, every session's
+seen set and every feed's impressions for their TTL: what bounds the process is the bytes
+those hold, so this test serves realistic feeds to many distinct users and sessions and
+measures what the process really grows (VmRSS).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from dataclasses import replace
+
+import pytest
+
+from factories import random_snapshot
+from pitchrec.domain.feed import FeedKind, FeedRequest
+from pitchrec.service import RequestInfo, ServiceConfig, build_service
+from pitchrec.tracking.memory_store import MemoryStore
+from pitchrec.tracking.store import FeedWrites
+
+MB = 1 << 20
+
+needs_proc = pytest.mark.skipif(
+    not os.path.exists("/proc/self/status"), reason="VmRSS needs Linux /proc"
+)
+
+
+def _rss() -> int:
+    gc.collect()
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+class RecordingStore(MemoryStore):
+    """Keeps the writes of the feeds it is given, to replay them at scale."""
+
+    def __init__(self) -> None:
+        super().__init__(keep_archive=False)
+        self.recorded: list[FeedWrites] = []
+
+    def write_feed(self, writes: list[FeedWrites]) -> list[FeedWrites]:
+        self.recorded.extend(writes)
+        return super().write_feed(writes)
+
+
+def _real_feed_writes() -> FeedWrites:
+    """What one served 24-item feed of a signed-in user writes, recorded from the tracker."""
+    store = RecordingStore()
+    snapshot = random_snapshot(3, n_resumes=300, n_challenges=10, n_creators=120)
+    service = build_service(ServiceConfig(), store, snapshot=snapshot)
+    assert service.recommender is not None
+    service.recommender.serve(
+        FeedRequest(kind=FeedKind.TOTAL, user_id=77, seed=1),
+        RequestInfo(request_id="probe", endpoint="total", raw_user=77, session_id="s-probe"),
+    )
+    service.tracker.flush()
+    (writes,) = [w for w in store.recorded if w.activity_events]
+    assert len(writes.activity_events) >= 20 and writes.impressions
+    return writes
+
+
+def _for_user(template: FeedWrites, user: int, feed: int) -> FeedWrites:
+    """``template`` as if served to ``user`` (its own keys and freshly made strings)."""
+    tag = f"{user}-{feed}"
+    return replace(
+        template,
+        activity_key=f"user_activity:{user}",
+        activity_events=[event.replace("77", tag, 1) + " " for event in template.activity_events],
+        session_key=f"pitchrec:session:s-{user}",
+        session_members=[f"{member}-{tag}" for member in template.session_members],
+        impressions_key=f"pitchrec:impressions:req-{tag}",
+        impressions={f"{k}-{tag}": v + " " for k, v in template.impressions.items()},
+        archive=[],
+    )
+
+
+@needs_proc
+def test_many_users_feeds_grow_rss_by_the_byte_budget_only() -> None:
+    """12,000 users with 5 feeds each, no Redis, nothing expiring (TTLs of hours): the
+    store's RSS stays within its byte budget plus a margin. With a cap of 10,000 keys of
+    any size it held every user's 100-entry list and grew by several hundred MB."""
+    template = _real_feed_writes()
+    store = MemoryStore(keep_archive=False)
+    budget = store.max_bytes
+    before = _rss()
+    for user in range(12_000):
+        store.write_feed([_for_user(template, user, feed) for feed in range(5)])
+    grown = _rss() - before
+    assert grown < budget + 32 * MB, f"RSS grew {grown / MB:.0f} MB, budget {budget / MB:.0f}"
+    assert 0 < store.bytes_held() <= budget
+    # The newest keys are the ones kept (least recently written are evicted first).
+    assert store.activity("user_activity:11999")
+    assert store.activity("user_activity:0") == []
