@@ -22,6 +22,8 @@ starts the app's lifespan, so merely collecting this file would start a runtime.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +44,7 @@ from pitchrec.settings import Settings
 pytestmark = pytest.mark.e2e
 
 ADMIN_TOKEN = "t"
-READY_TIMEOUT_SECONDS = 15.0
+READY_TIMEOUT_SECONDS = 60.0  # the database variant builds its snapshot at start-up
 MAX_EXAMPLES = 30  # per operation: 12 operations stay well under a minute
 
 
@@ -61,12 +63,36 @@ CONFIG = schemathesis.Config.from_dict(
 schema = schemathesis.openapi.from_dict(_document(), config=CONFIG)
 
 
-@pytest.fixture(scope="module")
-def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The app on a saved random snapshot, its lifespan running and the snapshot loaded."""
-    directory = tmp_path_factory.mktemp("fuzz") / "snapshot"
-    save(random_snapshot(11), directory)
-    app = create_app(_settings(), SnapshotSource(None, directory))
+def _seeded_database(directory: Path) -> str:
+    """A tiny synthetic world in SQLite (``pitchrec seed``): what a deployment serves from."""
+    url = f"sqlite:///{directory / 'world.db'}"
+    pitchrec = Path(sys.executable).parent / "pitchrec"
+    seeded = subprocess.run(
+        [str(pitchrec), "seed", "--database-url", url, "--scale", "0.01", "--seed", "5"],
+        cwd=directory,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert seeded.returncode == 0, seeded.stderr.decode(errors="replace")
+    return url
+
+
+@pytest.fixture(scope="module", params=["random-snapshot", "database"])
+def served_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """The app, its lifespan running and the snapshot loaded: on a saved random snapshot,
+    then on one built at start-up from a seeded database (real vocabularies, histories,
+    declared skills and collaborative factors: the random snapshot has none of the last)."""
+    workdir = tmp_path_factory.mktemp("fuzz")
+    directory = workdir / "snapshot"
+    if request.param == "database":
+        source = SnapshotSource(_seeded_database(workdir), directory)
+    else:
+        save(random_snapshot(11), directory)
+        source = SnapshotSource(None, directory)
+    app = create_app(_settings(), source)
     assert app.openapi() == _document()
     try:
         # Schemathesis runs the lifespan of an ASGI app in its own event-loop thread, on

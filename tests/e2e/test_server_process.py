@@ -200,10 +200,35 @@ def check_envelope(kind: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
 # -- tests (in this order: the last one stops the shared server) ----------------------------
 
 
-def test_start_to_ready_first(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+def _catalogue_counts(database_url: str) -> tuple[int, int]:
+    """Resumes and challenges in the seeded database (the source the snapshot is built from)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as db:
+        resumes = db.execute("SELECT COUNT(*) FROM resumes").fetchone()[0]
+        challenges = db.execute("SELECT COUNT(*) FROM challenges").fetchone()[0]
+    return int(resumes), int(challenges)
+
+
+def test_start_to_ready_first(
+    server: Server, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ready means served: the readiness body counts the seeded catalogue, and every request
+    right after the first 200, whichever of the two workers takes it, gets a feed (it was
+    only checked that the process lived; a sibling worker still loading answered 503)."""
     with capsys.disabled():
         print(f"\n[e2e] first start (builds the snapshot): ready in {server.ready_seconds:.2f} s")
-    assert server.process.poll() is None
+    assert server.process.poll() is None, server.diagnostics()
+    resumes, challenges = _catalogue_counts(database_url)
+    with server.client() as http:
+        statuses = [http.get("/v1/feed/total", params={"size": 5}).status_code for _ in range(40)]
+        ready = http.get("/readyz")
+    assert statuses == [200] * 40, statuses
+    assert ready.status_code == 200, ready.text
+    body = ready.json()
+    assert body["status"] == "ready" and body["redis"] == "not configured"
+    assert 0 < body["resumes"] <= resumes and 0 < body["challenges"] <= challenges
+    assert 0 < server.ready_seconds < READY_TIMEOUT_SECONDS
 
 
 @pytest.mark.parametrize("kind", ["total", "discover", "flow"])
@@ -269,11 +294,14 @@ def test_request_ids(server: Server, client: httpx.Client) -> None:
 
 
 def test_stdout_is_json_lines(server: Server, client: httpx.Client) -> None:
-    client.get("/healthz")
-    time.sleep(0.1)
+    mine = f"e2e-lines-{time.time_ns()}"
+    client.get("/healthz", headers={"X-Request-ID": mine})
+    deadline = time.monotonic() + 5  # the access line of that request is written
+    while not any(r.get("request_id") == mine for r in server.log_records()):
+        assert time.monotonic() < deadline, server.diagnostics()
+        time.sleep(0.05)
     text = server.stdout_path.read_text(encoding="utf-8")
     lines = [line for line in text.split("\n")[:-1] if line.strip()]
-    assert lines
     records = [json.loads(line) for line in lines]  # each line is one JSON object
     assert all(isinstance(r, dict) and "request_id" in r for r in records)
     requests = [r for r in records if r.get("logger") == "pitchrec.access"]

@@ -349,5 +349,8 @@ def test_a_worker_ignores_its_own_reload_announcement(
         watcher.close()
         assert client.post("/v1/admin/reload", headers=TOKEN).status_code == 200
         built = runtime.recommender.snapshot.built_at
-        time.sleep(1.5)  # the announcement's round trip back to this worker
+        deadline = time.monotonic() + 10  # the announcement's round trip back to this worker
+        while runtime.announcements_handled < 1:  # handled: any reload it made is done
+            assert time.monotonic() < deadline, "the worker never heard its announcement"
+            time.sleep(0.02)
         assert runtime.recommender.snapshot.built_at == built

@@ -20,7 +20,12 @@ from pitchrec.policies.deltas import flatten_delta
 from pitchrec.ranking.pool_policies import LEGACY_REWARD_SCALE, pool_policy_factory
 from pitchrec.service import Recommender, RequestInfo, ServiceConfig, build_service
 from pitchrec.tracking.redis_store import RedisStore
-from pitchrec.tracking.store import STREAM_KEY, policy_stats_key
+from pitchrec.tracking.store import (
+    STREAM_KEY,
+    impression_field,
+    impression_key,
+    policy_stats_key,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +111,14 @@ def test_replica_b_learns_from_events_posted_to_replica_a(redis_url: str) -> Non
     try:
         request = FeedRequest(kind=FeedKind.TOTAL, user_id=7, seed=1, now=NOW)
         feed = replica_a.serve(request, RequestInfo(request_id="rA", endpoint="total"))
-        time.sleep(0.1)  # the impression reaches Redis
+        reader = RedisStore.from_url(redis_url)
+        lookups = [
+            (impression_key("rA"), impression_field(i.kind.value, i.item_id)) for i in feed.items
+        ]
+        deadline = time.monotonic() + 5  # the feed's pipeline reaches Redis
+        while None in reader.read_impressions(lookups):
+            assert time.monotonic() < deadline, "the feed's impressions never reached Redis"
+            time.sleep(0.01)
         events = [
             FeedbackEvent(f"e{i}", "like", 7, item.item_id, item.kind.value, request_id="rA")
             for i, item in enumerate(feed.items)

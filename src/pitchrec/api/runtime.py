@@ -104,6 +104,8 @@ class Runtime:
         self._reload_lock = asyncio.Lock()
         #: Names this worker in its reload announcements, so it ignores its own.
         self._announcer = uuid.uuid4().hex
+        #: Reload announcements this worker's listener has handled (its own included).
+        self.announcements_handled = 0
         self._feed_limiter: anyio.CapacityLimiter | None = None
         database = source.database_url
         self.service = build_service(
@@ -374,18 +376,19 @@ class Runtime:
                         if message.get("type") != "message":
                             continue
                         announcement = _announcement(message["data"])
-                        if announcement is None or announcement == self._announcer:
-                            continue  # unreadable, or this worker's own
-                        # "The data changed before now", by this replica's own clock: a
-                        # publisher's clock behind this one's made a stale snapshot look
-                        # newer than the announcement, and the reload was skipped.
-                        try:
-                            await self.reload(newer_than=time.time(), announce=False)
-                        except Exception as exc:  # e.g. the database is down: not Redis
-                            log.warning(
-                                "announced reload failed (%s); keeping the current snapshot",
-                                _brief(exc),
-                            )
+                        # Unreadable, or this worker's own: nothing to do. Else "the data
+                        # changed before now", by this replica's own clock: a publisher's
+                        # clock behind this one's made a stale snapshot look newer than the
+                        # announcement, and the reload was skipped.
+                        if announcement is not None and announcement != self._announcer:
+                            try:
+                                await self.reload(newer_than=time.time(), announce=False)
+                            except Exception as exc:  # e.g. the database is down: not Redis
+                                log.warning(
+                                    "announced reload failed (%s); keeping the current snapshot",
+                                    _brief(exc),
+                                )
+                        self.announcements_handled += 1
                 except asyncio.CancelledError:
                     raise
                 except Exception:
