@@ -64,7 +64,7 @@ async def legacy_feed(kind: FeedKind, request: Request, runtime: Runtime) -> Res
     except orjson.JSONDecodeError:
         return error_response(400, "invalid_json", "body", "the body is not valid JSON")
     params = parse_legacy_body(kind, body, max_exclusions=runtime.settings.max_exclusions)
-    if not runtime.ready:
+    if not await runtime.wait_ready():
         return not_ready(runtime)
     feed_request = FeedRequest(kind=kind, user_id=params.user_id, exclude=params.exclude)
     tracked: dict[str, Any] = (

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import anyio
 from prometheus_client import Gauge
 
+from pitchrec.api.recent import ExposureWindow
 from pitchrec.api.telemetry import Telemetry
 from pitchrec.domain.feed import Feed, FeedRequest
 from pitchrec.index.lifecycle import EmptyCatalogueError, SnapshotManager, SnapshotSource
@@ -83,6 +84,11 @@ RETRY_MAX_SECONDS = 30.0
 #: SIBLING_GRACE_POLLS of these before it says ready, so its siblings have adopted it.
 SIBLING_POLL_SECONDS = 0.05
 SIBLING_GRACE_POLLS = 4
+#: Seconds a feed reaching a worker that has not adopted its sibling's snapshot yet waits
+#: for it rather than answering 503 (:meth:`Runtime.wait_ready`). The grace above is a
+#: guess at a sibling's speed: on a loaded machine (the chaos suite beside other work) 33
+#: of 2,869 feeds were still refused up to 0.2 s after the first /readyz 200.
+ADOPTION_WAIT_SECONDS = 2.0
 #: What /readyz says while the first snapshot has failed to load and is being retried.
 LOAD_RETRYING = "the snapshot could not be loaded yet; retrying (the server log says why)"
 
@@ -99,6 +105,8 @@ class Runtime:
         self.load_attempts_failed = 0
         self._served = asyncio.Event()  # set when any snapshot is first served
         self.telemetry = Telemetry(self._snapshot_age)
+        #: Resume impressions served lately, per creator (the dashboard's exposure figures).
+        self.exposure = ExposureWindow()
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: Any = None
         self._reload_lock = asyncio.Lock()
@@ -163,6 +171,20 @@ class Runtime:
     @property
     def ready(self) -> bool:
         return self.recommender is not None
+
+    async def wait_ready(self) -> bool:
+        """Whether feeds can be served, waiting up to :data:`ADOPTION_WAIT_SECONDS` when
+        they cannot yet but the shared directory holds a snapshot this worker is about to
+        adopt (a sibling built it while this one waited to retry its own build; /readyz,
+        answered by either worker, may already say 200). Without such a snapshot (the
+        database down, nothing built) the answer is at once."""
+        if self.ready:
+            return True
+        if not await anyio.to_thread.run_sync(self.manager.on_disk, self._max_age()):
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._served.wait(), ADOPTION_WAIT_SECONDS)
+        return self.ready
 
     def _snapshot_age(self) -> float:
         return math.nan if self.recommender is None else self.recommender.snapshot_age_seconds()
@@ -303,6 +325,7 @@ class Runtime:
 
         feed, body = await anyio.to_thread.run_sync(work, limiter=self._feed_limiter)
         self.telemetry.observe_feed(feed)
+        self.exposure.observe(feed, recommender.snapshot, recommender.options)
         return feed, body
 
     # -- reloads --------------------------------------------------------------------

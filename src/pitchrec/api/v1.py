@@ -192,7 +192,7 @@ def v1_router() -> APIRouter:
     ) -> Response:
         """A feed of ``size`` items; unknown or absent users get a cold-start feed."""
         excluded = parse_id_csv("exclude", exclude or "", runtime.settings.max_exclusions)
-        if not runtime.ready:
+        if not await runtime.wait_ready():
             return not_ready(runtime)
         request = FeedRequest(kind=kind, user_id=user_id, exclude=excluded, size=size, seed=seed)
         request_id = server_request_id()  # never the client's X-Request-ID

@@ -104,6 +104,17 @@ class SnapshotManager:
         except SnapshotError:
             return None
 
+    def on_disk(self, max_age_seconds: float) -> bool:
+        """Whether the directory holds a snapshot :meth:`existing` would serve, judged by
+        its manifest alone (a file read, no mapping)."""
+        directory = self.source.directory
+        if directory is None:
+            return False
+        built_at = _manifest_built_at(directory)
+        if built_at is None:
+            return False
+        return self.source.database_url is None or time.time() - built_at < max_age_seconds
+
     def initial(self, max_age_seconds: float) -> Snapshot:
         """The snapshot to start with: an existing directory younger than
         ``max_age_seconds`` when there is one (start-up in well under a second), else a
