@@ -202,9 +202,13 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def group_rss(leader: int) -> dict[int, tuple[str, int]]:
-    """pid -> (role, VmRSS bytes) of every live process in ``leader``'s process group."""
-    found: dict[int, tuple[str, int]] = {}
+def group_rss(leader: int) -> dict[int, tuple[str, int, int]]:
+    """pid -> (role, VmRSS bytes, PSS bytes) of every live process in ``leader``'s process
+    group. VmRSS counts pages shared by the processes (the parent's copy-on-write pages,
+    the memory-mapped snapshot) once per process, so its sum is an upper bound of what the
+    pod holds; PSS (``/proc/<pid>/smaps_rollup``) splits each shared page between the
+    processes that map it, so its sum is the memory the group holds together."""
+    found: dict[int, tuple[str, int, int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -215,10 +219,12 @@ def group_rss(leader: int) -> dict[int, tuple[str, int]]:
                 continue
             status = Path(f"/proc/{entry}/status").read_text()
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+            rollup = Path(f"/proc/{entry}/smaps_rollup").read_text()
         except (OSError, ValueError, IndexError):
             continue
         match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
-        if match is None:
+        pss = re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)
+        if match is None or pss is None:
             continue
         pid = int(entry)
         if pid == leader:
@@ -227,7 +233,7 @@ def group_rss(leader: int) -> dict[int, tuple[str, int]]:
             role = "resource_tracker"
         else:
             role = "worker"
-        found[pid] = (role, int(match.group(1)) * 1024)
+        found[pid] = (role, int(match.group(1)) * 1024, int(pss.group(1)) * 1024)
     return found
 
 
@@ -237,8 +243,9 @@ class RssMonitor:
         self.every = every
         self.peak: dict[int, tuple[str, int]] = {}
         self.peak_sum = 0
+        self.peak_pss_sum = 0
         self.samples = 0
-        self.timeline: list[tuple[float, int]] = []
+        self.timeline: list[tuple[float, int, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -254,14 +261,16 @@ class RssMonitor:
         started = time.monotonic()
         while not self._stop.is_set():
             sample = group_rss(self.leader)
-            for pid, (role, rss) in sample.items():
+            for pid, (role, rss, _) in sample.items():
                 if rss > self.peak.get(pid, (role, 0))[1]:
                     self.peak[pid] = (role, rss)
-            total = sum(rss for _, rss in sample.values())
+            total = sum(rss for _, rss, _ in sample.values())
+            pss = sum(value for _, _, value in sample.values())
             self.peak_sum = max(self.peak_sum, total)
+            self.peak_pss_sum = max(self.peak_pss_sum, pss)
             self.samples += 1
             if self.samples % 10 == 1:
-                self.timeline.append((round(time.monotonic() - started, 1), total))
+                self.timeline.append((round(time.monotonic() - started, 1), total, pss))
             self._stop.wait(self.every)
 
 
@@ -603,7 +612,10 @@ def run(args: argparse.Namespace, directory: Path) -> dict[str, Any]:  # noqa: P
             },
             "rss_peak_mib": rss,
             "rss_peak_sum_mib": round(monitor.peak_sum / MiB, 1),
-            "rss_sum_timeline_mib": [(t, round(v / MiB, 1)) for t, v in monitor.timeline],
+            "pss_peak_sum_mib": round(monitor.peak_pss_sum / MiB, 1),
+            "rss_pss_sum_timeline_mib": [
+                (t, round(rss / MiB, 1), round(pss / MiB, 1)) for t, rss, pss in monitor.timeline
+            ],
             "rss_samples": monitor.samples,
             "spool_dropped": spool_drops(directory / "server.log"),
             "drain_s": round(drain_s, 1),
