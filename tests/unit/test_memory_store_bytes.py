@@ -97,3 +97,22 @@ def test_many_users_feeds_grow_rss_by_the_byte_budget_only() -> None:
     # The newest keys are the ones kept (least recently written are evicted first).
     assert store.activity("user_activity:11999")
     assert store.activity("user_activity:0") == []
+
+
+def test_a_drained_archive_queue_keeps_accepting_rows() -> None:
+    """The byte cap of the archive queue counts what is queued, not what ever was: rows
+    drained by the archiver (drop_archive) or cleared by a caller free their bytes. The
+    simulator's drain cleared the deque behind the count, and after about 64 MiB of rows
+    every feed's rows were refused ("archive stream at its cap")."""
+    template = _real_feed_writes()
+    with_rows = replace(template, archive=template.archive or [])
+    assert with_rows.archive
+    store = MemoryStore(keep_archive=True)
+    store.archive_max_bytes = 200_000  # a few feeds' rows
+    for round_ in range(30):
+        refused = store.write_feed([replace(with_rows)])
+        assert not refused, f"refused after {round_} drained rounds"
+        if round_ % 2:
+            store.drop_archive(len(store.archive))
+        else:
+            store.archive.clear()

@@ -194,6 +194,9 @@ class MemoryStore:
                     self._expire(w.impressions_key, w.impressions_ttl)
                 if not (self._keep_archive and w.archive):
                     continue  # no database to archive into: rows are not kept
+                if not self.archive:  # emptied by a caller's clear(): nothing is held
+                    self._archive_sizes.clear()
+                    self._archive_bytes = 0
                 sizes = [row_bytes(row) for row in w.archive]
                 if (
                     len(self.archive) + len(w.archive) > self.archive_cap

@@ -262,7 +262,7 @@ class EngineArm:
 
     def drain(self) -> None:
         """Drop the archive rows (the archiver's job; nothing here reads them)."""
-        self.store.archive.clear()
+        self.store.drop_archive(len(self.store.archive))
 
     def describe(self) -> dict[str, Any]:
         return self.feedback.learner.describe()
