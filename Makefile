@@ -48,6 +48,7 @@ typecheck: $(STAMP)
 # pytest exits 5 when it collects no test: that is a failure here, said plainly.
 test: lint typecheck
 	@scripts/ensure-services.sh
+	@scripts/ensure-browser.sh
 	@status=0; $(BIN)/pytest -q || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status

@@ -11,6 +11,7 @@ py=.venv/bin/python
 s1=sqlite:///var/pitchrec-demo.db
 
 $py bench/feed_latency.py --database-url "$s1" --requests 2000 > "$out/feed_s1.json"
+$py bench/explain_cost.py --database-url "$s1" --requests 1000 > "$out/explain_s1.json"
 if [ -f var/world-s20.db ]; then
   $py bench/feed_latency.py --database-url sqlite:///var/world-s20.db --requests 1000 > "$out/feed_s20.json"
 fi

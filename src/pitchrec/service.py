@@ -13,11 +13,14 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pitchrec.domain.events import FeedbackEvent
+from pitchrec.domain.experiment import ExperimentSpec
 from pitchrec.domain.feed import Feed, FeedRequest, ItemKind, Pool
 from pitchrec.index.snapshot import Snapshot
+from pitchrec.learning.experiment import ExperimentMonitor
 from pitchrec.learning.feedback import FeedbackLoop, LearningConfig
-from pitchrec.learning.learner import PolicyFactory, PolicyLearner
+from pitchrec.learning.learner import PolicyFactory, PolicyLearner, variant_namespace
 from pitchrec.legacy.envelope import legacy_envelope, legacy_items
+from pitchrec.legacy.events import now_iso
 from pitchrec.policies.base import Policy
 from pitchrec.ranking.engine import recommend
 from pitchrec.ranking.options import RankingOptions
@@ -27,6 +30,9 @@ from pitchrec.ranking.pool_policies import (
     legacy_pool_policies,
     pool_policy_factory,
 )
+from pitchrec.ranking.shadow import ShadowConfig, ShadowJob
+from pitchrec.ranking.shadow_sampler import ShadowSampler
+from pitchrec.ranking.variants import VariantTable, variant_setups
 from pitchrec.tracking.memory_store import MemoryStore
 from pitchrec.tracking.store import TrackingStore
 from pitchrec.tracking.tracker import FeedContext, Tracker, TrackingConfig
@@ -56,7 +62,11 @@ class Recommender:
 
     Alone it ranks (:meth:`feed`). Built by :func:`build_service` it also tracks
     (:meth:`serve`): it excludes what the session already got, reads the user's taste
-    profile (one round trip) and records the feed (one pipelined round trip).
+    profile (one round trip) and records the feed (one pipelined round trip). With an
+    ``experiment``, :meth:`serve` ranks with the options and policies of the request's
+    variant (``variants``: the non-control ones) and the feed says which it was. With a
+    ``shadow`` sampler, a sample of the served requests is also drawn again under the
+    served and a candidate configuration, off the request path (:mod:`.ranking.shadow`).
     """
 
     def __init__(
@@ -67,8 +77,14 @@ class Recommender:
         options: RankingOptions | None = None,
         tracker: Tracker | None = None,
         learner: PolicyLearner | None = None,
+        experiment: ExperimentMonitor | None = None,
+        variants: VariantTable | None = None,
+        shadow: ShadowSampler | None = None,
     ) -> None:
         self._snapshot = snapshot
+        self.shadow = shadow
+        self.experiment = experiment
+        self.variants = variants
         self.options = options or RankingOptions.service()
         self.policies: dict[Pool, Policy] = dict(
             policies or legacy_pool_policies(DEFAULT_REWARD_SCALE, self.options.blend_prior())
@@ -105,9 +121,26 @@ class Recommender:
         if state.seen:
             request = replace(request, exclude=request.exclude | state.seen)
         snapshot = self._snapshot
-        feed = recommend(
-            snapshot, request, self.policies, options=self.options, profile=state.profile
+        shadow = self.shadow
+        shadowed = shadow is not None and shadow.sampled(info.request_id, request.kind)
+        if shadowed and request.now is None:  # the re-draws rank at the served clock
+            request = replace(request, now=time.time())
+        options, policies = self.options, self.policies
+        experiment, assignment = self.experiment, None
+        if experiment is not None:
+            assignment = experiment.assign(request.user_id, info.session_id)
+            if self.variants is not None and assignment.variant in self.variants:
+                options, policies = self.variants.arm(assignment.variant)
+        explored = (  # shadow exploration: the deployment's requests only, never a variant's
+            shadow is not None
+            and shadowed
+            and options is self.options
+            and shadow.explores(info.request_id)
         )
+        if shadow is not None and explored:
+            feed = shadow.candidate_feed(snapshot, request, policies, state.profile)
+        else:
+            feed = recommend(snapshot, request, policies, options=options, profile=state.profile)
         feed_type = _FEED_TYPES.get(info.endpoint)
         context = FeedContext(
             raw_user=info.raw_user,
@@ -117,10 +150,32 @@ class Recommender:
             request_id=info.request_id,
             feed_type=(lambda slot: feed_type) if feed_type else (lambda slot: slot),
             urls=_media_urls(snapshot, feed),
+            assignment=assignment,
         )
         version = self.learner.version if self.learner is not None else 1
         tracker.record_feed(feed, context, version)
-        return feed
+        if shadow is not None and shadowed:
+            served = "deployment" if assignment is None else assignment.variant
+            shadow.offer(
+                ShadowJob(
+                    snapshot,
+                    request,
+                    options,
+                    policies,
+                    self.policies,
+                    state.profile,
+                    feed,
+                    info.request_id,
+                    info.endpoint,
+                    now_iso(),
+                    served,
+                    explored,
+                )
+            )
+        if experiment is None or assignment is None:
+            return feed
+        experiment.observe_feed(feed.items, assignment)
+        return replace(feed, variant=assignment.variant)
 
     def legacy_response(self, feed: Feed) -> dict[str, Any]:
         """The legacy envelope for ``feed`` (spec 3.3-3.5, 3.8)."""
@@ -146,7 +201,9 @@ class ServiceConfig:
 
     ``reward_scale``: LinUCB's learned-term weight (:mod:`pitchrec.ranking.pool_policies`);
     ``learn_online``: serve what is learned (False: feedback is recorded and learned from,
-    but the served policies stay at the prior, the legacy-static behaviour).
+    but the served policies stay at the prior, the legacy-static behaviour);
+    ``experiment``: variants served beside this configuration (the control);
+    ``shadow``: a candidate configuration scored beside it, never served.
     """
 
     ranking: RankingOptions = field(default_factory=RankingOptions.service)
@@ -154,6 +211,8 @@ class ServiceConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     learning: LearningConfig = field(default_factory=LearningConfig)
     learn_online: bool = True
+    experiment: ExperimentSpec | None = None
+    shadow: ShadowConfig | None = None
 
     @classmethod
     def legacy(cls) -> ServiceConfig:
@@ -193,6 +252,18 @@ class ServiceConfig:
             learning=LearningConfig(
                 rewards=dict(settings.rewards), taste_profiles=settings.taste_profiles
             ),
+            experiment=settings.experiment,
+            shadow=(
+                None
+                if settings.shadow is None
+                else ShadowConfig(
+                    settings.shadow,
+                    settings.shadow_rate,
+                    settings.shadow_draws,
+                    explore=settings.shadow_explore,
+                    cpu_share=settings.shadow_cpu_share,
+                )
+            ),
         )
 
 
@@ -213,14 +284,28 @@ class Service:
         self.tracker = feedback.tracker
         self.learner = feedback.learner
         self.archiver = archiver
+        self.experiment = feedback.experiment
+        self.shadow = (
+            None
+            if config.shadow is None
+            else ShadowSampler(
+                config.shadow, config.ranking, config.reward_scale, self.tracker.record_shadow
+            )
+        )
         self.recommender: Recommender | None = None
         if config.learn_online:
             feedback.on_policies = self._serve_policies
+            feedback.on_variant_policies = self._serve_variant_policies
 
     def _serve_policies(self, policies: dict[Pool, Policy]) -> None:
         recommender = self.recommender
         if recommender is not None:
             recommender.set_policies(policies)
+
+    def _serve_variant_policies(self, name: str, policies: dict[Pool, Policy]) -> None:
+        recommender = self.recommender
+        if recommender is not None and recommender.variants is not None:
+            recommender.variants.set_policies(name, policies)
 
     def serve_snapshot(self, snapshot: Snapshot) -> Recommender:
         """Serve ``snapshot``: the first call builds the recommender, later ones swap."""
@@ -231,17 +316,33 @@ class Service:
                 options=self.config.ranking,
                 tracker=self.tracker,
                 learner=self.learner,
+                experiment=self.experiment,
+                variants=self._variant_table(),
+                shadow=self.shadow,
             )
         else:
             self.recommender.swap(snapshot)
         return self.recommender
+
+    def _variant_table(self) -> VariantTable | None:
+        """The non-control variants' options, serving what their learners learned."""
+        spec = self.config.experiment
+        if spec is None:
+            return None
+        setups = variant_setups(spec, self.config.ranking, self.config.reward_scale)
+        table = VariantTable({k: v for k, v in setups.items() if k != spec.control})
+        if self.config.learn_online:
+            for name, learner in self.feedback.variants.items():
+                table.set_policies(name, learner.serving)
+        return table
 
     def record_events(self, events: list[FeedbackEvent]) -> int:
         return self.feedback.record_events(events)
 
     def counters(self) -> dict[str, float]:
         """Gauges for the metrics endpoint."""
-        return {**self.tracker.counters(), **self.feedback.counters()}
+        shadow = self.shadow.counters() if self.shadow is not None else {}
+        return {**self.tracker.counters(), **self.feedback.counters(), **shadow}
 
     def start(self) -> None:
         """Start the feedback thread (and the embedded archiver, which may migrate)."""
@@ -250,7 +351,10 @@ class Service:
             self.archiver.start()
 
     def stop(self) -> None:
-        """Flush queued tracking and learning, then stop the threads."""
+        """Flush queued tracking and learning, then stop the threads (shadow logs not yet
+        computed are dropped)."""
+        if self.shadow is not None:
+            self.shadow.stop()
         self.feedback.stop()
         if self.archiver is not None:
             self.archiver.stop()
@@ -275,8 +379,21 @@ def build_service(
         config.reward_scale, config.ranking.blend_prior()
     )
     learner = PolicyLearner(store, factory)
-    tracker = Tracker(store, config.tracking)
-    feedback = FeedbackLoop(tracker, learner, config.learning)
+    spec = config.experiment
+    tracker = Tracker(store, replace(config.tracking, tag_feedback=spec is not None))
+    monitor = None if spec is None else ExperimentMonitor(spec, store)
+    variants: dict[str, PolicyLearner] = {}
+    if spec is not None:  # the control learns into today's keys, each variant into its own
+        for name, setup in variant_setups(spec, config.ranking, config.reward_scale).items():
+            if name != spec.control:
+                variants[name] = PolicyLearner(
+                    store,
+                    pool_policy_factory(setup.reward_scale, setup.options.blend_prior()),
+                    namespace=variant_namespace(spec.name, name),
+                )
+    feedback = FeedbackLoop(
+        tracker, learner, config.learning, variants=variants, experiment=monitor
+    )
     archiver = None
     if archive_database is not None and isinstance(store, MemoryStore):
         from pitchrec.archive.embedded import EmbeddedArchiver

@@ -20,12 +20,18 @@ whitespace is ignored), never from a command line, where every local user sees t
 
 from __future__ import annotations
 
+import hmac
+import re
+from dataclasses import replace
 from pathlib import Path
+from typing import Annotated, Any
 
+import orjson
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL
 
+from pitchrec.domain.experiment import ExperimentConfigError, ExperimentSpec, parse_experiment
 from pitchrec.errors import ConfigurationError
 from pitchrec.ranking.options import (
     DEFAULT_COLLABORATIVE,
@@ -34,8 +40,18 @@ from pitchrec.ranking.options import (
     DEFAULT_FRESH_SHARE,
     DEFAULT_POPULARITY_PRIOR,
     DEFAULT_TEMPERATURE,
+    RankingOptions,
 )
 from pitchrec.ranking.pool_policies import DEFAULT_REWARD_SCALE
+from pitchrec.ranking.shadow import (
+    CPU_SHARE,
+    DEFAULT_DRAWS,
+    DEFAULT_RATE,
+    ShadowCandidate,
+    candidate_options,
+    parse_candidate,
+)
+from pitchrec.ranking.variants import variant_setups
 
 #: Where ``make run`` keeps the demo world (relative to the working directory).
 DEMO_DATABASE_PATH = Path("var") / "pitchrec-demo.db"
@@ -92,6 +108,9 @@ class Settings(BaseSettings):
     )
     #: Bearer token of the reload routes; unset disables them (D-S2).
     admin_token: SecretStr | None = None
+    #: Read-only token of the operator dashboard (``/dashboard``, ``GET /v1/stats``); the
+    #: admin token opens it too. At least 16 URL-safe characters, never the admin token.
+    dashboard_token: SecretStr | None = None
     #: Allowed CORS origins; empty (the default) sends no CORS headers at all (D-S3).
     cors_origins: list[str] = Field(default_factory=list)
     #: Seconds between snapshot refreshes from the database (D-R10); 0 disables.
@@ -160,6 +179,89 @@ class Settings(BaseSettings):
     rewards: dict[str, float] = Field(
         default_factory=lambda: {"like": 1.0, "save": 1.0, "share": 1.0, "match": 1.0, "skip": 0.0}
     )
+    #: An online experiment (README "Experiments"): JSON naming its variants, their
+    #: weights and what each changes (:func:`pitchrec.domain.experiment.parse_experiment`).
+    #: Unset: no experiment, today's behaviour exactly.
+    experiment: Annotated[ExperimentSpec | None, NoDecode] = None
+    #: Shadow mode (README "Shadow mode"): a candidate configuration scored on a sample of
+    #: requests and never served, as ranking overrides in the lab's and the experiments'
+    #: syntax: ``@collaborative=10@boost_new=false``, or JSON ``["collaborative=10"]`` or
+    #: ``{"ranking": [...], "reward_scale": 10}``. Unset: no shadow mode.
+    shadow: Annotated[ShadowCandidate | None, NoDecode] = None
+    #: Share of the total and discover requests shadowed (chosen by a hash of the request
+    #: id); each costs 2 x ``shadow_draws`` feed computations on a background thread.
+    shadow_rate: float = Field(default=DEFAULT_RATE, ge=0.0, le=1.0)
+    #: Re-draws of a shadowed request under each configuration (Monte Carlo of the
+    #: item-position probabilities).
+    shadow_draws: int = Field(default=DEFAULT_DRAWS, ge=1, le=256)
+    #: Shadow exploration: the probability that a shadowed request is served the
+    #: candidate's feed, so that the estimates cover what the served configuration never
+    #: shows (README "Shadow mode"). 0: the candidate is never served.
+    shadow_explore: float = Field(default=0.0, ge=0.0, le=1.0)
+    #: Share of the time the shadow thread may compute (it rests in between and drops
+    #: what comes meanwhile): what it may take from the feeds sharing the GIL with it.
+    shadow_cpu_share: float = Field(default=CPU_SHARE, gt=0.0, le=1.0)
+
+    @field_validator("shadow", mode="before")
+    @classmethod
+    def _parse_shadow(cls, value: Any) -> ShadowCandidate | None:
+        """Parse PITCHREC_SHADOW; a bad one stops start-up saying why."""
+        if value is None or isinstance(value, ShadowCandidate):
+            return value
+        text = value.decode() if isinstance(value, bytes) else value
+        if not isinstance(text, str):
+            raise ConfigurationError("PITCHREC_SHADOW: a text of ranking overrides is required")
+        if not text.strip():
+            return None
+        try:
+            return parse_candidate(text)
+        except ValueError as exc:
+            raise ConfigurationError(f"PITCHREC_SHADOW: {exc}") from None
+
+    @model_validator(mode="after")
+    def _check_shadow(self) -> Settings:
+        """The candidate's overrides name real options with acceptable values."""
+        if self.shadow is not None:
+            base = replace(RankingOptions.service(), learned_blend=self.learned_blend)
+            scale = self.shadow.reward_scale
+            try:
+                options = candidate_options(base, self.shadow)
+            except ValueError as exc:
+                raise ConfigurationError(f"PITCHREC_SHADOW: {exc}") from None
+            if options.learned_blend and (self.reward_scale if scale is None else scale) <= 0:
+                raise ConfigurationError("PITCHREC_SHADOW: a learned blend needs reward_scale > 0")
+        return self
+
+    @field_validator("experiment", mode="before")
+    @classmethod
+    def _parse_experiment(cls, value: Any) -> ExperimentSpec | None:
+        """Parse PITCHREC_EXPERIMENT (JSON text, or an object); a bad one stops start-up
+        with a :class:`ConfigurationError` saying where."""
+        if value is None or isinstance(value, ExperimentSpec):
+            return value
+        if isinstance(value, str | bytes):
+            if not value.strip():
+                return None
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError as exc:
+                raise ConfigurationError(f"PITCHREC_EXPERIMENT is not JSON: {exc}") from None
+        try:
+            return parse_experiment(value)
+        except ExperimentConfigError as exc:
+            raise ConfigurationError(f"PITCHREC_EXPERIMENT: {exc}") from None
+
+    @model_validator(mode="after")
+    def _check_variants(self) -> Settings:
+        """Every variant's ranking overrides name real options with acceptable values, on
+        top of these settings (what :func:`pitchrec.service.build_service` will build)."""
+        if self.experiment is not None:
+            base = replace(RankingOptions.service(), learned_blend=self.learned_blend)
+            try:
+                variant_setups(self.experiment, base, self.reward_scale)
+            except ValueError as exc:
+                raise ConfigurationError(f"PITCHREC_EXPERIMENT: {exc}") from None
+        return self
 
     @field_validator(
         "database_url",
@@ -167,6 +269,7 @@ class Settings(BaseSettings):
         "redis_url",
         "redis_url_file",
         "admin_token",
+        "dashboard_token",
         mode="before",
     )
     @classmethod
@@ -188,6 +291,29 @@ class Settings(BaseSettings):
             if self.redis_url is not None:
                 raise ConfigurationError(_BOTH.format(name="PITCHREC_REDIS_URL"))
             self.redis_url = read_secret_file("PITCHREC_REDIS_URL_FILE", self.redis_url_file)
+        return self
+
+    @model_validator(mode="after")
+    def _check_dashboard_token(self) -> Settings:
+        """Refuse a dashboard token that is short, not URL-safe (it is typed into a
+        ``?token=`` URL once) or equal to the admin token (a read-only token that opens the
+        admin routes is not read-only). :class:`ConfigurationError`, never quoting it."""
+        if self.dashboard_token is None:
+            return self
+        token = self.dashboard_token.get_secret_value()
+        if len(token) < DASHBOARD_TOKEN_MIN_LENGTH or not _URL_SAFE.fullmatch(token):
+            raise ConfigurationError(
+                f"PITCHREC_DASHBOARD_TOKEN: use at least {DASHBOARD_TOKEN_MIN_LENGTH} "
+                "characters among A-Z a-z 0-9 . _ ~ - (e.g. openssl rand -hex 32)"
+            )
+        admin = self.admin_token
+        if admin is not None and hmac.compare_digest(
+            token.encode(), admin.get_secret_value().encode()
+        ):
+            raise ConfigurationError(
+                "PITCHREC_DASHBOARD_TOKEN must differ from PITCHREC_ADMIN_TOKEN: the "
+                "dashboard token is read-only, the admin token is not"
+            )
         return self
 
     @field_validator("api_path")
@@ -214,6 +340,10 @@ class Settings(BaseSettings):
 
 
 _BOTH = "set {name} or {name}_FILE, not both"
+#: Shortest dashboard token accepted: 16 random characters of the URL-safe set carry
+#: about 96 bits (16 hex digits: 64); ``openssl rand -hex 32`` gives 64 hex digits, 256 bits.
+DASHBOARD_TOKEN_MIN_LENGTH = 16
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 
 
 def read_secret_file(variable: str, path: Path) -> SecretStr:

@@ -44,6 +44,7 @@ SECRET_ENV = {
     "PITCHREC_DATABASE_URL": "database-url",
     "PITCHREC_REDIS_URL": "redis-url",
     "PITCHREC_ADMIN_TOKEN": "admin-token",
+    "PITCHREC_DASHBOARD_TOKEN": "dashboard-token",
 }
 SECRET_NAME = "pitchrec-secrets"
 SECRETISH = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|API_KEY|DATABASE_URL|REDIS_URL", re.I)

@@ -30,6 +30,7 @@ _INHERITED = (
     "PITCHREC_API_PATH",
     "API_PATH",
     "PITCHREC_BUILD_FROM_DATABASE",
+    "PITCHREC_EXPERIMENT",
 )
 
 
@@ -161,6 +162,8 @@ class Replica:
     processes: Processes
     proc: Proc | None = None
     incarnation: int = 0
+    #: More environment for the process (settings such as PITCHREC_EXPERIMENT).
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -184,7 +187,7 @@ class Replica:
             "--workers",
             "1",
         ]
-        env = child_env(PITCHREC_REFRESH_SECONDS="0")
+        env = child_env(PITCHREC_REFRESH_SECONDS="0", **self.env)
         name = f"replica{self.index}-{self.incarnation}"
         self.proc = self.processes.spawn(name, command, env)
         return self.proc

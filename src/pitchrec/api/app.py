@@ -14,10 +14,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from pitchrec import __version__
+from pitchrec.api.dashboard import dashboard_router
 from pitchrec.api.errors import install_error_handlers
+from pitchrec.api.experiments import install_experiments
 from pitchrec.api.legacy import TITLE, install_root_routes, legacy_router
 from pitchrec.api.middleware import ServiceMiddleware
 from pitchrec.api.runtime import Runtime
+from pitchrec.api.stats import stats_router
 from pitchrec.api.v1 import ops_router, v1_router
 from pitchrec.index.lifecycle import SnapshotSource
 from pitchrec.settings import Settings
@@ -64,6 +67,9 @@ def create_app(settings: Settings | None = None, source: SnapshotSource | None =
     app.include_router(legacy_router(settings.legacy_prefix))
     app.include_router(v1_router())
     app.include_router(ops_router())
+    app.include_router(stats_router())
+    app.include_router(dashboard_router())
+    install_experiments(app, runtime)
     if settings.cors_origins:  # closed by default (D-S3); never with credentials
         app.add_middleware(
             CORSMiddleware,

@@ -176,7 +176,7 @@ class ServiceMiddleware:
         template = getattr(route, "path", None) or "unmatched"
         method = scope.get("method", "")
         status = exchange.status
-        self.telemetry.request_seconds.labels(template, method, str(status)).observe(seconds)
+        self.telemetry.observe_request(template, method, status, seconds)
         log.info(
             "request",
             extra={

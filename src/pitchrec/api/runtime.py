@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import anyio
 from prometheus_client import Gauge
 
+from pitchrec.api.recent import ExposureWindow
 from pitchrec.api.telemetry import Telemetry
 from pitchrec.domain.feed import Feed, FeedRequest
 from pitchrec.index.lifecycle import EmptyCatalogueError, SnapshotManager, SnapshotSource
@@ -104,6 +105,8 @@ class Runtime:
         self.load_attempts_failed = 0
         self._served = asyncio.Event()  # set when any snapshot is first served
         self.telemetry = Telemetry(self._snapshot_age)
+        #: Resume impressions served lately, per creator (the dashboard's exposure figures).
+        self.exposure = ExposureWindow()
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: Any = None
         self._reload_lock = asyncio.Lock()
@@ -322,6 +325,7 @@ class Runtime:
 
         feed, body = await anyio.to_thread.run_sync(work, limiter=self._feed_limiter)
         self.telemetry.observe_feed(feed)
+        self.exposure.observe(feed, recommender.snapshot, recommender.options)
         return feed, body
 
     # -- reloads --------------------------------------------------------------------

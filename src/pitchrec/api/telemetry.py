@@ -12,6 +12,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from pitchrec.api.recent import TrafficWindow
 from pitchrec.domain.feed import Feed
 
 #: Request latency buckets, seconds: dense around the 1-25 ms the service targets.
@@ -68,6 +69,13 @@ class Telemetry:
             registry=self.registry,
         )
         age.set_function(snapshot_age)
+        #: Client requests per 5 s bucket with their latency (the dashboard, /v1/stats).
+        self.traffic = TrafficWindow()
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One answered request: the latency histogram, and the dashboard's window."""
+        self.request_seconds.labels(route, method, str(status)).observe(seconds)
+        self.traffic.record(route, method, status, seconds)
 
     def watch_tracker(self, stats: Callable[[], dict[str, float]]) -> None:
         """Export the tracker's counters (read at scrape time)."""
@@ -78,6 +86,8 @@ class Telemetry:
             "spool_dropped_bytes": "Estimated bytes of tracking writes dropped (spool full).",
             "events_duplicate": "Feedback events already learned from (retries), ignored.",
             "events_foreign": "Feedback events naming another user than the impression's.",
+            "events_variant_gone": "Rewards for impressions of an experiment variant no"
+            " longer configured, not learned from.",
             "events_context_mismatch": "Rewards for impressions scored with another context"
             " width (recorded before a learned_blend change), ignored.",
             "write_errors": "Failed tracking round trips to Redis.",
@@ -91,6 +101,10 @@ class Telemetry:
             "stream_backlog": "Event stream entries not yet acknowledged by the archiver"
             " group (XINFO GROUPS lag + pending, read at most every 5 s; NaN while Redis"
             " is down). The same value on every worker: alert on max().",
+            "shadow_logged": "Shadow logs written (PITCHREC_SHADOW; NaN without it).",
+            "shadow_dropped": "Shadowed requests dropped because the shadow thread was busy.",
+            "shadow_errors": "Shadow computations or writes that failed (feeds unaffected).",
+            "shadow_seconds": "Background seconds spent computing shadow logs.",
         }
         for key, help_text in names.items():
             gauge = Gauge(f"pitchrec_tracking_{key}", help_text, registry=self.registry)

@@ -33,6 +33,7 @@ from pitchrec.api.legacy import json_response, not_ready
 from pitchrec.api.middleware import server_request_id
 from pitchrec.api.runtime import Runtime
 from pitchrec.domain.events import FeedbackEvent
+from pitchrec.domain.explanation import Reason
 from pitchrec.domain.feed import Feed, FeedKind, FeedRequest, ItemKind, Pool
 from pitchrec.legacy.params import parse_id_csv
 from pitchrec.service import RequestInfo
@@ -50,6 +51,22 @@ PAST_WINDOW = timedelta(days=7)
 FUTURE_SKEW = timedelta(minutes=5)
 
 
+class ExplanationOut(BaseModel):
+    """Why the item is there (``explain=true``): see :mod:`pitchrec.ranking.explain`."""
+
+    pool: Pool
+    slot: Pool
+    score: float = Field(description="The score explained; the components add up to it.")
+    components: dict[str, float] = Field(
+        description="Score points by component: popularity_prior, collaborative_affinity, "
+        "skill_match, social_tie, freshness, item_quality, learned (what feedback taught), "
+        "exploration_bonus, noise (random draws), other."
+    )
+    learned: dict[str, float] = Field(description="The learned component, by component.")
+    reason: Reason | None = Field(description="The fallback that placed it, if any.")
+    sentence: str
+
+
 class FeedItemOut(BaseModel):
     id: int
     type: ItemKind
@@ -58,6 +75,14 @@ class FeedItemOut(BaseModel):
     slot: Pool = Field(description="The pattern slot it fills (the legacy label).")
     creator_id: int
     score: float
+    explanation: ExplanationOut | None = Field(
+        default=None, description="With explain=true only (absent otherwise)."
+    )
+
+
+#: What a feed body leaves out unless explanations were asked for (the default body is
+#: the same as before explanations existed).
+WITHOUT_EXPLANATIONS = {"items": {"__all__": {"explanation"}}}
 
 
 class FeedOut(BaseModel):
@@ -72,6 +97,7 @@ class FeedOut(BaseModel):
     @classmethod
     def from_feed(cls, feed: Feed, request_id: str, snapshot_built_at: float) -> FeedOut:
         """The body of a served feed (built without re-validating what the engine made)."""
+        explanations = feed.explanations or (None,) * len(feed.items)
         items = [
             FeedItemOut.model_construct(
                 id=item.item_id,
@@ -81,8 +107,19 @@ class FeedOut(BaseModel):
                 slot=item.slot,
                 creator_id=item.creator_id,
                 score=item.score,
+                explanation=None
+                if explanation is None
+                else ExplanationOut.model_construct(
+                    pool=item.pool,
+                    slot=item.slot,
+                    score=explanation.score,
+                    components=explanation.components,
+                    learned=explanation.learned,
+                    reason=explanation.reason,
+                    sentence=explanation.sentence,
+                ),
             )
-            for item in feed.items
+            for item, explanation in zip(feed.items, explanations, strict=True)
         ]
         return cls.model_construct(
             request_id=request_id,
@@ -189,12 +226,18 @@ def v1_router() -> APIRouter:
         size: Annotated[int, Query(ge=1, le=100)] = 24,
         session_id: Annotated[str | None, Query(max_length=128)] = None,
         seed: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+        explain: Annotated[
+            bool, Query(description="Add each item's score decomposition and a sentence.")
+        ] = False,
     ) -> Response:
-        """A feed of ``size`` items; unknown or absent users get a cold-start feed."""
+        """A feed of ``size`` items; unknown or absent users get a cold-start feed. While
+        an experiment is configured the body also names the ``variant`` that served it."""
         excluded = parse_id_csv("exclude", exclude or "", runtime.settings.max_exclusions)
         if not await runtime.wait_ready():
             return not_ready(runtime)
-        request = FeedRequest(kind=kind, user_id=user_id, exclude=excluded, size=size, seed=seed)
+        request = FeedRequest(
+            kind=kind, user_id=user_id, exclude=excluded, size=size, seed=seed, explain=explain
+        )
         request_id = server_request_id()  # never the client's X-Request-ID
         info = RequestInfo(
             request_id=request_id,
@@ -206,7 +249,10 @@ def v1_router() -> APIRouter:
         feed, _ = await runtime.feed(request, info)
         assert runtime.recommender is not None
         body = FeedOut.from_feed(feed, request_id, runtime.recommender.snapshot.built_at)
-        return json_response(body.model_dump(mode="json"))
+        payload = body.model_dump(mode="json", exclude=None if explain else WITHOUT_EXPLANATIONS)
+        if feed.variant is not None:  # an experiment runs (GET /v1/experiments)
+            payload["variant"] = feed.variant
+        return json_response(payload)
 
     @router.post("/events", status_code=202, response_model=EventsAccepted)
     async def post_events(payload: EventsIn, runtime: RuntimeDep) -> EventsAccepted:

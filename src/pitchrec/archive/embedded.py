@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy import Engine
 
@@ -29,6 +30,9 @@ class EmbeddedArchiver:
         self.engine = engine
         self.inserted = 0
         self.errors = 0
+        #: When the queue was last seen empty (unix seconds): what is queued now came
+        #: after it, so ``now - caught_up_at`` bounds the archive's lag while rows wait.
+        self.caught_up_at = time.time()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._statement = idempotent_insert(engine)
@@ -54,6 +58,7 @@ class EmbeddedArchiver:
         while True:
             batch = self.store.peek_archive(BATCH)
             if not batch:
+                self.caught_up_at = time.time()
                 return total
             rows = []
             for row in batch:

@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from pitchrec.domain.experiment import Assignment
+
 #: The feedback a client reports (v1 ``POST /v1/events``).
 FEEDBACK_TYPES = ("view", "like", "save", "match", "skip", "share")
 
@@ -54,7 +56,8 @@ class Impression:
     """One served item as learning needs it later: where it came from (pool, slot,
     position), how it was scored (``score``, the ``context`` features, the
     ``policy_version``), the sampling ``propensity`` (None for top-k pools) and the user
-    it was served to (None: anonymous)."""
+    it was served to (None: anonymous); with an experiment, the ``assignment`` (which
+    variant served it; absent from the JSON without one)."""
 
     pool: str
     slot: str
@@ -65,21 +68,23 @@ class Impression:
     context: tuple[float, ...]
     user_id: int | None
     ts: str
+    assignment: Assignment | None = None
 
     def to_json(self) -> str:
-        return orjson.dumps(
-            {
-                "pool": self.pool,
-                "slot": self.slot,
-                "position": self.position,
-                "score": self.score,
-                "propensity": self.propensity,
-                "policy_version": self.policy_version,
-                "context": list(self.context),
-                "user_id": self.user_id,
-                "ts": self.ts,
-            }
-        ).decode()
+        data: dict[str, Any] = {
+            "pool": self.pool,
+            "slot": self.slot,
+            "position": self.position,
+            "score": self.score,
+            "propensity": self.propensity,
+            "policy_version": self.policy_version,
+            "context": list(self.context),
+            "user_id": self.user_id,
+            "ts": self.ts,
+        }
+        if self.assignment is not None:
+            data.update(self.assignment.tags())
+        return orjson.dumps(data).decode()
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Impression:
@@ -90,6 +95,13 @@ class Impression:
             raise ValueError("impression is not a JSON object")
         user = data.get("user_id")
         propensity = data.get("propensity")
+        variant, experiment = data.get("variant"), data.get("experiment")
+        assigned = data.get("assigned")
+        assignment = None
+        if isinstance(variant, str) and isinstance(experiment, str):
+            assignment = Assignment(
+                experiment, variant, assigned if isinstance(assigned, str) else None
+            )
         return cls(
             pool=str(data["pool"]),
             slot=str(data.get("slot", data["pool"])),
@@ -100,4 +112,5 @@ class Impression:
             context=tuple(float(x) for x in data.get("context") or ()),
             user_id=user if isinstance(user, int) and not isinstance(user, bool) else None,
             ts=str(data.get("ts", "")),
+            assignment=assignment,
         )

@@ -1,12 +1,16 @@
 """Feed vocabulary shared by every layer: kinds, pools, requests, items, feeds.
 
-Imports nothing from pitchrec; frozen dataclasses and enums only.
+Imports nothing from pitchrec outside the domain; frozen dataclasses and enums only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pitchrec.domain.explanation import Explanation
 
 
 class FeedKind(StrEnum):
@@ -48,6 +52,8 @@ class FeedRequest:
     size: int = DEFAULT_FEED_SIZE
     seed: int | None = None
     now: float | None = None
+    #: Also explain every item's score (:attr:`Feed.explanations`); the items are the same.
+    explain: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,3 +140,7 @@ class Feed:
     items: tuple[FeedItem, ...]
     metrics: FeedMetrics | FlowMetrics
     seed: int = 0  # the seed actually used, so the response can be reproduced
+    #: One per item, in item order, when the request asked (``FeedRequest.explain``).
+    explanations: tuple[Explanation, ...] = ()
+    #: The experiment variant that served it (None: no experiment is configured).
+    variant: str | None = None

@@ -22,6 +22,7 @@ from pitchrec.errors import EvaluationInputError
 from pitchrec.lab import cli_options as opt
 from pitchrec.lab.offline.cli import offline
 from pitchrec.lab.offline.replay_cli import replay_command
+from pitchrec.lab.offpolicy.shadow_cli import shadow_command
 from pitchrec.lab.simulation.experiment import ExperimentConfig, run_experiment
 from pitchrec.lab.simulation.stream import StreamConfig
 from pitchrec.lab.simulation.summary import compact, summarise
@@ -333,6 +334,7 @@ evaluate_app = typer.Typer(invoke_without_command=True, no_args_is_help=False, a
 evaluate_app.callback()(evaluate)
 evaluate_app.command("offline")(offline)
 evaluate_app.command("replay")(replay_command)
+evaluate_app.command("shadow")(shadow_command)
 app.add_typer(evaluate_app, name="evaluate")
 
 

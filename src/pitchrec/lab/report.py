@@ -56,8 +56,8 @@ def _machine() -> str:
 def _results_table(policies: dict[str, Any]) -> list[str]:
     lines = [
         "| policy | reward / impression, last half | x legacy | x oracle | final regret "
-        "| coverage | exposure Gini | new content | skill diversity |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| coverage | exposure Gini | new content | fresh share | skill diversity |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for arm, e in policies.items():
         lines.append(
@@ -65,6 +65,7 @@ def _results_table(policies: dict[str, Any]) -> list[str]:
             f"| {_ci(e.get('vs_oracle'), 3)} | {_ci(e.get('final_regret'), 0)} "
             f"| {_ci(e.get('coverage'), 1, True)} | {_ci(e.get('exposure_gini'), 3)} "
             f"| {_ci(e.get('new_content_ratio'), 1, True)} "
+            f"| {_ci(e.get('fresh_share'), 1, True)} "
             f"| {_ci(e.get('skill_diversity'), 1, True)} |"
         )
     return lines
@@ -222,7 +223,9 @@ def _results_section(summary: dict[str, Any], figures: set[str]) -> list[str]:
         "",
         "Coverage = share of the catalogue served at least once in the run; legacy targets "
         "(per-feed definitions, spec 5.11): coverage 25-35 %, new content 25-35 %, skill "
-        "diversity 60-75 %.",
+        "diversity 60-75 %. Fresh share = share of resume impressions that went to a "
+        "resume with at most one earlier impression (the exposure guarantee's definition: "
+        "new creators' first pitches).",
         "",
         "### Targets of the issue",
         "",

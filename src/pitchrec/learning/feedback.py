@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +22,7 @@ import numpy as np
 from pitchrec.domain.events import FeedbackEvent, Impression
 from pitchrec.domain.feed import Pool
 from pitchrec.learning import profiles
+from pitchrec.learning.experiment import ExperimentMonitor
 from pitchrec.learning.learner import SYNC_SECONDS, PolicyLearner
 from pitchrec.learning.rewards import DEFAULT_REWARDS, reward
 from pitchrec.legacy.events import stable_event_id
@@ -36,6 +37,8 @@ FLUSH_SECONDS = 0.02
 EVENT_BATCH = 1_280  # events matched per round trip
 
 PolicyListener = Callable[[dict[Pool, Policy]], None]
+#: Receives a non-control experiment variant's serving policies after each of its syncs.
+VariantPolicyListener = Callable[[str, dict[Pool, Policy]], None]
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,19 @@ class FeedbackStats:
     events_duplicate: int = 0
     #: Events naming another user than the one their impression was served to: ignored.
     events_foreign: int = 0
+    #: Rewards of impressions a variant no longer configured served (the experiment
+    #: changed since): not learned from, never mixed into another variant's statistics.
+    events_variant_gone: int = 0
 
 
 class FeedbackLoop:
     """Turns feedback into learning; ``on_policies`` receives the serving policies after
-    every successful sync (None: learning is recorded but never served)."""
+    every successful sync (None: learning is recorded but never served).
+
+    With an ``experiment``, rewards go to the learner of the variant that served their
+    impression (``variants``: the non-control variants' learners; the control's is
+    ``learner``), ``on_variant_policies`` receives those variants' policies, and matched
+    feedback is counted per variant (:mod:`pitchrec.learning.experiment`)."""
 
     def __init__(
         self,
@@ -73,9 +84,15 @@ class FeedbackLoop:
         learner: PolicyLearner,
         config: LearningConfig | None = None,
         on_policies: PolicyListener | None = None,
+        *,
+        variants: Mapping[str, PolicyLearner] | None = None,
+        experiment: ExperimentMonitor | None = None,
     ) -> None:
         self.tracker = tracker
         self.learner = learner
+        self.variants = dict(variants or {})
+        self.experiment = experiment
+        self.on_variant_policies: VariantPolicyListener | None = None
         self.config = config or LearningConfig()
         self.on_policies = on_policies
         self.stats = FeedbackStats()
@@ -94,6 +111,7 @@ class FeedbackLoop:
             "sync_errors": float(self.learner.sync_errors),
             "events_duplicate": float(self.stats.events_duplicate),
             "events_foreign": float(self.stats.events_foreign),
+            "events_variant_gone": float(self.stats.events_variant_gone),
             "events_context_mismatch": float(self.learner.mismatched),
         }
 
@@ -124,6 +142,8 @@ class FeedbackLoop:
             self._wake.wait(timeout=FLUSH_SECONDS)
             self._wake.clear()
             self.process_once()
+            if self.experiment is not None:
+                self.experiment.tick()
             if self._stop.is_set():
                 self.process_once()
                 self.sync_now()
@@ -140,6 +160,9 @@ class FeedbackLoop:
         self._observed_at_sync = self.learner.observed
         if self.learner.sync() and self.on_policies is not None:
             self.on_policies(self.learner.serving)
+        for name, learner in self.variants.items():
+            if learner.sync() and self.on_variant_policies is not None:
+                self.on_variant_policies(name, learner.serving)
 
     def process_once(self) -> bool:
         """Replay what the tracking spool holds, then learn from the queued events. False
@@ -156,7 +179,7 @@ class FeedbackLoop:
         if not candidates or not breaker.allow():
             return
         try:
-            fresh = self._first_arrivals(candidates)
+            fresh, firsts = self._first_arrivals(candidates)
             if not fresh:
                 return
             lookups = [
@@ -169,15 +192,10 @@ class FeedbackLoop:
             return
         increments: dict[str, dict[str, float]] = {}
         credited = 0
-        for event, raw in zip(fresh, found, strict=True):
-            impression = self._impression(event, raw)
-            amount = reward(event.type, event.value, self.config.rewards)
-            if impression is None or amount is None:
-                continue
-            if impression.context and self._observe(impression, event, amount):
-                self.stats.events_matched += 1
-            if self.config.taste_profiles:
-                credited += profiles.credit(increments, event, impression, amount)
+        for event, raw, first in zip(fresh, found, firsts, strict=True):
+            credited += self._learn_one(event, self._impression(event, raw), first, increments)
+        if self.experiment is not None:
+            self.tracker.record_counters(*self.experiment.take_counters())
         if increments:
             try:
                 store.add_profiles(increments, self.config.profile_ttl)
@@ -186,12 +204,44 @@ class FeedbackLoop:
                 return
             self.stats.profile_rewards += credited
 
-    def _first_arrivals(self, events: list[FeedbackEvent]) -> list[FeedbackEvent]:
-        """The events no replica has learned from yet (one round trip), first copies only."""
+    def _learn_one(
+        self,
+        event: FeedbackEvent,
+        impression: Impression | None,
+        first: bool,
+        increments: dict[str, dict[str, float]],
+    ) -> int:
+        """Learn from one matched event (its variant's policy, the taste profile, the
+        experiment's counters); returns the profile credits it added."""
+        if impression is None:
+            return 0
+        if self.experiment is not None:
+            self.experiment.observe_feedback(event, impression, first)
+        amount = reward(event.type, event.value, self.config.rewards)
+        if amount is None:
+            return 0
+        if impression.context and self._observe(impression, event, amount):
+            self.stats.events_matched += 1
+        if not self.config.taste_profiles:
+            return 0
+        return profiles.credit(increments, event, impression, amount)
+
+    def _first_arrivals(
+        self, events: list[FeedbackEvent]
+    ) -> tuple[list[FeedbackEvent], list[bool]]:
+        """The events no replica has learned from yet (one round trip), first copies only,
+        and for each whether it is the first of its type on its impression (with an
+        experiment: claimed in the same round trip; :meth:`ExperimentMonitor.once_key`)."""
         keys = [event_claim_key(stable_event_id("v1", e.user_id, e.event_id)) for e in events]
-        claimed = self.tracker.store.claim_events(keys, self.config.claim_ttl)
-        self.stats.events_duplicate += claimed.count(False)
-        return [event for event, first in zip(events, claimed, strict=True) if first]
+        experiment = self.experiment
+        once = [experiment.once_key(e) if experiment else None for e in events]
+        extra = [key for key in once if key is not None]
+        claimed = self.tracker.store.claim_events(keys + extra, self.config.claim_ttl)
+        arrivals, once_claimed = claimed[: len(keys)], iter(claimed[len(keys) :])
+        self.stats.events_duplicate += arrivals.count(False)
+        firsts = [next(once_claimed) if key is not None else False for key in once]
+        kept = [i for i, first in enumerate(arrivals) if first]
+        return [events[i] for i in kept], [firsts[i] for i in kept]
 
     def _impression(self, event: FeedbackEvent, raw: str | None) -> Impression | None:
         """The event's impression when it exists, is readable and was served to the
@@ -214,5 +264,23 @@ class FeedbackLoop:
             pool = Pool(impression.pool)
         except ValueError:
             return False
+        learner = self._learner_of(impression)
+        if learner is None:
+            self.stats.events_variant_gone += 1
+            return False
         context = np.asarray(impression.context, dtype=np.float64)
-        return self.learner.observe(pool, context, event.item_id, amount)
+        return learner.observe(pool, context, event.item_id, amount)
+
+    def _learner_of(self, impression: Impression) -> PolicyLearner | None:
+        """The learner of the policies that scored ``impression``: the control's (the
+        deployment's) unless a non-control variant of the running experiment served it;
+        None when a variant that is no longer configured did."""
+        if impression.assignment is None:
+            return self.learner
+        experiment = self.experiment
+        assignment = experiment.current(impression) if experiment is not None else None
+        if experiment is None or assignment is None:
+            return None
+        if assignment.variant == experiment.spec.control:
+            return self.learner
+        return self.variants.get(assignment.variant)

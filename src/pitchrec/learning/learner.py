@@ -43,17 +43,33 @@ PolicyFactory = Callable[[], dict[Pool, Policy]]
 LEGACY_DIMENSION = 18
 
 
-def _stats_key(version: int, pool: Pool, policy: Policy) -> str:
-    """``pitchrec:policy:v{version}:{pool}``, with ``:d{width}`` for a width other than 18."""
+def _stats_key(version: int, pool: Pool, policy: Policy, namespace: str = "") -> str:
+    """``pitchrec:policy:v{version}:{pool}``, with ``:d{width}`` for a width other than 18,
+    then ``namespace`` (a non-control experiment variant's, :func:`variant_namespace`)."""
     dimension = getattr(policy, "dimension", LEGACY_DIMENSION)
     suffix = "" if dimension == LEGACY_DIMENSION else f":d{dimension}"
-    return policy_stats_key(version, f"{pool}{suffix}")
+    return policy_stats_key(version, f"{pool}{suffix}{namespace}")
+
+
+def variant_namespace(experiment: str, variant: str) -> str:
+    """The key suffix of a non-control variant's statistics: ``:exp:{experiment}:{variant}``
+    (the control keeps the keys of a deployment without experiment, and what it learned)."""
+    return f":exp:{experiment}:{variant}"
 
 
 class PolicyLearner:
+    """``namespace``: appended to every statistics key (:func:`variant_namespace`); empty
+    for the deployment's own policies."""
+
     def __init__(
-        self, store: TrackingStore, factory: PolicyFactory, breaker: CircuitBreaker | None = None
+        self,
+        store: TrackingStore,
+        factory: PolicyFactory,
+        breaker: CircuitBreaker | None = None,
+        *,
+        namespace: str = "",
     ) -> None:
+        self.namespace = namespace
         self._store = store
         self._factory = factory
         self._breaker = breaker or CircuitBreaker()
@@ -95,7 +111,8 @@ class PolicyLearner:
             for pool, policy in self._accumulators.items():
                 delta = policy.pending_delta()
                 if float(np.asarray(delta.get(N_UPDATES, 0.0))) > 0:
-                    increments[_stats_key(version, pool, policy)] = flatten_delta(delta)
+                    key = _stats_key(version, pool, policy, self.namespace)
+                    increments[key] = flatten_delta(delta)
             if not increments:
                 return None
             self._unpublished = (uuid.uuid4().hex, increments)
@@ -115,7 +132,10 @@ class PolicyLearner:
                 self._store.add_stats(*batch)  # idempotent: a retried batch applies once
                 with self._lock:
                     self._unpublished = None
-            keys = [_stats_key(version, p, policy) for p, policy in self._accumulators.items()]
+            keys = [
+                _stats_key(version, p, policy, self.namespace)
+                for p, policy in self._accumulators.items()
+            ]
             totals = self._store.read_stats(keys)
         except Exception:
             self._breaker.failure()
@@ -136,7 +156,7 @@ class PolicyLearner:
     def _rebuild(self, version: int, totals: Mapping[str, dict[str, float]]) -> dict[Pool, Policy]:
         policies = self._factory()
         for pool, policy in policies.items():
-            fields = totals.get(_stats_key(version, pool, policy)) or {}
+            fields = totals.get(_stats_key(version, pool, policy, self.namespace)) or {}
             if fields:
                 policy.apply_delta(unflatten_delta(fields))
         return policies

@@ -179,8 +179,11 @@ def impression_row(
     )
 
 
-def feedback_row(event: FeedbackEvent, event_id: str) -> ArchiveRow:
-    """A v1 feedback event (view, like, save, match, skip, share)."""
+def feedback_row(
+    event: FeedbackEvent, event_id: str, tags: dict[str, str | None] | None = None
+) -> ArchiveRow:
+    """A v1 feedback event (view, like, save, match, skip, share); ``tags``: the experiment
+    variant of its impression, added to ``properties``."""
     kind = event.type
     description = "#video #view #watched" if kind == "view" else f"#{event.item_type} #{kind}"
     timestamp = event.timestamp or now_iso()  # naive UTC ISO-8601 (the API normalises)
@@ -193,7 +196,7 @@ def feedback_row(event: FeedbackEvent, event_id: str) -> ArchiveRow:
         subject_type=CHALLENGE_MODEL_TYPE if is_challenge else RESUME_MODEL_TYPE,
         causer_id=event.user_id,
         causer_type=USER_MODEL_TYPE,
-        properties=dumps(event.as_json()),
+        properties=dumps(event.as_json() if not tags else {**event.as_json(), **tags}),
         url="/v1/events",
         created_at=str(timestamp),
     )

@@ -139,19 +139,29 @@ def fresh_candidates(
         tail.scores[order],
         tail.contexts[order],
         None if tail.propensities is None else tail.propensities[order],
+        None if tail.policy_scores is None else tail.policy_scores[order],
+        None if tail.noise is None else tail.noise[order],
     )
     contexts = np.concatenate([nu.contexts, tail.contexts])
-    propensities = None
-    if nu.propensities is not None and tail.propensities is not None:
-        propensities = np.concatenate([nu.propensities, tail.propensities])
     merged = PoolCandidates(
         Pool.NU,
         np.concatenate([nu.rows, tail.rows]),
         np.concatenate([nu.scores, tail.scores]),
         contexts,
-        propensities,
+        _joined(nu.propensities, tail.propensities),
+        _joined(nu.policy_scores, tail.policy_scores),
+        _joined(nu.noise, tail.noise),
     )
     return merged, FreshGuarantee(fresh, options.fresh_share, len(nu))
+
+
+def _joined(
+    first: NDArray[np.float64] | None, second: NDArray[np.float64] | None
+) -> NDArray[np.float64] | None:
+    """``first`` then ``second``, or None when either is None."""
+    if first is None or second is None:
+        return None
+    return np.concatenate([first, second])
 
 
 @dataclass

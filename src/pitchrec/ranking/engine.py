@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from pitchrec.domain.explanation import Explanation
 from pitchrec.domain.feed import (
     Feed,
     FeedItem,
@@ -122,7 +123,7 @@ def recommend(
     user = user_context(snapshot, request.user_id, profile, declared=options.declared_skills)
     scope = _Scope(snapshot, request, user, rng, seed, now, started)
     if request.kind is FeedKind.FLOW:
-        return _flow_feed(scope)
+        return _flow_feed(scope, policies, options)
     return _mixed_feed(scope, policies, options)
 
 
@@ -208,7 +209,13 @@ def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: Ranking
         elapsed_seconds=time.perf_counter() - scope.started,
         fresh=fresh,
     )
-    return Feed(request, items, metrics, scope.seed)
+    explanations: tuple[Explanation, ...] = ()
+    if request.explain:
+        from pitchrec.ranking.explain import Explainer  # only when asked: off the hot path
+
+        explainer = Explainer(snapshot, user, now, options, policies)
+        explanations = explainer.mixed(items, pools, placements)
+    return Feed(request, items, metrics, scope.seed, explanations)
 
 
 def _items(
@@ -241,7 +248,7 @@ def _items(
     return tuple(items)
 
 
-def _flow_feed(scope: _Scope) -> Feed:
+def _flow_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: RankingOptions) -> Feed:
     """Spec 2.10, with the user's seen challenges excluded (D-C4) and the social bonus
     applied to challenges of followed creators (D-C3). Wraps around when everything is
     excluded."""
@@ -254,10 +261,11 @@ def _flow_feed(scope: _Scope) -> Feed:
     created = np.asarray(challenges.created_at)[rows]
     days = np.floor(np.maximum(now - created, 0.0) / SECONDS_PER_DAY)
     creators = np.asarray(challenges.creator)[rows]
+    noise = scope.rng.uniform(0.0, FLOW_NOISE_HIGH, size=rows.shape[0])
     scores = (
         np.maximum(0.0, FLOW_FRESHNESS_POINTS * (FLOW_WINDOW_DAYS - days) / FLOW_WINDOW_DAYS)
         + FLOW_SOCIAL_BONUS * np.isin(creators, user.following)
-        + scope.rng.uniform(0.0, FLOW_NOISE_HIGH, size=rows.shape[0])
+        + noise
     )
     top = top_k(scores, request.size)
     items = tuple(
@@ -278,4 +286,10 @@ def _flow_feed(scope: _Scope) -> Feed:
         unique_creators=len({item.creator_id for item in items}),
         execution_time=round(time.perf_counter() - scope.started, 6),
     )
-    return Feed(request, items, metrics, scope.seed)
+    explanations: tuple[Explanation, ...] = ()
+    if request.explain:
+        from pitchrec.ranking.explain import Explainer  # only when asked: off the hot path
+
+        explainer = Explainer(snapshot, user, now, options, policies)
+        explanations = explainer.flow(items, rows[top].tolist(), noise[top].tolist())
+    return Feed(request, items, metrics, scope.seed, explanations)

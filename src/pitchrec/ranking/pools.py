@@ -48,6 +48,11 @@ class PoolCandidates:
     #: VMP, the Plackett-Luce probability of its draw given the earlier draws; NU and
     #: EXPLORE, the probability of being in the uniform sample; 1 for deterministic pools.
     propensities: NDArray[np.float64] | None = None
+    #: (k,) the policy's part of each score (None: no policy scores the pool) and the
+    #: uniform noise drawn into it (None: no noise term); read only by explanations
+    #: (:mod:`.explain`), which cannot recompute the random draws.
+    policy_scores: NDArray[np.float64] | None = None
+    noise: NDArray[np.float64] | None = None
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
@@ -139,7 +144,9 @@ def vmp_pool(
     drawn = top[drawn_in_top]
     propensities = draw_probabilities(weights, drawn_in_top)
     contexts = scored.contexts(catalogue, drawn)
-    return PoolCandidates(Pool.VMP, rows[drawn], scores[drawn], contexts, propensities)
+    return PoolCandidates(
+        Pool.VMP, rows[drawn], scores[drawn], contexts, propensities, scored.ucb[drawn]
+    )
 
 
 def nu_pool(
@@ -154,12 +161,13 @@ def nu_pool(
     tempered draw, in draw order, with ``options.temperature``)."""
     rows = np.flatnonzero(available & catalogue.age.is_new).astype(np.int64)
     age = catalogue.age
+    noise = rng.uniform(0.0, NU_NOISE_HIGH, size=rows.shape[0])
     heuristic = (
         2.5 * age.temporal[rows]
         + 1.8 * np.asarray(resumes.attribute_diversity)[rows]
         + 1.4 * np.asarray(resumes.rarity)[rows] / 100.0
         + 0.8 * age.boost[rows]
-        + rng.uniform(0.0, NU_NOISE_HIGH, size=rows.shape[0])
+        + noise
     )
     if options.boost_new:
         heuristic = catalogue.boosted(heuristic, rows)
@@ -179,7 +187,9 @@ def nu_pool(
             top = rng.permutation(top)[: POOL_SIZES[Pool.NU]]
         propensities = np.full(top.shape[0], inclusion)
     contexts = scored.contexts(catalogue, top)
-    return PoolCandidates(Pool.NU, rows[top], scores[top], contexts, propensities)
+    return PoolCandidates(
+        Pool.NU, rows[top], scores[top], contexts, propensities, scored.ucb[top], noise[top]
+    )
 
 
 def au_pool(
@@ -206,7 +216,9 @@ def au_pool(
     scores = scored.ucb + heuristic
     top = top_k(scores, min(POOL_SIZES[Pool.AU], int(np.isfinite(scores).sum())))
     contexts = scored.contexts(catalogue, top)
-    return PoolCandidates(Pool.AU, rows[top], scores[top], contexts, np.ones(top.shape[0]))
+    return PoolCandidates(
+        Pool.AU, rows[top], scores[top], contexts, np.ones(top.shape[0]), scored.ucb[top]
+    )
 
 
 def explore_pool(available: NDArray[np.bool_], rng: np.random.Generator) -> PoolCandidates:
@@ -228,8 +240,8 @@ def fw_pool(
     """Flows for the mixed feed: U(0, 40) + (60 - days), top n. No policy term."""
     rows = np.flatnonzero(available).astype(np.int64)
     days = np.floor(np.maximum(now - np.asarray(challenges.created_at)[rows], 0) / SECONDS_PER_DAY)
-    scores = rng.uniform(0.0, FW_NOISE_HIGH, size=rows.shape[0]) + (FW_FRESH_DAYS - days)
+    noise = rng.uniform(0.0, FW_NOISE_HIGH, size=rows.shape[0])
+    scores = noise + (FW_FRESH_DAYS - days)
     top = top_k(scores, POOL_SIZES[Pool.FW])
-    return PoolCandidates(
-        Pool.FW, rows[top], scores[top], np.zeros((top.shape[0], 0), dtype=np.float64)
-    )
+    empty = np.zeros((top.shape[0], 0), dtype=np.float64)
+    return PoolCandidates(Pool.FW, rows[top], scores[top], empty, noise=noise[top])

@@ -69,7 +69,10 @@ class MemoryStore:
         self._sizes: dict[str, int] = {}  # estimated bytes of each key
         self._held = 0  # their sum
         self.max_bytes = max_bytes
-        self._stats: dict[str, dict[str, float]] = {}
+        self._stats: dict[str, dict[str, float]] = {}  # policy statistics and counters
+        self._counter_expiry: dict[str, float] = {}  # counters' deadlines (stats: none)
+        self._flags: dict[str, dict[str, str]] = {}  # HSETNX hashes
+        self._flag_expiry: dict[str, float] = {}
         self._version = 1
         self._applied: set[str] = set()
         self._claims: dict[str, float] = {}  # event key -> expiry, oldest first
@@ -192,6 +195,8 @@ class MemoryStore:
                         fields[name] = value
                         self._grow(w.impressions_key, size)
                     self._expire(w.impressions_key, w.impressions_ttl)
+                if w.counters:
+                    self._count(w.counters, w.counter_ttls)
                 if not (self._keep_archive and w.archive):
                     continue  # no database to archive into: rows are not kept
                 if not self.archive:  # emptied by a caller's clear(): nothing is held
@@ -218,6 +223,59 @@ class MemoryStore:
         while len(items) > ACTIVITY_CAP:
             size -= len(items.pop()) + STR_OVERHEAD
         self._grow(key, size)
+
+    def _count(self, counters: dict[str, dict[str, int | float]], ttls: dict[str, int]) -> None:
+        """HINCRBY(FLOAT) and EXPIRE, under the lock; expired counters start afresh."""
+        now = self._clock()
+        for key, fields in counters.items():
+            if not self._live_counter(key, now) or key not in self._stats:
+                for old in [k for k, deadline in self._counter_expiry.items() if deadline <= now]:
+                    self._live_counter(old, now)  # a new key (hourly): drop the expired
+            target = self._stats.setdefault(key, {})
+            for name, amount in fields.items():
+                target[name] = target.get(name, 0.0) + amount
+            if key in ttls:
+                self._counter_expiry[key] = now + ttls[key]
+
+    def _live_counter(self, key: str, now: float) -> bool:
+        deadline = self._counter_expiry.get(key)
+        if deadline is not None and deadline <= now:
+            del self._counter_expiry[key]
+            self._stats.pop(key, None)
+            return False
+        return True
+
+    def read_hashes(self, keys: list[str]) -> list[dict[str, str]]:
+        with self._lock:
+            now = self._clock()
+            out: list[dict[str, str]] = []
+            for key in keys:
+                deadline = self._flag_expiry.get(key)
+                if deadline is not None and deadline <= now:
+                    self._flags.pop(key, None)
+                    del self._flag_expiry[key]
+                if key in self._flags:
+                    out.append(dict(self._flags[key]))
+                elif self._live_counter(key, now) and key in self._stats:
+                    out.append({k: _number_text(v) for k, v in self._stats[key].items()})
+                elif key in self._hashes and self._alive(key):
+                    out.append(dict(self._hashes[key]))
+                else:
+                    out.append({})
+            return out
+
+    def set_field_once(self, key: str, name: str, value: str, ttl: int) -> bool:
+        with self._lock:
+            now = self._clock()
+            deadline = self._flag_expiry.get(key)
+            if deadline is not None and deadline <= now:
+                self._flags.pop(key, None)
+            target = self._flags.setdefault(key, {})
+            created = name not in target
+            if created:
+                target[name] = value
+            self._flag_expiry[key] = now + ttl
+            return created
 
     def stream_backlog(self) -> int:
         """Rows queued for the in-process archiver."""
@@ -255,7 +313,11 @@ class MemoryStore:
 
     def read_stats(self, keys: list[str]) -> dict[str, dict[str, float]]:
         with self._lock:
-            return {key: dict(self._stats.get(key, {})) for key in keys}
+            now = self._clock()
+            return {
+                key: dict(self._stats.get(key, {})) if self._live_counter(key, now) else {}
+                for key in keys
+            }
 
     def policy_version(self) -> int:
         return self._version
@@ -268,3 +330,8 @@ def _strings_bytes(strings: list[str], overhead: int) -> int:
     """Estimated bytes of ``strings`` held in a container, ``overhead`` each besides
     their own header (:data:`~pitchrec.tracking.sizes.STR_OVERHEAD`)."""
     return sum(map(len, strings)) + (STR_OVERHEAD + overhead) * len(strings)
+
+
+def _number_text(value: float) -> str:
+    """How Redis answers a counter: ``12`` for a whole number, else the float's repr."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))

@@ -162,6 +162,14 @@ class RedisStore:
             if w.impressions:
                 pipe.hset(w.impressions_key, mapping=dict[Any, Any](w.impressions))
                 pipe.expire(w.impressions_key, w.impressions_ttl)
+            for key, fields in w.counters.items():
+                for name, amount in fields.items():
+                    if isinstance(amount, int):
+                        pipe.hincrby(key, name, amount)
+                    else:
+                        pipe.hincrbyfloat(key, name, amount)
+                if key in w.counter_ttls:
+                    pipe.expire(key, w.counter_ttls[key])
             if w.archive:
                 archived.append((len(pipe), w))
                 args = _entries_args(w.archive)
@@ -205,6 +213,21 @@ class RedisStore:
             key: {name: float(value) for name, value in result.items()}
             for key, result in zip(keys, results, strict=True)
         }
+
+    def read_hashes(self, keys: list[str]) -> list[dict[str, str]]:
+        if not keys:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(key)
+        return [dict(result) for result in pipe.execute()]
+
+    def set_field_once(self, key: str, name: str, value: str, ttl: int) -> bool:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hsetnx(key, name, value)
+        pipe.expire(key, ttl)
+        created, _ = pipe.execute()
+        return bool(created)
 
     def policy_version(self) -> int:
         value = self.client.get(POLICY_VERSION_KEY)

@@ -14,7 +14,14 @@ and pitchrec's own, under ``pitchrec:``:
 * ``pitchrec:events``: the archive STREAM (:mod:`pitchrec.domain.activity`), capped at
   :data:`STREAM_MAXLEN` entries by refusing new ones (never by trimming unarchived ones);
 * ``pitchrec:policy:version`` and ``pitchrec:policy:v{version}:{pool}``: HASHes of summed
-  policy statistics, grown only by HINCRBYFLOAT (commutative, no read-modify-write).
+  policy statistics, grown only by HINCRBYFLOAT (commutative, no read-modify-write); a
+  non-control experiment variant's under ``...{pool}:exp:{experiment}:{variant}``;
+* ``pitchrec:exp:{experiment}:total`` and ``...:h:{hour start}``: HASHes of per-variant
+  counters (``{variant}:impressions``, ``:likes``, ``:saves``, ``:views``, ``:watch``),
+  grown by HINCRBY / HINCRBYFLOAT, the hourly ones expiring after
+  :data:`EXPERIMENT_HOUR_TTL`; ``...:stopped``: HASH variant -> why the guardrail stopped
+  it (HSETNX: the first replica to decide wins); ``...:once:{...}``: the first like, save
+  or view of an impression (SET NX, like the event claims).
 """
 
 from __future__ import annotations
@@ -59,6 +66,22 @@ ACTIVITY_LIST_CAP = 1_000
 
 def policy_stats_key(version: int, pool: str) -> str:
     return f"pitchrec:policy:v{version}:{pool}"
+
+
+#: Seconds an experiment's totals and stopped variants are kept after its last write.
+EXPERIMENT_TTL = 90 * 86_400
+#: Seconds an hourly counter bucket is kept: the 7 days a report shows, and one more.
+EXPERIMENT_HOUR_TTL = 8 * 86_400
+
+
+def experiment_key(experiment: str, part: str) -> str:
+    """``pitchrec:exp:{experiment}:{part}`` (part: ``total``, ``h:{hour}``, ``stopped``)."""
+    return f"pitchrec:exp:{experiment}:{part}"
+
+
+def experiment_hour(now: float) -> int:
+    """The unix second that starts ``now``'s hour (the counters' bucket)."""
+    return int(now // 3600) * 3600
 
 
 def profile_key(user_id: int) -> str:
@@ -125,6 +148,10 @@ class FeedWrites:
     archive: list[ArchiveRow] = field(default_factory=list)
     #: Accepted feedback events (only archive rows): never dropped from the spool.
     feedback: bool = False
+    #: Counter increments, key -> field -> amount (HINCRBY for an int, HINCRBYFLOAT for
+    #: a float), and the TTL each key is given (a key without one keeps its own).
+    counters: dict[str, dict[str, int | float]] = field(default_factory=dict)
+    counter_ttls: dict[str, int] = field(default_factory=dict)
 
     def split_archive(self) -> tuple[FeedWrites | None, FeedWrites | None]:
         """These writes without their archive rows, and the archive rows alone (each None
@@ -134,6 +161,7 @@ class FeedWrites:
             (rest.activity_key is not None and rest.activity_events)
             or rest.session_members
             or rest.impressions
+            or rest.counters
         )
         rows = FeedWrites(archive=self.archive, feedback=self.feedback) if self.archive else None
         return (rest if has_rest else None), rows
@@ -182,6 +210,15 @@ class TrackingStore(Protocol):
         ...
 
     def read_stats(self, keys: list[str]) -> dict[str, dict[str, float]]: ...
+
+    def read_hashes(self, keys: list[str]) -> list[dict[str, str]]:
+        """HGETALL each key in one round trip (a missing key: an empty dict)."""
+        ...
+
+    def set_field_once(self, key: str, name: str, value: str, ttl: int) -> bool:
+        """HSETNX ``name`` of hash ``key`` and give the key ``ttl`` seconds, in one round
+        trip; True when this call set it, False when it was already set."""
+        ...
 
     def policy_version(self) -> int:
         """The current policy statistics version (1 when never set)."""

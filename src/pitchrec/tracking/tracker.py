@@ -60,10 +60,14 @@ from typing import Any
 
 from pitchrec.domain.activity import ArchiveRow
 from pitchrec.domain.events import FeedbackEvent, Impression
+from pitchrec.domain.experiment import Assignment
 from pitchrec.domain.feed import Feed, ItemKind
 from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
+from pitchrec.domain.shadow import MAX_PROPERTIES_BYTES, ShadowLog
 from pitchrec.errors import TrackingFullError
 from pitchrec.legacy import events as legacy
+from pitchrec.sources.schema import USER_MODEL_TYPE
+from pitchrec.tracking.experiment_writes import feed_counters, feedback_tags
 from pitchrec.tracking.resilience import CircuitBreaker, LatencyBreaker, Spool
 from pitchrec.tracking.sizes import row_bytes, spooled_bytes
 from pitchrec.tracking.store import (
@@ -134,6 +138,9 @@ class TrackingConfig:
     taste_profiles: bool = True  # read the user's taste profile with the session set
     #: Seconds above which a request-path round trip is slow (0: never go around Redis).
     slow_round_trip: float = SLOW_ROUND_TRIP_SECONDS
+    #: An experiment runs: archived feedback carries the variant of its impression (read
+    #: in the events' round trip's stead: one more round trip per POST /v1/events).
+    tag_feedback: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,8 @@ class FeedContext:
     request_id: str  # server-made, unique per request: impression key, archive event ids
     feed_type: Callable[[str], str]  # slot label -> legacy feed_type
     urls: dict[tuple[str, int], str]  # (kind, id) -> media URL
+    #: The experiment variant that served the feed (None: no experiment).
+    assignment: Assignment | None = None
 
 
 @dataclass
@@ -278,9 +287,10 @@ class Tracker:
         writes: list[FeedWrites] = []
         chunk: list[ArchiveRow] = []
         chunk_bytes = 0
-        for event in events:
+        tags = self._feedback_tags(events)
+        for event, tag in zip(events, tags, strict=True):
             row = legacy.feedback_row(
-                event, legacy.stable_event_id("v1", event.user_id, event.event_id)
+                event, legacy.stable_event_id("v1", event.user_id, event.event_id), tag
             )
             size = row_bytes(row)
             if chunk and chunk_bytes + size > MAX_ENTRY_BYTES:
@@ -297,6 +307,36 @@ class Tracker:
             self.stats.events_refused += len(events)
             raise TrackingFullError("the tracking spool is full of unwritten events")
         self._write(writes)
+
+    def _feedback_tags(self, events: Sequence[FeedbackEvent]) -> list[dict[str, str | None] | None]:
+        """The experiment tags of each event's impression (one round trip), when an
+        experiment runs and Redis answers quickly; else None for each (archived untagged)."""
+        if not (self.config.tag_feedback and self.latency.closed and self.breaker.allow()):
+            return [None] * len(events)
+        try:
+            return feedback_tags(self.store, events)
+        except Exception:
+            self.breaker.failure()
+            return [None] * len(events)
+
+    def record_counters(
+        self, counters: dict[str, dict[str, int | float]], ttls: dict[str, int]
+    ) -> None:
+        """Add experiment counters (the feedback thread's: likes, saves, views) in one
+        round trip, or the spool."""
+        if counters:
+            self._send([FeedWrites(counters=counters, counter_ttls=ttls)], replay=False)
+
+    def record_shadow(self, record: ShadowLog) -> None:
+        """Archive a shadow log (:mod:`pitchrec.ranking.shadow`; the shadow thread's) as one
+        ``activity_log`` row, in one round trip or the spool. Too large a record (a TEXT
+        column) is not written: ValueError, which the shadow sampler counts."""
+        row = record.archive_row(
+            legacy.stable_event_id(record.request_id, "shadow"), USER_MODEL_TYPE
+        )
+        if len(row.properties) > MAX_PROPERTIES_BYTES:
+            raise ValueError(f"shadow record of {len(row.properties)} bytes not written")
+        self._send([FeedWrites(archive=[row])], replay=False)
 
     def replay_spool(self) -> bool:
         """Send the oldest of what the spool holds (Redis was down or slow) in one round
@@ -384,6 +424,9 @@ class Tracker:
         request_event = legacy.feed_request_event(
             tracked, ctx.endpoint, ctx.params, timestamp, session
         )
+        tags = ctx.assignment.tags() if ctx.assignment is not None else None
+        if tags:
+            request_event.update(tags)
         request_json = legacy.dumps(request_event)
         events = [request_json]
         archive = [
@@ -403,6 +446,8 @@ class Tracker:
                 timestamp,
                 session,
             )
+            if tags:
+                view.update(tags)
             view_json = legacy.dumps(view)
             events.append(view_json)
             archive.append(
@@ -424,7 +469,9 @@ class Tracker:
                 context=item.context,
                 user_id=user,
                 ts=timestamp,
+                assignment=ctx.assignment,
             ).to_json()
+        counters, counter_ttls = feed_counters(ctx.assignment, len(feed.items), now)
         # The legacy key (spec 4.2), of the parsed user: never ``user_activity:None``.
         return FeedWrites(
             activity_key=f"user_activity:{tracked}",
@@ -437,6 +484,8 @@ class Tracker:
             impressions=impressions,
             impressions_ttl=cfg.impression_ttl,
             archive=archive,
+            counters=counters,
+            counter_ttls=counter_ttls,
         )
 
     def _send(self, writes: list[FeedWrites], *, replay: bool) -> bool:

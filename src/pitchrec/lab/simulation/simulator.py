@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pitchrec.domain.activity import ArchiveRow
 from pitchrec.domain.events import FeedbackEvent
 from pitchrec.domain.feed import FeedKind, FeedRequest, ItemKind
 from pitchrec.index.scores import NEW_CONTENT_DAYS, SECONDS_PER_DAY
@@ -39,12 +40,32 @@ from pitchrec.lab.simulation.stream import Stream
 from pitchrec.lab.simulation.variants import BYPASS_ARMS, EngineArm, build_engine_arm
 from pitchrec.lab.world.sim_world import SimWorld
 from pitchrec.lab.world.user_model import UserModel, UserModelConfig, UserState
+from pitchrec.ranking.options import RankingOptions
+from pitchrec.ranking.shadow import ShadowConfig
 from pitchrec.service import RequestInfo
+
+#: A served resume counts as fresh with at most this many earlier impressions: the
+#: service's exposure guarantee's definition (RankingOptions.fresh_max_impressions).
+FRESH_IMPRESSIONS = RankingOptions.service().fresh_max_impressions
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
 PROGRESS_EVERY = 50  # requests between progress callbacks
 LINEAR_FIT_USERS = 200  # users whose whole catalogue fits the linear-engine theta
+#: Called after request i is served and before the user reacts, with the engine, i, the
+#: user, the resume rows the session already got and its creator counts (shadow mode's
+#: ground truth, :mod:`pitchrec.lab.simulation.shadow`). It must not change them.
+Probe = Callable[["EngineArm | None", int, UserState, set[int], dict[int, int]], None]
+
+
+@dataclass(frozen=True)
+class ShadowHooks:
+    """What a shadow-mode run adds: the candidate the service shadows (``config``), the
+    receiver of the archive rows the service writes (else dropped) and a :data:`Probe`."""
+
+    config: ShadowConfig
+    archive_sink: Callable[[list[ArchiveRow]], None] | None = None
+    probe: Probe | None = None
 
 
 @dataclass
@@ -53,7 +74,9 @@ class RunResult:
 
     ``expected`` (R,): the feed's expected reward under the true model (sum over items of
     exam(p) * q); ``realised`` (R,): likes drawn; ``items`` (R,): resumes served;
-    ``new_items`` (R,): of which at most 45 days old; ``skill_diversity`` (R,): legacy
+    ``new_items`` (R,): of which at most 45 days old; ``fresh_items`` (R,): of which fresh
+    when served (at most :data:`FRESH_IMPRESSIONS` earlier impressions, the snapshot's and
+    the run's: the exposure guarantee's definition); ``skill_diversity`` (R,): legacy
     per-feed metric (%); ``pool_coverage`` (R,): the engine's per-feed ``catalog_coverage``
     (%, NaN for bypass arms); ``counts`` / ``counts_late`` (n,): impressions per resume row
     over the run / over its second half.
@@ -70,6 +93,7 @@ class RunResult:
     counts: Ints
     counts_late: Ints
     seconds: float
+    fresh_items: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     events_matched: int = 0
     diagnostics: dict[str, Any] = field(default_factory=dict)
 
@@ -120,6 +144,7 @@ class _Trace:
     pool_coverage: Floats
     counts: Ints
     counts_late: Ints
+    fresh_items: Ints
 
     @classmethod
     def empty(cls, requests: int, resumes: int) -> _Trace:
@@ -132,6 +157,7 @@ class _Trace:
             pool_coverage=np.full(requests, np.nan),
             counts=np.zeros(resumes, dtype=np.int64),
             counts_late=np.zeros(resumes, dtype=np.int64),
+            fresh_items=np.zeros(requests, dtype=np.int64),
         )
 
 
@@ -161,10 +187,16 @@ class _Run:
     rng: np.random.Generator
     users: dict[int, UserState] = field(default_factory=dict)
     session: _Session = field(default_factory=_Session)
+    probe: Probe | None = None
 
 
 def _build_engine(
-    world: SimWorld, stream: Stream, arm: str, model: UserModel, clock: dict[str, float]
+    world: SimWorld,
+    stream: Stream,
+    arm: str,
+    model: UserModel,
+    clock: dict[str, float],
+    shadow: ShadowConfig | None = None,
 ) -> tuple[EngineArm | None, dict[str, Any]]:
     """The service of an engine arm (None for bypass arms) and its start diagnostics."""
     diagnostics: dict[str, Any] = {}
@@ -178,7 +210,9 @@ def _build_engine(
             model, fit_rows.tolist(), world.now, with_taste=arm == "taste-engine"
         )
         diagnostics["linear_fit"] = {"theta": theta.tolist(), "r2": r2}
-    engine = build_engine_arm(arm, world.snapshot, lambda: clock["now"], linear_theta=theta)
+    engine = build_engine_arm(
+        arm, world.snapshot, lambda: clock["now"], linear_theta=theta, shadow=shadow
+    )
     return engine, diagnostics
 
 
@@ -190,15 +224,22 @@ def run_arm(
     model_config: UserModelConfig | None = None,
     sync_every: int = 20,
     progress: Callable[[int], None] | None = None,
+    shadow: ShadowHooks | None = None,
 ) -> RunResult:
-    """Run arm ``arm`` over ``stream``; see the module docstring for the request loop."""
+    """Run arm ``arm`` over ``stream``; see the module docstring for the request loop.
+    ``shadow``: the service shadows a candidate (:class:`ShadowHooks`)."""
     started = time.perf_counter()
     model = UserModel(world, model_config)
     clock = {"now": world.now}
-    engine, diagnostics = _build_engine(world, stream, arm, model, clock)
+    engine, diagnostics = _build_engine(
+        world, stream, arm, model, clock, None if shadow is None else shadow.config
+    )
+    if engine is not None and shadow is not None:
+        engine.archive_sink = shadow.archive_sink
     rng = np.random.default_rng([0xA4B, stream.seed])
     trace = _Trace.empty(len(stream), world.n_resumes)
-    run = _Run(world, stream, arm, model, engine, clock, sync_every, trace, rng)
+    probe = None if shadow is None else shadow.probe
+    run = _Run(world, stream, arm, model, engine, clock, sync_every, trace, rng, probe=probe)
     _request_loop(run, progress)
     matched = 0
     if engine is not None:
@@ -215,6 +256,7 @@ def run_arm(
         counts=trace.counts,
         counts_late=trace.counts_late,
         seconds=time.perf_counter() - started,
+        fresh_items=trace.fresh_items,
         events_matched=matched,
         diagnostics=diagnostics,
     )
@@ -248,6 +290,8 @@ def _request(run: _Run, i: int) -> _Served:
     else:
         rows = _bypass_feed(run, user)
         ids = np.asarray(world.snapshot.resumes.id)[rows].tolist()
+    if run.probe is not None:
+        run.probe(run.engine, i, user, run.session.rows, run.session.creators)
     exp, examined, liked = run.model.react(user, rows, run.session.creators, stream.uniforms(i))
     served = _Served(rows, ids, exp, examined, liked)
     run.session.rows.update(rows.tolist())
@@ -320,6 +364,8 @@ def _measure(run: _Run, i: int, now: float, served: _Served) -> None:
     trace.items[i] = rows.shape[0]
     days = np.floor(np.maximum(now - run.world.resume_created_at[rows], 0.0) / SECONDS_PER_DAY)
     trace.new_items[i] = int((days <= NEW_CONTENT_DAYS).sum())
+    before = np.asarray(run.world.snapshot.resumes.exhibited_count)[rows] + trace.counts[rows]
+    trace.fresh_items[i] = int((before <= FRESH_IMPRESSIONS).sum())
     flat = run.world.snapshot.resumes.skills.take(rows)[0]
     trace.skill_diversity[i] = 100.0 * np.unique(flat).shape[0] / max(2 * rows.shape[0], 1)
     np.add.at(trace.counts, rows, 1)

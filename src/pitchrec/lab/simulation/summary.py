@@ -75,6 +75,7 @@ def _arm_metrics(world: SimWorld, run: RunResult) -> dict[str, float]:
         "coverage_last_half": coverage(run.counts_late),
         "exposure_gini": gini(creator_exposure(run.counts, creators)),
         "new_content_ratio": float(run.new_items.sum()) / items,
+        "fresh_share": float(run.fresh_items.sum()) / items,
         "skill_diversity": float(run.skill_diversity.mean()) / 100.0,
         "pool_coverage": float(pool_cov.mean()) / 100.0 if pool_cov.size else float("nan"),
     }
@@ -175,6 +176,7 @@ def compact(summary: dict[str, Any]) -> dict[str, Any]:
         "coverage",
         "exposure_gini",
         "new_content_ratio",
+        "fresh_share",
         "skill_diversity",
         "pool_coverage",
         "vs_legacy",

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pitchrec.domain.activity import ArchiveRow
 from pitchrec.domain.feed import Pool
 from pitchrec.index.snapshot import Snapshot
 from pitchrec.lab.simulation.scorers import FixedLinear, ScaledPolicy, TruthScorer
@@ -62,6 +63,7 @@ from pitchrec.ranking.pool_policies import (
     DEFAULT_REWARD_SCALE,
     pool_policy_factory,
 )
+from pitchrec.ranking.shadow import ShadowConfig
 from pitchrec.service import Recommender, ServiceConfig, build_service
 from pitchrec.tracking.memory_store import MemoryStore
 from pitchrec.tracking.tracker import TrackingConfig
@@ -255,13 +257,18 @@ class EngineArm:
     store: MemoryStore
     learning: bool
     truth: TruthScorer | None = None
+    #: Receives the archive rows before :meth:`drain` drops them (shadow validation).
+    archive_sink: Callable[[list[ArchiveRow]], None] | None = None
 
     def sync(self) -> None:
         """Emulate the feedback loop's 1 s sync (publish, pull, swap when learning)."""
         self.feedback.sync_now()
 
     def drain(self) -> None:
-        """Drop the archive rows (the archiver's job; nothing here reads them)."""
+        """Drop the archive rows (the archiver's job; nothing here reads them, unless an
+        ``archive_sink`` is set)."""
+        if self.archive_sink is not None and self.store.archive:
+            self.archive_sink(list(self.store.archive))
         self.store.drop_archive(len(self.store.archive))
 
     def describe(self) -> dict[str, Any]:
@@ -298,10 +305,12 @@ def build_engine_arm(
     clock: Callable[[], float],
     *,
     linear_theta: Float64Array | None = None,
+    shadow: ShadowConfig | None = None,
 ) -> EngineArm:
     """A fresh service for arm ``name`` on ``snapshot``, built by the composition root
     the server uses; ``clock`` drives the store's TTLs (simulated seconds);
-    ``linear_theta`` (18,) is required by linear-engine, (19,) by taste-engine."""
+    ``linear_theta`` (18,) is required by linear-engine, (19,) by taste-engine;
+    ``shadow``: a candidate the service shadows (:mod:`pitchrec.ranking.shadow`)."""
     spec = parse_arm(name)
     truth = None
     if spec is None:
@@ -315,6 +324,7 @@ def build_engine_arm(
         tracking=TrackingConfig(taste_profiles=spec.profiles),
         learning=LearningConfig(taste_profiles=spec.profiles),
         learn_online=spec.learning,
+        shadow=shadow,
     )
     store = MemoryStore(clock=clock)
     service = build_service(config, store, snapshot=snapshot, policy_factory=factory)
