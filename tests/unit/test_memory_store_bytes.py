@@ -9,32 +9,16 @@ measures what the process really grows (VmRSS).
 
 from __future__ import annotations
 
-import gc
-import os
 from dataclasses import replace
-
-import pytest
 
 from factories import random_snapshot
 from pitchrec.domain.feed import FeedKind, FeedRequest
 from pitchrec.service import RequestInfo, ServiceConfig, build_service
 from pitchrec.tracking.memory_store import MemoryStore
 from pitchrec.tracking.store import FeedWrites
+from process_memory import needs_proc, rss_bytes
 
 MB = 1 << 20
-
-needs_proc = pytest.mark.skipif(
-    not os.path.exists("/proc/self/status"), reason="VmRSS needs Linux /proc"
-)
-
-
-def _rss() -> int:
-    gc.collect()
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS in /proc/self/status")
 
 
 class RecordingStore(MemoryStore):
@@ -88,10 +72,10 @@ def test_many_users_feeds_grow_rss_by_the_byte_budget_only() -> None:
     template = _real_feed_writes()
     store = MemoryStore(keep_archive=False)
     budget = store.max_bytes
-    before = _rss()
+    before = rss_bytes()
     for user in range(12_000):
         store.write_feed([_for_user(template, user, feed) for feed in range(5)])
-    grown = _rss() - before
+    grown = rss_bytes() - before
     assert grown < budget + 32 * MB, f"RSS grew {grown / MB:.0f} MB, budget {budget / MB:.0f}"
     assert 0 < store.bytes_held() <= budget
     # The newest keys are the ones kept (least recently written are evicted first).

@@ -8,8 +8,6 @@ and measure what the process actually grows (VmRSS, in bytes), not entry counts.
 
 from __future__ import annotations
 
-import gc
-import os
 import time
 
 import pytest
@@ -29,6 +27,7 @@ from pitchrec.tracking.tracker import (
     TrackingConfig,
     spooled_bytes,
 )
+from process_memory import needs_proc, rss_bytes
 
 MB = 1 << 20
 POSTS = 160  # POST /v1/events calls during the outage
@@ -53,21 +52,6 @@ class DownStore(MemoryStore):
         if self.down:
             raise ConnectionError("redis is down")
         return super().read_impressions(lookups)
-
-
-needs_proc = pytest.mark.skipif(
-    not os.path.exists("/proc/self/status"), reason="VmRSS needs Linux /proc"
-)
-
-
-def _rss() -> int:
-    """Resident set size of this process, bytes (Linux /proc)."""
-    gc.collect()
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS in /proc/self/status")
 
 
 def _loop(store: MemoryStore, config: TrackingConfig | None = None) -> FeedbackLoop:
@@ -119,10 +103,10 @@ def test_an_outage_under_large_posts_grows_rss_by_the_byte_budget_only() -> None
     loop = _loop(DownStore())
     budget = int(getattr(loop.tracker.config, "spool_max_bytes", 64 * MB))
     _outage(loop, 3)  # warm up: imports, caches, first allocations
-    before = _rss()
+    before = rss_bytes()
     started = time.perf_counter()
     _outage(loop, POSTS)
-    grown = _rss() - before
+    grown = rss_bytes() - before
     elapsed = time.perf_counter() - started
     assert grown < budget + 24 * MB, f"RSS grew {grown / MB:.0f} MB, budget {budget / MB:.0f}"
     counters = loop.tracker.counters()
@@ -137,9 +121,9 @@ def test_the_rss_cap_holds_with_a_small_budget_too() -> None:
     """A 4 MiB budget: RSS grows by a few MB, not by the 260 MB of the batches."""
     loop = _loop(DownStore(), TrackingConfig(spool_max_bytes=4 * MB))
     _outage(loop, 3)
-    before = _rss()
+    before = rss_bytes()
     _outage(loop, 60)
-    grown = _rss() - before
+    grown = rss_bytes() - before
     assert grown < 4 * MB + 24 * MB, f"RSS grew {grown / MB:.0f} MB"
     assert loop.tracker.counters()["spool_bytes"] <= 4 * MB
 

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 from pitchrec.domain.feed import Feed, ItemKind
 from pitchrec.index.scores import SECONDS_PER_DAY
 from pitchrec.index.snapshot import Snapshot
+from pitchrec.ranking.feed_metrics import gini
 from pitchrec.ranking.options import RankingOptions
 
 #: Width of a traffic bucket, seconds: the dashboard refreshes at this period.
@@ -190,19 +191,6 @@ def _zeros(n: int) -> array[int]:
 
 def _per_second(counts: NDArray[np.int64]) -> list[float]:
     return [round(int(c) / BUCKET_SECONDS, 4) for c in counts]
-
-
-def gini(values: NDArray[np.float64]) -> float:
-    """Gini coefficient of non-negative ``values`` (n,): 0 = equal, -> 1 = concentrated;
-    0.0 for an empty or all-zero input. The sorted-rank formula of the lab's exposure Gini
-    (:func:`pitchrec.lab.simulation.quality.gini`; product code may not import the lab)."""
-    x = np.sort(np.asarray(values, dtype=np.float64))
-    n = x.shape[0]
-    total = float(x.sum())
-    if n == 0 or total <= 0.0:
-        return 0.0
-    ranks = np.arange(1, n + 1, dtype=np.float64)
-    return float(((2.0 * ranks - n - 1.0) * x).sum() / (n * total))
 
 
 class ExposureWindow:

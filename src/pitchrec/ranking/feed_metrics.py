@@ -95,3 +95,17 @@ def feed_metrics(
         fresh_ratio=fresh_ratio,
         fresh_guaranteed=fresh_guaranteed,
     )
+
+
+def gini(values: NDArray[np.float64] | NDArray[np.int64]) -> float:
+    """Gini coefficient of non-negative ``values`` (n,): 0 = equal, -> 1 = concentrated;
+    0.0 for an empty or all-zero input. The sorted-rank formula
+    G = sum_i (2 i - n - 1) x_(i) / (n sum x), i = 1..n: the exposure Gini of the
+    dashboard (impressions per creator), the simulator and the offline report."""
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    n = x.shape[0]
+    total = float(x.sum())
+    if n == 0 or total <= 0.0:
+        return 0.0
+    ranks = np.arange(1, n + 1, dtype=np.float64)
+    return float(((2.0 * ranks - n - 1.0) * x).sum() / (n * total))

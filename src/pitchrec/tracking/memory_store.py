@@ -185,34 +185,42 @@ class MemoryStore:
                     self._grow(w.session_key, _strings_bytes(new, SLOT_OVERHEAD))
                     self._expire(w.session_key, w.session_ttl)
                 if w.impressions:
-                    self._alive(w.impressions_key)
-                    fields = self._hashes.setdefault(w.impressions_key, {})
-                    for name, value in w.impressions.items():
-                        old = fields.get(name)
-                        size = len(value) if old is None else len(value) - len(old)
-                        if old is None:
-                            size += len(name) + 2 * STR_OVERHEAD + SLOT_OVERHEAD
-                        fields[name] = value
-                        self._grow(w.impressions_key, size)
+                    self._set_fields(w.impressions_key, w.impressions)
                     self._expire(w.impressions_key, w.impressions_ttl)
                 if w.counters:
                     self._count(w.counters, w.counter_ttls)
-                if not (self._keep_archive and w.archive):
-                    continue  # no database to archive into: rows are not kept
-                if not self.archive:  # emptied by a caller's clear(): nothing is held
-                    self._archive_sizes.clear()
-                    self._archive_bytes = 0
-                sizes = [row_bytes(row) for row in w.archive]
-                if (
-                    len(self.archive) + len(w.archive) > self.archive_cap
-                    or self._archive_bytes + sum(sizes) > self.archive_max_bytes
-                ):
+                if self._keep_archive and w.archive and not self._queue(w.archive):
                     refused.append(w)  # all or nothing, as the Redis stream's Lua call
-                else:
-                    self.archive.extend(w.archive)
-                    self._archive_sizes.extend(sizes)
-                    self._archive_bytes += sum(sizes)
         return refused
+
+    def _set_fields(self, key: str, fields: dict[str, str]) -> None:
+        """HSET ``fields`` into the hash at ``key``, counting the bytes they add."""
+        self._alive(key)
+        target = self._hashes.setdefault(key, {})
+        for name, value in fields.items():
+            old = target.get(name)
+            size = len(value) if old is None else len(value) - len(old)
+            if old is None:
+                size += len(name) + 2 * STR_OVERHEAD + SLOT_OVERHEAD
+            target[name] = value
+            self._grow(key, size)
+
+    def _queue(self, rows: list[ArchiveRow]) -> bool:
+        """Queue ``rows`` for the archiver, all or none; False when the queue is full (in
+        rows or in estimated bytes). No database to archive into: rows are not kept."""
+        if not self.archive:  # emptied by a caller's clear(): nothing is held
+            self._archive_sizes.clear()
+            self._archive_bytes = 0
+        sizes = [row_bytes(row) for row in rows]
+        if (
+            len(self.archive) + len(rows) > self.archive_cap
+            or self._archive_bytes + sum(sizes) > self.archive_max_bytes
+        ):
+            return False
+        self.archive.extend(rows)
+        self._archive_sizes.extend(sizes)
+        self._archive_bytes += sum(sizes)
+        return True
 
     def _push(self, key: str, events: list[str]) -> None:
         """LPUSH ``events`` onto the list at ``key``, trimmed to :data:`ACTIVITY_CAP`."""

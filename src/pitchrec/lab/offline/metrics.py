@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from pitchrec.ranking.feed_metrics import gini as gini  # re-exported: one definition
+
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
 #: Resamples of the bootstrap; 1,000 gives percentile bounds stable to about 0.1 % of
@@ -46,17 +48,6 @@ def ranking_metrics(ranked: Ints, truth: Ints, k: int) -> dict[str, float]:
         "ndcg": float(gains.sum() / ideal.sum()),
         "mrr": 1.0 / float(ranks[0]),
     }
-
-
-def gini(counts: Floats) -> float:
-    """Gini coefficient of non-negative ``counts`` (n,); 0 for an empty or all-zero set."""
-    total = float(counts.sum())
-    n = counts.shape[0]
-    if n == 0 or total <= 0.0:
-        return 0.0
-    ordered = np.sort(counts)
-    cumulative = np.cumsum(ordered)
-    return float((n + 1 - 2.0 * (cumulative.sum() / total)) / n)
 
 
 @dataclass(frozen=True)

@@ -18,23 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from pitchrec.ranking.feed_metrics import gini as gini  # re-exported: one definition
+
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
-
-
-def gini(values: Floats | Ints) -> float:
-    """Gini coefficient of non-negative ``values`` (n,): 0 = equal, -> 1 = concentrated.
-
-    Uses the sorted-rank formula G = sum_i (2 i - n - 1) x_(i) / (n sum x), i = 1..n.
-    Returns 0.0 for an empty or all-zero input.
-    """
-    x = np.sort(np.asarray(values, dtype=np.float64))
-    n = x.shape[0]
-    total = float(x.sum())
-    if n == 0 or total <= 0.0:
-        return 0.0
-    ranks = np.arange(1, n + 1, dtype=np.float64)
-    return float(((2.0 * ranks - n - 1.0) * x).sum() / (n * total))
 
 
 def coverage(counts: Ints | Floats) -> float:
