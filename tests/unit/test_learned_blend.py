@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from factories import NOW, random_snapshot
 from pitchrec.cli import app
 from pitchrec.domain.feed import FeedKind, FeedRequest, Pool
-from pitchrec.lab.offline.replay import ReplayOptions, replay, variant_config
+from pitchrec.lab.offline.replay import ReplayOptions, replay, replay_users, variant_config
 from pitchrec.lab.offline.split import Split, temporal_split
 from pitchrec.lab.world import generate_world
 from pitchrec.learning.learner import PolicyLearner
@@ -133,6 +133,14 @@ def test_the_replay_counts_likes_and_only_learn_moves_the_policies(split: Split)
     assert not variant_config(ServiceConfig(), "frozen").learn_online
     with pytest.raises(ValueError, match="unknown replay variant"):
         variant_config(ServiceConfig(), "sometimes")
+
+
+def test_the_replay_can_keep_only_users_with_more_to_find(split: Split) -> None:
+    everyone = replay_users(split, ReplayOptions(users=10_000), seed=1)
+    several = replay_users(split, ReplayOptions(users=10_000, min_positives=2), seed=1)
+    assert 0 < several.shape[0] < everyone.shape[0]
+    assert all(len(split.truth[int(u)]) >= 2 for u in several.tolist())
+    assert set(several.tolist()) == {u for u in everyone.tolist() if len(split.truth[u]) >= 2}
 
 
 def test_the_replay_command_prints_paired_differences(world_url: str, tmp_path: Path) -> None:

@@ -29,6 +29,10 @@ def replay_command(
     users: Annotated[int, typer.Option(min=1, help="Held-out users replayed per seed.")] = 300,
     pages: Annotated[int, typer.Option(min=1, max=50, help="Feeds per user.")] = 5,
     page_size: Annotated[int, typer.Option(min=1, max=100, help="Items per feed.")] = 24,
+    min_positives: Annotated[
+        int,
+        typer.Option(min=1, help="Replay only users with this many positives after the cut."),
+    ] = 1,
     seeds: Annotated[int, typer.Option(min=1, max=20, help="User samples (seeds).")] = 2,
     holdout_fraction: Annotated[
         float, typer.Option(help="Share of the positive interactions held out after the cut.")
@@ -65,7 +69,9 @@ def replay_command(
             if config is None:
                 raise EvaluationInputError(f"{name!r} is not an engine configuration")
             config_of[name] = config
-        options = ReplayOptions(users=users, pages=pages, page_size=page_size)
+        options = ReplayOptions(
+            users=users, pages=pages, page_size=page_size, min_positives=min_positives
+        )
         reporter: Reporter = RichReporter() if progress else SILENT
         url = database_or_default(database_url)
         url_text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
