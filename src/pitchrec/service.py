@@ -252,6 +252,7 @@ class ServiceConfig:
             learning=LearningConfig(
                 rewards=dict(settings.rewards), taste_profiles=settings.taste_profiles
             ),
+            learn_online=settings.learn_online,
             experiment=settings.experiment,
             shadow=(
                 None

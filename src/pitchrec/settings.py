@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     sampling_temperature: float = Field(default=DEFAULT_TEMPERATURE, ge=0.0)
     #: Learn each user's taste from rewards (``pitchrec:profile:{user}``, 30-day TTL).
     taste_profiles: bool = True
+    #: Serve what the pool policies learn; False keeps serving them at their prior while
+    #: rewards are still recorded and learned from (statistics keep growing in Redis), so
+    #: switching it back on serves everything learned meanwhile.
+    learn_online: bool = True
     #: Use the skills users declare in their profile (fix of D-C20).
     declared_skills: bool = True
     #: Score points of the collaborative affinity (ALS factors in the snapshot, the user

@@ -67,3 +67,21 @@ def test_an_event_for_another_users_impression_is_ignored_and_counted() -> None:
     assert _updates(service) == 0
     assert service.feedback.stats.events_foreign == 100
     assert len(service.tracker.request_state(8, None).profile) == 0
+
+
+def test_learn_online_off_keeps_serving_the_prior_while_learning_is_recorded() -> None:
+    """``PITCHREC_LEARN_ONLINE=false`` (an operator's switch, and the HTTP replay's
+    "frozen" arm): rewards still reach the shared statistics, the served policies stay."""
+    from pitchrec.settings import Settings
+
+    config = ServiceConfig.from_settings(Settings(learn_online=False))
+    assert not config.learn_online and ServiceConfig.from_settings(Settings()).learn_online
+    store = MemoryStore()
+    snapshot = random_snapshot(1, n_resumes=400, n_challenges=12, n_creators=250)
+    service = build_service(config, store, snapshot=snapshot)
+    assert service.recommender is not None
+    service.record_events([_liked(service, 7, "r1")])
+    service.feedback.process_once()
+    service.feedback.sync_now()
+    assert sum(p.n_updates for p in service.learner.serving.values()) == 1  # learned
+    assert sum(p.n_updates for p in service.recommender.policies.values()) == 0  # not served
