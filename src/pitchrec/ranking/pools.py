@@ -100,7 +100,13 @@ def draw_probabilities(
     weights: NDArray[np.float64], order: NDArray[np.int64]
 ) -> NDArray[np.float64]:
     """(k,) Plackett-Luce probability of each draw of ``order`` given the draws before it:
-    w_i / (total weight not yet drawn). ``weights``: (n,), clipped at 0 as in sampling."""
+    w_i / (total weight not yet drawn). ``weights``: (n,), clipped at 0 as in sampling.
+
+    The weight not yet drawn is summed from what is left (the never-drawn items, plus the
+    draws from this one on), never as the total minus what was drawn: tempered weights
+    span dozens of orders of magnitude, and that difference lost every digit once the
+    heavy items were drawn (a logged propensity of 1.25; tests/unit/
+    test_draw_probabilities.py)."""
     positive = np.maximum(weights, 0.0)
     total = float(positive.sum())
     if total <= 0.0:
@@ -108,7 +114,9 @@ def draw_probabilities(
         uniform: NDArray[np.float64] = 1.0 / left
         return uniform
     drawn = positive[order]
-    remaining = total - np.concatenate(([0.0], np.cumsum(drawn)[:-1]))
+    never = np.ones(positive.shape[0], dtype=np.bool_)
+    never[order] = False
+    remaining = float(positive[never].sum()) + np.cumsum(drawn[::-1])[::-1]
     probabilities: NDArray[np.float64] = np.where(
         remaining > 0, drawn / np.maximum(remaining, 1e-300), 0.0
     )
