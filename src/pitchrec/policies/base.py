@@ -110,12 +110,13 @@ class Policy(Protocol):
 def check_candidates(
     contexts: Float64Array, arm_ids: Int64Array, dimension: int | None, *, finite: bool = True
 ) -> tuple[Float64Array, Int64Array]:
-    """Validate a scoring call; returns C-contiguous float64 (n, d) and int64 (n,) arrays.
+    """Validate a scoring call; returns float64 (n, d) and int64 (n,) arrays (the
+    contexts in the caller's memory order: a column-major request matrix is not copied).
 
     ``finite=False`` skips the finiteness scan (a full pass over n x d values, 0.3 ms at
     n = 40,000): scoring is the hot path, and a non-finite context only yields a
     non-finite score; updates always check."""
-    x = np.ascontiguousarray(contexts, dtype=np.float64)
+    x = np.asarray(contexts, dtype=np.float64)
     ids = np.asarray(arm_ids)
     if x.ndim != 2:
         raise ValueError(f"contexts must be 2-D (n, d), got shape {x.shape}")

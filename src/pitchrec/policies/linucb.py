@@ -195,7 +195,7 @@ class LinUCB(PolicyBase):
         exactly only the rows that can make the top (relative slack 1e-9 covers the
         rounding of the incrementally updated inverse).
         """
-        x = np.ascontiguousarray(contexts, dtype=np.float64)
+        x = np.asarray(contexts, dtype=np.float64)
         cfg = self.config
         norms = np.sqrt(np.einsum("ij,ij->i", x, x) / cfg.ridge)
         bound: Float64Array = x @ (cfg.reward_scale * self.scoring_theta()) + cfg.alpha * norms * (
