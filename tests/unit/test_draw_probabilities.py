@@ -44,3 +44,10 @@ def test_every_draw_probability_is_a_probability(
     # The last of all n draws is certain.
     full = draw_probabilities(weights, rng.permutation(values.shape[0]).astype(np.int64))
     assert full[-1] == 1.0 or weights[np.argmin(weights)] == 0.0
+
+
+def test_a_certain_last_draw_is_certain_even_for_tiny_weights() -> None:
+    """A weight near the smallest double (a score 200 points below the best at t = 0.3)
+    was divided by max(remaining, 1e-300): the certain last draw logged 9.9e-5."""
+    weights = np.asarray([1.0, 9.86e-305])
+    assert draw_probabilities(weights, np.asarray([0, 1])).tolist() == [1.0, 1.0]

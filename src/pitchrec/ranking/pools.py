@@ -118,7 +118,7 @@ def draw_probabilities(
     never[order] = False
     remaining = float(positive[never].sum()) + np.cumsum(drawn[::-1])[::-1]
     probabilities: NDArray[np.float64] = np.where(
-        remaining > 0, drawn / np.maximum(remaining, 1e-300), 0.0
+        remaining > 0, drawn / np.where(remaining > 0, remaining, 1.0), 0.0
     )
     return probabilities
 
