@@ -88,6 +88,29 @@ def test_policies_of_the_wrong_width_are_refused_with_a_clear_error() -> None:
     assert all(len(item.context) == N_BLEND_FEATURES for item in feed.items)
 
 
+class _AnyWidth:
+    """A scorer of any context width (``dimension`` None), as the simulator's truth
+    scorer: the engine must serve it with either options."""
+
+    name = "any-width"
+    learns = False
+    dimension = None
+
+    def score(
+        self, contexts: np.ndarray, arm_ids: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        return np.asarray(contexts, dtype=np.float64).sum(axis=1)
+
+
+@pytest.mark.parametrize("options", [RankingOptions.service(), RankingOptions.legacy()])
+def test_a_scorer_of_any_width_is_served(options: RankingOptions) -> None:
+    snapshot = random_snapshot(1)
+    request = FeedRequest(kind=FeedKind.DISCOVER, user_id=3, seed=0, now=NOW)
+    policies = {pool: _AnyWidth() for pool in (Pool.VMP, Pool.AU, Pool.NU)}
+    feed = recommend(snapshot, request, policies, options=options)  # type: ignore[arg-type]
+    assert feed.items
+
+
 def test_the_learner_skips_contexts_of_another_width_and_keys_its_stats_apart() -> None:
     store = MemoryStore()
     learner = PolicyLearner(store, pool_policy_factory(30.0, (30.0, 60.0)))

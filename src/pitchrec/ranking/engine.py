@@ -133,7 +133,7 @@ def _check_policies(policies: Mapping[Pool, Scorer], options: RankingOptions) ->
     width = N_BLEND_FEATURES if options.learned_blend else N_FEATURES
     for pool in POLICY_POOLS:
         dimension = getattr(policies.get(pool), "dimension", width)
-        if dimension != width:
+        if dimension is not None and dimension != width:  # None: scores any width
             raise ValueError(
                 f"the {pool} policy scores {dimension} columns; these options need {width}"
                 " (build the policies with legacy_pool_policies(scale, options.blend_prior()))"
