@@ -14,6 +14,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+# Golden feeds (tests/golden) are compared to 10 significant digits, but numpy's exp/log
+# and OpenBLAS choose their kernels by CPU (AVX-512 or AVX2): the last bits differ, and
+# through 15 ALS iterations and tempered draws so do whole feeds (goldens written on an
+# AVX-512 machine failed on an AVX2 one, 2026-11-30). Every test process, and the server
+# processes it starts, uses the AVX2 kernels: before numpy loads, hence before pytest.
+os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
+os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+
 import pytest
 
 from mariadb_admin import MARIADB_HOST, MARIADB_PORT, MARIADB_USER, drop_database

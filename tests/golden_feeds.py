@@ -7,6 +7,13 @@ Regenerate (only when a change of behaviour is intended, and say so in the commi
 
 from __future__ import annotations
 
+import os
+
+# The kernels tests/conftest.py pins (AVX2 numpy loops, OpenBLAS Haswell), for the
+# standalone regeneration too: the digests must not depend on the writer's CPU.
+os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
+os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+
 import hashlib
 import json
 from pathlib import Path

@@ -28,3 +28,14 @@ def test_golden_cases_cover_every_kind_and_both_presets(expected: dict[str, obje
     for part in ("legacy/", "service/", "/total/", "/discover/", "/flow/", "/trained/"):
         assert any(part in name for name in names), part
     assert len(names) >= 300
+
+
+def test_the_numeric_kernels_are_pinned() -> None:
+    """tests/conftest.py pins numpy's AVX2 loops and OpenBLAS's Haswell kernels before
+    numpy loads; if something imported numpy first, the goldens would follow the CPU."""
+    from numpy._core._multiarray_umath import __cpu_features__
+    from threadpoolctl import threadpool_info
+
+    assert not __cpu_features__.get("X86_V4", False)
+    openblas = [i for i in threadpool_info() if i.get("internal_api") == "openblas"]
+    assert all(i.get("architecture") == "Haswell" for i in openblas), openblas
