@@ -15,7 +15,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pitchrec.ranking.pools import draw_probabilities
+from pitchrec.ranking.pools import draw_probabilities, weighted_sample
 
 
 def test_light_draws_after_heavy_ones_keep_their_probability() -> None:
@@ -51,3 +51,27 @@ def test_a_certain_last_draw_is_certain_even_for_tiny_weights() -> None:
     was divided by max(remaining, 1e-300): the certain last draw logged 9.9e-5."""
     weights = np.asarray([1.0, 9.86e-305])
     assert draw_probabilities(weights, np.asarray([0, 1])).tolist() == [1.0, 1.0]
+
+
+def test_a_draw_with_weights_near_the_smallest_double_does_not_overflow() -> None:
+    """Scores 240 points apart (an affinity scaled by 8) temper to weights of 1e-310 and
+    less: the draw's exponential key E / w overflowed (a RuntimeWarning, an error in the
+    service's tests) where its logarithm does not."""
+    weights = np.asarray([1.0, 2e-59, 1.2e-300, 1.9e-309, 8.9e-323, 0.0])
+    order = weighted_sample(weights, 6, np.random.default_rng(0))
+    assert sorted(order.tolist()) == list(range(6))
+    assert order[-1] == 5  # a zero weight is drawn last
+
+
+def test_log_keys_draw_what_the_plain_keys_drew() -> None:
+    """The same random numbers give the same order as E / w whenever that did not
+    overflow (the golden feeds depend on it)."""
+    rng_weights = np.random.default_rng(3)
+    for _ in range(50):
+        weights = rng_weights.random(40) ** 4
+        seed = int(rng_weights.integers(1 << 30))
+        plain_keys = np.random.default_rng(seed).exponential(size=40) / weights
+        expected = np.argsort(plain_keys, kind="stable")[:20]
+        assert weighted_sample(weights, 20, np.random.default_rng(seed)).tolist() == (
+            expected.tolist()
+        )

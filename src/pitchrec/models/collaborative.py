@@ -19,7 +19,19 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from pitchrec.models.popularity import DEFAULT_HALF_LIFE_DAYS, choose_half_life, decayed_counts
+from pitchrec.models.affinity_ratio import (
+    DEFAULT_AFFINITY_RATIO,
+    KEPT_DEFAULT,
+    AffinityChoice,
+    choose_affinity_ratio,
+)
+from pitchrec.models.popularity import (
+    DEFAULT_HALF_LIFE_DAYS,
+    ValidationSplit,
+    choose_half_life,
+    decayed_counts,
+    validation_split,
+)
 from pitchrec.sources.tables import InteractionKind, InteractionTable, ItemType
 
 Floats = NDArray[np.float64]
@@ -51,8 +63,9 @@ class CollaborativeIndex:
 
     ``item_factors`` (n, f) float32, rows aligned with the snapshot's resumes (zeros for
     resumes without interactions); ``gram`` (f, f) float64, the item factors' Gram
-    matrix Y^T Y; ``settings`` (4,) float64: regularization, alpha, the ALS weights'
-    half-life and the prior's (chosen on the history; inf: no decay), in days;
+    matrix Y^T Y; ``settings`` (5,) float64: regularization, alpha, the ALS weights'
+    half-life and the prior's (chosen on the history; inf: no decay), in days, and the
+    affinity : prior ratio (chosen on the history, :mod:`.affinity_ratio`);
     ``interactions`` (n,) float64: decayed interaction weight per resume (the popularity
     prior). ``f`` is 0 when there was nothing to learn from.
     """
@@ -79,13 +92,26 @@ class CollaborativeIndex:
         """The popularity prior's half-life in days (inf: no decay)."""
         return float(self.settings[3])
 
+    @property
+    def affinity_ratio(self) -> float:
+        """The affinity : prior ratio the build chose (:mod:`.affinity_ratio`); the
+        service's configured one for snapshots saved before the choice existed."""
+        return float(self.settings[4]) if self.settings.shape[0] > 4 else DEFAULT_AFFINITY_RATIO
+
+    @property
+    def affinity_scale(self) -> float:
+        """The multiplier of the [0, 1] affinity at serve time: chosen / configured ratio."""
+        return self.affinity_ratio / DEFAULT_AFFINITY_RATIO
+
 
 def empty_index(n_resumes: int) -> CollaborativeIndex:
     """A model that knows nothing (f = 0)."""
     return CollaborativeIndex(
         item_factors=np.zeros((n_resumes, 0), dtype=np.float32),
         gram=np.zeros((0, 0)),
-        settings=np.asarray([REGULARIZATION, ALPHA, HALF_LIFE_DAYS, DEFAULT_HALF_LIFE_DAYS]),
+        settings=np.asarray(
+            [REGULARIZATION, ALPHA, HALF_LIFE_DAYS, DEFAULT_HALF_LIFE_DAYS, DEFAULT_AFFINITY_RATIO]
+        ),
         interactions=np.zeros(n_resumes),
     )
 
@@ -138,40 +164,51 @@ def user_item_matrix(
     return users.astype(np.int64), matrix
 
 
+@dataclass(frozen=True)
+class _History:
+    """The catalogue's interactions as arrays (m,): user ids, item columns, unix times,
+    kind weights (undecayed); ``n_items`` catalogue resumes."""
+
+    users: Ints
+    columns: Ints
+    created_at: Floats
+    weights: Floats
+    n_items: int
+
+
+def _catalogue_history(interactions: InteractionTable, resume_ids: Ints) -> _History:
+    known, position = _on_catalogue(interactions, resume_ids)
+    return _History(
+        interactions.user_id[known].astype(np.int64),
+        position[known],
+        interactions.created_at[known].astype(np.float64),
+        kind_weights(interactions)[known],
+        int(resume_ids.shape[0]),
+    )
+
+
 def popularity_prior_counts(
     interactions: InteractionTable, resume_ids: Ints, now: float
 ) -> tuple[Floats, float]:
     """(n,) each resume's interaction weight decayed with the half-life the history
     chooses (:func:`~pitchrec.models.popularity.choose_half_life`), and that half-life."""
-    n = resume_ids.shape[0]
-    if n == 0:
+    if resume_ids.shape[0] == 0:
         return np.zeros(0), DEFAULT_HALF_LIFE_DAYS
-    known, position = _on_catalogue(interactions, resume_ids)
-    columns, created = position[known], interactions.created_at[known].astype(np.float64)
-    weights = kind_weights(interactions)[known]
-    choice = choose_half_life(interactions.user_id[known], columns, created, weights, n)
-    prior = decayed_counts(columns, created, weights, n, now, choice.half_life_days)
+    h = _catalogue_history(interactions, resume_ids)
+    choice = choose_half_life(h.users, h.columns, h.created_at, h.weights, h.n_items)
+    prior = decayed_counts(
+        h.columns, h.created_at, h.weights, h.n_items, now, choice.half_life_days
+    )
     return prior, choice.half_life_days
 
 
-def train_collaborative(
-    interactions: InteractionTable, resume_ids: Ints, now: float, *, seed: int = 0
-) -> CollaborativeIndex:
-    """Fit ALS on the catalogue's interactions and choose the popularity prior's
-    half-life; ``resume_ids`` (n,) sorted, ``now`` the load instant (unix seconds).
-    Deterministic for a seed (one BLAS thread)."""
-    _, matrix = user_item_matrix(interactions, resume_ids, now)
-    if matrix.shape[1] != resume_ids.shape[0]:  # no catalogue at all
-        return empty_index(resume_ids.shape[0])
-    prior, prior_half_life = popularity_prior_counts(interactions, resume_ids, now)
-    settings = np.asarray([REGULARIZATION, ALPHA, HALF_LIFE_DAYS, prior_half_life])
-    if matrix.nnz < MIN_INTERACTIONS:
-        empty = empty_index(resume_ids.shape[0])
-        return CollaborativeIndex(empty.item_factors, empty.gram, settings, prior)
+def fit_als(weights: sp.csr_matrix, seed: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """User (u, f) and item (n, f) factors of implicit ALS on decayed ``weights`` (u, n),
+    confidence 1 + alpha * weight. Deterministic for a seed (one BLAS thread)."""
     from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
-    confidence = matrix.astype(np.float32)
+    confidence = weights.astype(np.float32)
     confidence.data = 1.0 + ALPHA * confidence.data
     with threadpool_limits(1, "blas"):  # implicit's advice; also makes the fit repeatable
         model = AlternatingLeastSquares(
@@ -181,9 +218,70 @@ def train_collaborative(
             random_state=seed,
         )
         model.fit(confidence.tocsr(), show_progress=False)
+    users = np.ascontiguousarray(model.user_factors, dtype=np.float32)
     items = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+    return users, items
+
+
+def choose_ratio(
+    history: _History, split: ValidationSplit, half_life: float, seed: int
+) -> AffinityChoice:
+    """The affinity : prior ratio the history supports (:mod:`.affinity_ratio`): ALS and
+    the prior (``half_life`` days) fitted on the interactions up to ``split.cut``, with
+    the ALS weights' own decay counted from the cut."""
+    early, n = split.early, history.n_items
+    _, user_index = np.unique(history.users, return_inverse=True)
+    age_days = np.maximum(split.cut - history.created_at[early], 0.0) / SECONDS_PER_DAY
+    decayed = history.weights[early] * 0.5 ** (age_days / HALF_LIFE_DAYS)
+    matrix = sp.csr_matrix(
+        (decayed, (user_index[early], history.columns[early])), shape=(split.pairs.n_users, n)
+    )
+    matrix.sum_duplicates()
+    if matrix.nnz < MIN_INTERACTIONS:
+        return KEPT_DEFAULT
+    user_factors, item_factors = fit_als(matrix, seed)
+    counts = decayed_counts(
+        history.columns[early],
+        history.created_at[early],
+        history.weights[early],
+        n,
+        split.cut,
+        half_life,
+    )
+    prior = np.log1p(counts)
+    spread = float(prior.max() - prior.min())
+    prior = (prior - prior.min()) / spread if spread > 1e-12 else np.zeros(n)
+    return choose_affinity_ratio(prior, user_factors, item_factors, split.pairs, seed=seed)
+
+
+def train_collaborative(
+    interactions: InteractionTable, resume_ids: Ints, now: float, *, seed: int = 0
+) -> CollaborativeIndex:
+    """Fit ALS on the catalogue's interactions, choose the popularity prior's half-life
+    and the affinity : prior ratio on a validation cut of the same history;
+    ``resume_ids`` (n,) sorted, ``now`` the load instant (unix seconds). Deterministic
+    for a seed (one BLAS thread)."""
+    if resume_ids.shape[0] == 0:  # no catalogue at all
+        return empty_index(0)
+    _, matrix = user_item_matrix(interactions, resume_ids, now)
+    h = _catalogue_history(interactions, resume_ids)
+    split = validation_split(h.users, h.columns, h.created_at, h.weights, h.n_items)
+    half_life = choose_half_life(
+        h.users, h.columns, h.created_at, h.weights, h.n_items, split
+    ).half_life_days
+    prior = decayed_counts(h.columns, h.created_at, h.weights, h.n_items, now, half_life)
+    if matrix.nnz < MIN_INTERACTIONS:
+        empty = empty_index(resume_ids.shape[0])
+        settings = _settings(half_life, KEPT_DEFAULT)
+        return CollaborativeIndex(empty.item_factors, empty.gram, settings, prior)
+    _, items = fit_als(matrix, seed)
+    choice = KEPT_DEFAULT if split is None else choose_ratio(h, split, half_life, seed)
     gram = items.astype(np.float64).T @ items.astype(np.float64)
-    return CollaborativeIndex(item_factors=items, gram=gram, settings=settings, interactions=prior)
+    return CollaborativeIndex(items, gram, _settings(half_life, choice), prior)
+
+
+def _settings(prior_half_life: float, choice: AffinityChoice) -> Floats:
+    return np.asarray([REGULARIZATION, ALPHA, HALF_LIFE_DAYS, prior_half_life, choice.ratio])
 
 
 def fold_in(index: CollaborativeIndex, rows: Ints, weights: Floats) -> Floats | None:

@@ -146,28 +146,62 @@ def validation_pairs(
     )
 
 
-def choose_half_life(
+@dataclass(frozen=True)
+class ValidationSplit:
+    """The build's temporal validation inside the history: interactions (m,) up to
+    ``cut`` (unix seconds) are ``early``; ``pairs`` holds who touched what on each side."""
+
+    cut: float
+    early: NDArray[np.bool_]
+    pairs: ValidationPairs
+
+    @property
+    def held_out_users(self) -> int:
+        return int(np.unique(self.pairs.after_user).shape[0])
+
+
+def validation_split(
     users: Ints, columns: Ints, created_at: Floats, weights: Floats, n_items: int
+) -> ValidationSplit | None:
+    """The last :data:`VALIDATION_FRACTION` of the positive-weight interactions held out
+    (arrays (m,): users, item columns, unix times, weights); None when fewer than
+    :data:`MIN_VALIDATION_USERS` users are left to validate on."""
+    positive = weights > 0
+    if int(positive.sum()) == 0:
+        return None
+    cut = float(np.quantile(created_at[positive], 1.0 - VALIDATION_FRACTION, method="lower"))
+    early = created_at <= cut
+    pairs = validation_pairs(users, columns, early, ~early & positive, n_items)
+    split = ValidationSplit(cut, early, pairs)
+    if split.held_out_users < MIN_VALIDATION_USERS or not early.any():
+        return None
+    return split
+
+
+def choose_half_life(
+    users: Ints,
+    columns: Ints,
+    created_at: Floats,
+    weights: Floats,
+    n_items: int,
+    split: ValidationSplit | None = None,
 ) -> HalfLifeChoice:
     """The half-life (days) whose decayed popularity best predicts the last
     :data:`VALIDATION_FRACTION` of the interactions from the ones before. Arrays (m,):
     the interactions' users, item columns, unix times and weights (zero-weight rows only
-    count as seen)."""
-    positive = weights > 0
-    if int(positive.sum()) == 0:
+    count as seen); ``split``: :func:`validation_split` of the same arrays, if the caller
+    has it."""
+    if split is None:
+        split = validation_split(users, columns, created_at, weights, n_items)
+    if split is None:
         return HalfLifeChoice(DEFAULT_HALF_LIFE_DAYS, {})
-    cut = float(np.quantile(created_at[positive], 1.0 - VALIDATION_FRACTION, method="lower"))
-    early = created_at <= cut
-    pairs = validation_pairs(users, columns, early, ~early & positive, n_items)
-    held_out_users = np.unique(pairs.after_user).shape[0]
-    if held_out_users < MIN_VALIDATION_USERS or not early.any():
-        return HalfLifeChoice(DEFAULT_HALF_LIFE_DAYS, {})
+    early = split.early
     scores: dict[float, float] = {}
     for half_life in HALF_LIFE_GRID_DAYS:
         counts = decayed_counts(
-            columns[early], created_at[early], weights[early], n_items, cut, half_life
+            columns[early], created_at[early], weights[early], n_items, split.cut, half_life
         )
-        scores[half_life] = list_ndcg(counts, pairs)
+        scores[half_life] = list_ndcg(counts, split.pairs)
     best = max(scores.values())
     # Ties (within a part in a million) go to the longest half-life: the steadier list.
     chosen = max(h for h, score in scores.items() if score >= best - 1e-6)

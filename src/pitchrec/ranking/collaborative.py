@@ -44,11 +44,16 @@ def popularity_prior(snapshot: Snapshot) -> Floats:
 
 
 def collaborative_affinity(snapshot: Snapshot, user: UserContext) -> Floats | None:
-    """(n,) the user's predicted preference for every resume, scaled to [0, 1]; None for
-    a user with nothing to fold in (cold) or a snapshot without factors."""
+    """(n,) the user's predicted preference for every resume, scaled to [0, 1] and then
+    by the snapshot's affinity scale (the ratio its build chose over the configured one,
+    :mod:`pitchrec.models.affinity_ratio`: 0 to 8); None for a user with nothing to fold
+    in (cold) or a snapshot without factors."""
     vector = fold_in(snapshot.collab, user.preference_rows, user.preference_weights)
     scores = affinity(snapshot.collab, vector)
-    return None if scores is None else _unit_range(scores)
+    if scores is None:
+        return None
+    scaled: Floats = snapshot.collab.affinity_scale * _unit_range(scores)
+    return scaled
 
 
 def score_boost(snapshot: Snapshot, user: UserContext, options: RankingOptions) -> Floats:

@@ -76,7 +76,7 @@ def weighted_sample(
     max(weight, 0), in draw order; uniform when every weight is 0 (spec 2.6, VMP).
 
     Uses exponential keys (Efraimidis-Spirakis): sorting by ``-log(u) / w`` ascending is
-    distributed exactly as successive weighted draws.
+    distributed exactly as successive weighted draws (compared as logarithms).
     """
     n = weights.shape[0]
     k = min(k, n)
@@ -87,7 +87,12 @@ def weighted_sample(
         return rng.permutation(n)[:k].astype(np.int64)
     keys = np.full(n, np.inf)
     nonzero = positive > 0
-    keys[nonzero] = rng.exponential(size=int(nonzero.sum())) / positive[nonzero]
+    # log(E / w), the same order as E / w, which overflowed for weights near the smallest
+    # double (tempered scores 240 points apart; tests/unit/test_draw_probabilities.py).
+    with np.errstate(divide="ignore"):  # E = 0 (never seen) gives -inf: drawn first
+        keys[nonzero] = np.log(rng.exponential(size=int(nonzero.sum()))) - np.log(
+            positive[nonzero]
+        )
     order = np.argsort(keys, kind="stable")[:k]
     # Zero-weight items are drawn only after all positive ones, uniformly at random.
     zero_tail = ~nonzero[order]
