@@ -361,6 +361,9 @@ def test_stats_are_the_traffic_served_and_one_payload_per_bucket(tmp_path: Path)
         assert stats["traffic"]["feed_latency_ms"]["count"] == 8
         assert stats["exposure"]["impressions"] > 0
         assert stats["snapshot"]["resumes"] == client.get("/readyz").json()["resumes"]
+        collab = client.app.state.runtime.recommender.snapshot.collab
+        assert stats["snapshot"]["affinity_ratio"] == collab.affinity_ratio
+        assert stats["snapshot"]["prior_half_life_days"] == collab.prior_half_life_days
         assert stats["archiver"]["kind"] == "none"  # no database: nothing is archived
         assert len(stats["learning"]["features"]) == 20
 

@@ -59,6 +59,7 @@ from pitchrec.api.recent import (
 )
 from pitchrec.api.runtime import Runtime
 from pitchrec.domain.feed import FeedKind
+from pitchrec.index.snapshot import Snapshot
 from pitchrec.ranking import features as f
 from pitchrec.tracking.redis_store import RedisStore
 from pitchrec.tracking.resilience import CachedReading
@@ -224,6 +225,17 @@ def _snapshot(runtime: Runtime, now: float) -> dict[str, Any] | None:
         "age_seconds": round(max(now - snapshot.built_at, 0.0), 1),
         "resumes": len(snapshot.resumes),
         "challenges": len(snapshot.challenges),
+        **_chosen_on_history(snapshot),
+    }
+
+
+def _chosen_on_history(snapshot: Snapshot) -> dict[str, float | None]:
+    """What the build chose by validation on the history (:mod:`pitchrec.models`): the
+    prior's half-life in days (None: no decay) and the affinity : prior ratio."""
+    half_life = snapshot.collab.prior_half_life_days
+    return {
+        "prior_half_life_days": None if math.isinf(half_life) else half_life,
+        "affinity_ratio": snapshot.collab.affinity_ratio,
     }
 
 

@@ -159,7 +159,12 @@ class SnapshotManager:
                 snapshot_files.save(built, directory)
                 log.info(
                     "snapshot built",
-                    extra={"seconds": round(time.perf_counter() - started, 3)},
+                    extra={
+                        "seconds": round(time.perf_counter() - started, 3),
+                        # chosen by validation on the history (pitchrec.models)
+                        "prior_half_life_days": built.collab.prior_half_life_days,
+                        "affinity_ratio": built.collab.affinity_ratio,
+                    },
                 )
             return snapshot_files.load(directory)
 
