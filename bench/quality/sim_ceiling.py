@@ -1,0 +1,125 @@
+"""What share of the simulator's oracle could any ranking reach with what it can know?
+
+The simulator (``pitchrec simulate``) scores a feed by its expected likes under the world's
+true engagement q(u, r) (:mod:`pitchrec.lab.world.user_model`). Its oracle knows q; a
+recommender knows the history, the catalogue and what the user liked so far. This bench
+ranks top-24 lists for users drawn as the simulator draws them (probability proportional
+to their activity) and reports the expected likes of each ranking as a share of the
+oracle's, without the engine's pools and slot pattern (the engine costs about 11 % more:
+the ``oracle-engine`` arm):
+
+- ``mean q``: the best ranking that is the same for everyone (the mean of q over users);
+- ``ALS fold-in``: the snapshot's item factors, the user folded in from the history;
+- ``true item factors``: the world's own resume factors, the user's vector fitted by
+  ridge on the history and the likes and skips of pages 1..3 of one session, ranked with
+  the true mean q as the prior: the ceiling of a factor model whose items are perfectly
+  learned. Page k is compared with the oracle's page k (its best items not yet shown).
+
+Cold users (no history) and warm users apart, since half of the simulator's requests
+come from users with no history at all.
+
+    .venv/bin/python bench/quality/sim_ceiling.py --database-url sqlite:///var/w-collab.db \\
+        --truth var/w-collab.truth.npz [--users 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pitchrec.domain.profile import EMPTY_PROFILE
+from pitchrec.lab.world.sim_world import load_world
+from pitchrec.lab.world.user_model import UserModel
+from pitchrec.ranking.collaborative import collaborative_affinity
+from pitchrec.ranking.user_context import user_context
+
+Floats = NDArray[np.float64]
+SIZE, PAGES, RIDGE = 24, 3, 1.0
+SKIP_TARGET = -0.3  # the ridge's target for a skipped resume (a like is 1)
+
+
+def _top(scores: Floats, excluded: list[int]) -> NDArray[np.int64]:
+    masked = scores.copy()
+    masked[excluded] = -np.inf
+    return np.argsort(-masked, kind="stable")[:SIZE]
+
+
+def _record(
+    shares: dict[str, list[float]],
+    name: str,
+    q: Floats,
+    exam: Floats,
+    rows: NDArray[np.int64],
+    excluded: list[int],
+) -> None:
+    """Append the expected likes of ``rows`` as a share of the oracle's list."""
+    oracle = float((exam * q[_top(q, excluded)]).sum())
+    shares.setdefault(name, []).append(float((exam * q[rows]).sum()) / oracle)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--truth", type=Path, required=True)
+    parser.add_argument("--users", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    world = load_world(args.database_url, args.truth)
+    if world.resume_factors is None:
+        raise SystemExit("the truth has no latent factors: a collaborative world is needed")
+    model, rng = UserModel(world), np.random.default_rng(args.seed)
+    exam = model.examination(SIZE)
+    activity = world.user_activity / world.user_activity.sum()
+    states = [
+        model.new_user(int(row), world.now)
+        for row in rng.choice(activity.shape[0], size=args.users, p=activity)
+    ]
+    log_mean_q = np.log(np.mean([s.base_q for s in states], axis=0))
+    factors, coefficient = world.resume_factors, world.coefficients.get("collab", 0.0)
+    value: dict[str, dict[str, list[float]]] = {"cold": {}, "warm": {}}
+    for state in states:
+        q, group = state.base_q, "warm" if state.seen_rows.shape[0] else "cold"
+        shown: list[int] = state.seen_rows.tolist()
+        liked, skipped = list(shown), []
+
+        shares = value[group]
+
+        def record(name: str, rows: NDArray[np.int64], excluded: list[int]) -> None:
+            _record(shares, name, q, exam, rows, excluded)  # noqa: B023 (called in-loop)
+
+        record("mean q", _top(log_mean_q, shown), shown)
+        affinity = collaborative_affinity(
+            world.snapshot, user_context(world.snapshot, state.user_id, EMPTY_PROFILE)
+        )
+        if affinity is not None:
+            record("ALS fold-in", _top(affinity, shown), shown)
+        for page in range(1, PAGES + 1):
+            scores = log_mean_q
+            if liked or skipped:
+                rows = liked + skipped
+                target = np.r_[np.ones(len(liked)), np.full(len(skipped), SKIP_TARGET)]
+                x = factors[rows]
+                vector = np.linalg.solve(x.T @ x + RIDGE * np.eye(x.shape[1]), x.T @ target)
+                scores = log_mean_q + 0.5 * coefficient * (factors @ vector)
+            top = _top(scores, shown)
+            record(f"true item factors, page {page}", top, shown)
+            examined = rng.random(SIZE) < exam
+            like = examined & (rng.random(SIZE) < q[top])
+            liked += top[like].tolist()
+            skipped += top[examined & ~like].tolist()
+            shown += top.tolist()
+    print(f"{args.users} users drawn by activity; share of the oracle's expected likes")
+    for group, rows in value.items():
+        count = len(rows.get("mean q", []))
+        print(f"\n{group} users ({count})")
+        for name, shares in rows.items():
+            shares_array = np.asarray(shares)
+            half = 1.96 * shares_array.std() / np.sqrt(shares_array.shape[0])
+            print(f"  {name:30s} {shares_array.mean() * 100:5.1f} % +- {half * 100:.1f}")
+
+
+if __name__ == "__main__":
+    main()
