@@ -90,9 +90,7 @@ def weighted_sample(
     # log(E / w), the same order as E / w, which overflowed for weights near the smallest
     # double (tempered scores 240 points apart; tests/unit/test_draw_probabilities.py).
     with np.errstate(divide="ignore"):  # E = 0 (never seen) gives -inf: drawn first
-        keys[nonzero] = np.log(rng.exponential(size=int(nonzero.sum()))) - np.log(
-            positive[nonzero]
-        )
+        keys[nonzero] = np.log(rng.exponential(size=int(nonzero.sum()))) - np.log(positive[nonzero])
     order = np.argsort(keys, kind="stable")[:k]
     # Zero-weight items are drawn only after all positive ones, uniformly at random.
     zero_tail = ~nonzero[order]
