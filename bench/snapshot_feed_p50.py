@@ -4,9 +4,11 @@ Loads a snapshot directory (``pitchrec`` saves one with ``serve --snapshot`` or
 ``index.snapshot.save``), serves 20 warm-up and then ``--requests`` total feeds (70 % warm
 users drawn from the snapshot's histories, 30 % anonymous) with ``Recommender.feed`` and
 prints the p50 and p90 in ms. Run the old and the new code alternately, several rounds,
-and compare medians (the machine is shared and noisy).
+and compare medians (the machine is shared and noisy). ``--retrieval-candidates N``
+overrides the service's candidate-retrieval budget (0: exact scoring, every resume
+ranked; the default: the service's, which retrieves beyond that many available resumes).
 
-    .venv/bin/python bench/snapshot_feed_p50.py /tmp/snap20 [--profile]
+    .venv/bin/python bench/snapshot_feed_p50.py /tmp/snap20 [--profile] [--retrieval-candidates 0]
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import argparse  # noqa: E402
 import cProfile  # noqa: E402
 import pstats  # noqa: E402
 import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from pitchrec.domain.feed import FeedKind, FeedRequest  # noqa: E402
 from pitchrec.index.snapshot import load  # noqa: E402
+from pitchrec.ranking.options import RankingOptions  # noqa: E402
 from pitchrec.service import Recommender  # noqa: E402
 
 
@@ -34,9 +38,15 @@ def main() -> None:
     parser.add_argument("snapshot", type=Path)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--profile", action="store_true", help="cProfile 150 more feeds")
+    parser.add_argument(
+        "--retrieval-candidates", type=int, default=None, help="0: exact (default: service's)"
+    )
     args = parser.parse_args()
     snapshot = load(args.snapshot)
-    recommender = Recommender(snapshot)
+    options = RankingOptions.service()
+    if args.retrieval_candidates is not None:
+        options = replace(options, retrieval_candidates=args.retrieval_candidates)
+    recommender = Recommender(snapshot, options=options)
     users = np.asarray(snapshot.users.history_users)
     rng = np.random.default_rng(1)
     requests = [

@@ -30,6 +30,7 @@ from pitchrec.ranking.pool_policies import (
     legacy_pool_policies,
     pool_policy_factory,
 )
+from pitchrec.ranking.retrieval import prepare_retrieval
 from pitchrec.ranking.shadow import ShadowConfig, ShadowJob
 from pitchrec.ranking.shadow_sampler import ShadowSampler
 from pitchrec.ranking.variants import VariantTable, variant_setups
@@ -241,6 +242,7 @@ class ServiceConfig:
                 fresh_share=settings.fresh_share,
                 fresh_max_impressions=settings.fresh_max_impressions,
                 fresh_max_days=settings.fresh_max_days,
+                retrieval_candidates=settings.retrieval_candidates,
             ),
             reward_scale=settings.reward_scale,
             tracking=TrackingConfig(
@@ -310,6 +312,7 @@ class Service:
 
     def serve_snapshot(self, snapshot: Snapshot) -> Recommender:
         """Serve ``snapshot``: the first call builds the recommender, later ones swap."""
+        prepare_retrieval(snapshot, self.config.ranking)  # before it serves a request
         if self.recommender is None:
             self.recommender = Recommender(
                 snapshot,

@@ -39,6 +39,7 @@ from pitchrec.ranking.options import (
     DEFAULT_FRESH_MAX_IMPRESSIONS,
     DEFAULT_FRESH_SHARE,
     DEFAULT_POPULARITY_PRIOR,
+    DEFAULT_RETRIEVAL_CANDIDATES,
     DEFAULT_TEMPERATURE,
     RankingOptions,
 )
@@ -179,6 +180,11 @@ class Settings(BaseSettings):
     fresh_max_impressions: int = Field(default=DEFAULT_FRESH_MAX_IMPRESSIONS, ge=0)
     #: ... or while younger than this many days. Both 0: nothing is fresh.
     fresh_max_days: float = Field(default=DEFAULT_FRESH_MAX_DAYS, ge=0.0)
+    #: Candidate retrieval: a total or discover feed whose available resumes outnumber
+    #: this ranks at most this many of them, retrieved per request (the top by affinity,
+    #: prior and blend, new, fresh, skill-sharing and followed creators' resumes, a
+    #: uniform sample); 0: every resume is ranked (exact scoring, the legacy).
+    retrieval_candidates: int = Field(default=DEFAULT_RETRIEVAL_CANDIDATES, ge=0)
     #: Reward of each event type in [0, 1] (views use their watch fraction).
     rewards: dict[str, float] = Field(
         default_factory=lambda: {"like": 1.0, "save": 1.0, "share": 1.0, "match": 1.0, "skip": 0.0}

@@ -199,6 +199,7 @@ def test_learning_settings_reach_the_engine(tmp_path: Path) -> None:
         fresh_share=0.0,
         fresh_max_impressions=0,
         fresh_max_days=0.0,
+        retrieval_candidates=0,
     )
     with served(tmp_path / "legacy", legacy) as test_client:
         runtime = test_client.app.state.runtime  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,13 @@ ENGINES: dict[str, tuple[RankingOptions, dict[Pool, Any], bool]] = {
     "served": (SERVICE, _rebuilt(30.0, SERVICE), True),
     "boosted": (BOOSTED, _rebuilt(30.0, BOOSTED), True),
     "custom": (RankingOptions.legacy(), {pool: SkillScorer() for pool in Pool}, True),
+    # Candidate retrieval forced on (worlds of up to 400 resumes, universes of 60 rows).
+    "retrieved": (replace(SERVICE, retrieval_candidates=60), _trained(30.0, SERVICE), False),
+    "retrieved-boosted": (
+        replace(BOOSTED, retrieval_candidates=60),
+        _rebuilt(30.0, BOOSTED),
+        True,
+    ),
 }
 PROPERTY_ENGINES = sorted(ENGINES)
 #: The affinity dominates every score (for the "people who liked" sentence).

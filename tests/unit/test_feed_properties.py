@@ -3,6 +3,8 @@ small worlds (hypothesis)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -56,8 +58,16 @@ def _trained_policies() -> dict[Pool, Policy]:
 
 
 TRAINED = _trained_policies()
-#: Every invariant holds for the legacy engine and for the service's defaults.
-ENGINES = pytest.mark.parametrize("engine", ["legacy", "service"])
+#: The service's options with candidate retrieval forced on these small worlds (at most
+#: 400 resumes): VMP, NU and AU rank a universe of at most 60 rows.
+RETRIEVAL = replace(RankingOptions.service(), retrieval_candidates=60)
+TRAINED_BLEND = legacy_pool_policies(DEFAULT_REWARD_SCALE, RETRIEVAL.blend_prior())
+for _policy in TRAINED_BLEND.values():
+    _x = np.random.default_rng(1).random((40, 20))
+    _policy.update(_x, np.arange(40), (_x[:, 5] > 0.5).astype(np.float64))
+#: Every invariant holds for the legacy engine, for the service's defaults and with
+#: candidate retrieval.
+ENGINES = pytest.mark.parametrize("engine", ["legacy", "service", "retrieval"])
 
 
 def _feed(
@@ -74,6 +84,8 @@ def _feed(
         )
     ids = np.asarray(snapshot.resumes.id)[::7]
     profile = TasteProfile(ids, np.linspace(2.0, 1.0, ids.shape[0]))
+    if engine == "retrieval":
+        return recommend(snapshot, request, TRAINED_BLEND, options=RETRIEVAL, profile=profile)
     options = RankingOptions(temperature=DEFAULT_TEMPERATURE, declared_skills=True)
     return recommend(snapshot, request, TRAINED, options=options, profile=profile)
 
@@ -176,14 +188,15 @@ def test_skill_novelty(
         shown |= skills
 
 
+@pytest.mark.parametrize("engine", ["legacy", "retrieval"])
 @PROPERTY_SETTINGS
 @given(world=worlds, user=users)
 def test_total_pattern_puts_challenges_every_sixth_when_plenty(
-    world: tuple[int, Snapshot], user: int | None
+    world: tuple[int, Snapshot], user: int | None, engine: str
 ) -> None:
     seed, _ = world
     snapshot = random_snapshot(seed, n_resumes=600, n_challenges=30, n_creators=400)
-    feed = _feed(snapshot, FeedKind.TOTAL, user, frozenset())
+    feed = _feed(snapshot, FeedKind.TOTAL, user, frozenset(), engine)
     assert len(feed.items) == DEFAULT_FEED_SIZE
     positions = [item.position for item in feed.items if item.kind is ItemKind.CHALLENGE]
     assert positions == [6, 12, 18, 24]

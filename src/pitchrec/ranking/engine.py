@@ -3,6 +3,8 @@
 Pure functions over an immutable snapshot, the pool policies and a per-request
 ``np.random.Generator`` seeded from (request seed, user): the same request with the same
 seed gives the same feed; a request without a seed draws a fresh one and reports it.
+With ``RankingOptions.retrieval_candidates``, VMP, NU and AU of a large catalogue rank a
+universe of rows retrieved per request (:mod:`.retrieval`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pitchrec.domain.feed import (
 )
 from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
 from pitchrec.index.scores import SECONDS_PER_DAY
-from pitchrec.index.snapshot import Snapshot
+from pitchrec.index.snapshot import ResumeIndex, Snapshot
 from pitchrec.ranking.assemble import (
     DISCOVER_PATTERN,
     TOTAL_PATTERN,
@@ -37,7 +39,13 @@ from pitchrec.ranking.assemble import (
     fresh_candidates,
 )
 from pitchrec.ranking.collaborative import blend_columns, score_boost
-from pitchrec.ranking.features import N_BLEND_FEATURES, N_FEATURES, Scorer, catalogue_features
+from pitchrec.ranking.features import (
+    N_BLEND_FEATURES,
+    N_FEATURES,
+    CatalogueFeatures,
+    Scorer,
+    catalogue_features,
+)
 from pitchrec.ranking.feed_metrics import PoolCoverage, feed_metrics
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.pools import (
@@ -49,6 +57,7 @@ from pitchrec.ranking.pools import (
     top_k,
     vmp_pool,
 )
+from pitchrec.ranking.retrieval import Universe, catalogue_fresh, retrieve
 from pitchrec.ranking.user_context import UserContext, user_context
 
 #: The pools a policy scores (spec 2.5); FW and EXPLORE have no policy term.
@@ -151,33 +160,37 @@ def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: Ranking
     resumes, challenges = snapshot.resumes, snapshot.challenges
     excluded = _exclusions(request)
     available = _mask_out(np.asarray(resumes.id), user.seen_resumes, excluded)
-    if options.learned_blend:
-        catalogue = catalogue_features(resumes, user, now, blend_columns(snapshot, user))
-    else:
-        catalogue = catalogue_features(resumes, user, now)
-        if options.collaborative > 0.0 or options.popularity_prior > 0.0:
-            catalogue = replace(catalogue, boost=score_boost(snapshot, user, options))
+    # With retrieval VMP, NU and AU rank a universe (``ranked``: its local rows), mapped
+    # back to catalogue rows once built; None: the whole catalogue (:mod:`.retrieval`).
+    universe = retrieve(snapshot, user, available, now, options, policies, rng)
+    ranked = resumes if universe is None else universe.resumes
+    candidates = available if universe is None else universe.available
+    catalogue = _features(scope, ranked, universe, options)
     pools: dict[Pool, PoolCandidates] = {}
-    pools[Pool.VMP] = vmp_pool(available, catalogue, resumes, policies[Pool.VMP], rng, options)
-    pools[Pool.NU] = nu_pool(available, catalogue, resumes, policies[Pool.NU], rng, options)
-    remaining = available.copy()
+    pools[Pool.VMP] = vmp_pool(candidates, catalogue, ranked, policies[Pool.VMP], rng, options)
+    pools[Pool.NU] = nu_pool(candidates, catalogue, ranked, policies[Pool.NU], rng, options)
+    remaining = candidates.copy()
     remaining[pools[Pool.VMP].rows] = False
     remaining[pools[Pool.NU].rows] = False
-    au_candidates = available if options.au_shares_candidates else remaining
-    pools[Pool.AU] = au_pool(au_candidates, catalogue, resumes, policies[Pool.AU], rng)
+    au_candidates = candidates if options.au_shares_candidates else remaining
+    pools[Pool.AU] = au_pool(au_candidates, catalogue, ranked, policies[Pool.AU], rng)
     if request.kind is FeedKind.TOTAL:
         flows = _challenge_available(snapshot, user.seen_challenges, excluded)
         pools[Pool.FW] = fw_pool(flows, challenges, now, rng)
     remaining[pools[Pool.AU].rows] = False
-    pools[Pool.EXPLORE] = explore_pool(remaining, rng)
-    fresh = None
-    if options.tracks_fresh:
-        fresh = options.fresh(np.asarray(resumes.exhibited_count), catalogue.age.days)
+    if universe is None:
+        pools[Pool.EXPLORE] = explore_pool(remaining, rng)
+    else:  # from the whole catalogue, as without retrieval
+        pools[Pool.EXPLORE] = universe.explore(available, pools, rng)
+    fresh = _fresh(scope, catalogue, universe, options)
     guarantee: FreshGuarantee | None = None
     if fresh is not None and options.guarantees_fresh:  # last: the other pools stay as without
+        fresh_in = fresh if universe is None else fresh[universe.rows]
         pools[Pool.NU], guarantee = fresh_candidates(
-            pools[Pool.NU], fresh, available, catalogue, resumes, policies[Pool.NU], rng, options
+            pools[Pool.NU], fresh_in, candidates, catalogue, ranked, policies[Pool.NU], rng, options
         )
+    if universe is not None:  # catalogue rows from here on
+        pools, guarantee = universe.to_catalogue(pools, guarantee, fresh)
 
     pattern = TOTAL_PATTERN if request.kind is FeedKind.TOTAL else DISCOVER_PATTERN
     assembler = FeedAssembler(resumes, challenges, pools, request.size, fresh=guarantee)
@@ -216,6 +229,33 @@ def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: Ranking
         explainer = Explainer(snapshot, user, now, options, policies)
         explanations = explainer.mixed(items, pools, placements)
     return Feed(request, items, metrics, scope.seed, explanations)
+
+
+def _features(
+    scope: _Scope, ranked: ResumeIndex, universe: Universe | None, options: RankingOptions
+) -> CatalogueFeatures:
+    """The request's features of the ``ranked`` rows: the catalogue, or the universe (its
+    blend columns or boost gathered from the whole catalogue's)."""
+    snapshot, user, now = scope.snapshot, scope.user, scope.now
+    if options.learned_blend:
+        blend = blend_columns(snapshot, user) if universe is None else universe.blend
+        return catalogue_features(ranked, user, now, blend)
+    catalogue = catalogue_features(ranked, user, now)
+    if options.collaborative > 0.0 or options.popularity_prior > 0.0:
+        boost = score_boost(snapshot, user, options) if universe is None else universe.boost
+        catalogue = replace(catalogue, boost=boost)
+    return catalogue
+
+
+def _fresh(
+    scope: _Scope, catalogue: CatalogueFeatures, universe: Universe | None, options: RankingOptions
+) -> NDArray[np.bool_] | None:
+    """(n,) the catalogue's fresh resumes; None when nothing can be fresh."""
+    if not options.tracks_fresh:
+        return None
+    if universe is not None:  # the features cover the universe only
+        return catalogue_fresh(scope.snapshot, options, scope.now)
+    return options.fresh(np.asarray(scope.snapshot.resumes.exhibited_count), catalogue.age.days)
 
 
 def _items(
