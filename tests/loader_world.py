@@ -402,7 +402,8 @@ def assert_challenges(data: SourceData) -> None:
 def assert_interactions(data: SourceData) -> None:
     table = data.interactions
     res, cha = int(ItemType.RESUME), int(ItemType.CHALLENGE)
-    rat, sav, mat, vie = (int(k) for k in InteractionKind)
+    K = InteractionKind
+    rat, sav, mat, vie = int(K.RATING), int(K.SAVE), int(K.MATCH), int(K.VIEW)
     expected = [
         # user, item, item type, kind, rating, created
         (5, 101, res, rat, 5.0, ago(90)),
@@ -500,3 +501,78 @@ def assert_profiles(table: ProfileTable) -> None:
     assert table.name == ("Ana", "Bruno", "", "Eva")
     assert table.city == ("Bogotá", "BOGOTA", "Other-México", "Unknown")
     assert table.skills == (("Go",), (), (), ())
+
+
+# --------------------------------------------------------------------------- v1 feedback
+
+
+def _archive(engine: Engine, rows: list[Any]) -> None:
+    """Insert ``ArchiveRow`` values exactly as the archivers do (stream fields decoded)."""
+    from pitchrec.archive.archiver import decode_entry, idempotent_insert
+
+    with engine.begin() as connection:
+        connection.execute(idempotent_insert(engine), [decode_entry(r.fields()) for r in rows])
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat(timespec="seconds")
+
+
+def add_v1_feedback(engine: Engine) -> None:
+    """Feedback posted to ``POST /v1/events`` and feeds the service served, archived to
+    ``activity_log`` as the tracker writes them (legacy/events.py)."""
+    from pitchrec.domain.events import FeedbackEvent
+    from pitchrec.legacy.events import feedback_row, impression_row
+
+    def served(user: int, item: int, at: datetime, *, as_view: bool) -> Any:
+        event = {"feed_type": "total", "video_id": item, "user_id": user, "timestamp": _iso(at)}
+        return impression_row(
+            event, f"imp-{user}-{item}", "{}", is_challenge=False, impressions_as_views=as_view
+        )
+
+    def posted(key: str, kind: str, user: int, item: int, at: datetime) -> Any:
+        event = FeedbackEvent(key, kind, user, item, "resume", timestamp=_iso(at))
+        return feedback_row(event, f"v1-{key}")
+
+    _archive(
+        engine,
+        [
+            served(5, 112, ago(2), as_view=True),  # a served item, archived as a view
+            posted("a", "like", 5, 112, ago(1)),  # liked what was served: read
+            posted("b", "like", 5, 112, ago(0.5)),  # liked again: one row, the newest
+            posted("c", "like", 7, 112, ago(1)),  # never served to user 7: not read
+            served(5, 101, ago(3), as_view=True),
+            posted("d", "save", 5, 101, ago(2)),  # the likes table has this save: once
+            posted("e", "view", 6, 105, ago(1)),  # a v1 view of an item never served
+            posted("f", "skip", 6, 112, ago(1)),  # served ("Video VIEWED"), but a skip
+            served(7, 105, ago(1), as_view=False),  # served, archived as an impression
+            posted("g", "match", 7, 105, ago(0.5)),  # read
+        ],
+    )
+
+
+def assert_v1_feedback(data: SourceData) -> None:
+    """What :func:`add_v1_feedback` adds to :func:`assert_interactions`'s history."""
+    table = data.interactions
+    res, feedback = int(ItemType.RESUME), int(InteractionKind.FEEDBACK)
+    view = int(InteractionKind.VIEW)
+    got = set(
+        zip(
+            table.user_id.tolist(),
+            table.item_id.tolist(),
+            table.item_type.tolist(),
+            table.kind.tolist(),
+            table.rating.tolist(),
+            table.created_at.tolist(),
+            strict=True,
+        )
+    )
+    added = {
+        (5, 112, res, view, 2.0, epoch(ago(2))),
+        (5, 101, res, view, 2.0, epoch(ago(3))),
+        (5, 112, res, feedback, 3.0, epoch(ago(0.5))),
+        (7, 105, res, feedback, 3.0, epoch(ago(0.5))),
+    }
+    assert added <= got
+    assert len(table) == 10 + len(added)  # assert_interactions' ten rows, and these
+    assert data.report.skipped["history_feedback.repeated"] == 2  # "a" and "d"

@@ -69,6 +69,7 @@ def _check_counts(data: SourceData, summary: WorldSummary, *, blacklisted: bool)
         InteractionKind.SAVE: summary.saves_in_window,
         InteractionKind.MATCH: summary.matches_in_window,
         InteractionKind.VIEW: summary.views_in_window,
+        InteractionKind.FEEDBACK: 0,  # the generator posts no v1 events
     }
     assert int((~resume_rows).sum()) == summary.challenge_interactions_in_window
     assert len(data.connections) == summary.connections_in_window
@@ -108,3 +109,8 @@ def test_scale_one_world_loads_and_reads_back_its_counts(
         assert elapsed <= LOAD_GUARD_SECONDS, f"load_sources took {elapsed:.2f} s at scale 1"
     finally:
         engine.dispose()
+
+
+def test_v1_feedback_loads_exactly_as_on_sqlite(engine: Engine) -> None:
+    world.add_v1_feedback(engine)
+    world.assert_v1_feedback(load_sources(engine, now=world.NOW, blacklist=world.BLACKLIST))

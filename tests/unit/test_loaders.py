@@ -91,6 +91,7 @@ def test_reporter_gets_one_stage_per_query(engine: Engine) -> None:
         "load history_saves",
         "load history_matches",
         "load history_views",
+        "load history_feedback",
         "load connections",
         "load declared_skills",
     ]
@@ -224,3 +225,13 @@ def test_a_load_as_of_a_past_time_reads_nothing_that_happened_later(engine: Engi
     assert 9901 in after.resumes.id.tolist()  # the planted rows are readable later on
     planted = after.interactions.created_at == world.epoch(later)
     assert planted.sum() == 2 and set(after.interactions.user_id[planted].tolist()) == {3}
+
+
+def test_v1_feedback_on_served_items_is_history(engine: Engine) -> None:
+    """Likes, saves, matches and shares posted to /v1/events are taste the collaborative
+    model and the user's history learn from (they used to be archived and never read);
+    only on items the service served to that user (a client cannot plant likes), and
+    never twice for the same user and item."""
+    world.add_v1_feedback(engine)
+    data = load_sources(engine, now=world.NOW, blacklist=world.BLACKLIST)
+    world.assert_v1_feedback(data)

@@ -48,6 +48,7 @@ KIND_WEIGHTS = {
     InteractionKind.SAVE: 0.8,
     InteractionKind.MATCH: 1.0,
     InteractionKind.VIEW: 0.3,
+    InteractionKind.FEEDBACK: 0.8,  # a v1 like, save, match or share: as a save
 }
 
 

@@ -34,7 +34,12 @@ import orjson
 
 from pitchrec.domain.activity import ArchiveRow
 from pitchrec.domain.events import FeedbackEvent
-from pitchrec.sources.schema import CHALLENGE_MODEL_TYPE, RESUME_MODEL_TYPE, USER_MODEL_TYPE
+from pitchrec.sources.schema import (
+    CHALLENGE_MODEL_TYPE,
+    RESUME_MODEL_TYPE,
+    USER_MODEL_TYPE,
+    V1_EVENTS_URL,
+)
 
 LOG_NAME = "app"
 EVENT_ID_LENGTH = 64  # activity_log.event_id column width
@@ -197,6 +202,6 @@ def feedback_row(
         causer_id=event.user_id,
         causer_type=USER_MODEL_TYPE,
         properties=dumps(event.as_json() if not tags else {**event.as_json(), **tags}),
-        url="/v1/events",
+        url=V1_EVENTS_URL,
         created_at=str(timestamp),
     )

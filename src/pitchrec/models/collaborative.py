@@ -45,6 +45,7 @@ KIND_WEIGHTS = {
     InteractionKind.SAVE: 1.0,
     InteractionKind.MATCH: 1.0,
     InteractionKind.VIEW: 1.0 / 3.0,
+    InteractionKind.FEEDBACK: 1.0,  # a v1 like, save, match or share
 }
 #: Days for an interaction's weight to halve: the legacy's horizon of "new" (spec 2.3).
 HALF_LIFE_DAYS = 45.0

@@ -48,6 +48,17 @@ CHALLENGE_MODEL_TYPE = "App\\Interacpedia\\Challenges\\Challenge"
 #: ``activity_log.causer_type`` written by the legacy flush (spec 4.4).
 USER_MODEL_TYPE = "App\\User"
 
+#: ``activity_log.url`` of the rows archived from ``POST /v1/events`` (legacy/events.py):
+#: what a client sent, as opposed to what the service served or the apps logged.
+V1_EVENTS_URL = "/v1/events"
+#: ``activity_log.description`` of the v1 feedback that is taste (a like, save, match or
+#: share of a resume or challenge; ``feedback_row`` writes ``#<item type> #<type>``).
+V1_TASTE_DESCRIPTIONS = tuple(
+    f"#{item} #{kind}"
+    for item in ("resume", "challenge")
+    for kind in ("like", "save", "match", "share")
+)
+
 #: ``activity_log.event_id``. Binary collation on MySQL/MariaDB: under the table's
 #: ``utf8mb4_unicode_ci`` the UNIQUE index would take "AbC" and "abc" (or "é" and "e") for the
 #: same id, and the archiver's INSERT IGNORE would drop the second event as a duplicate.

@@ -29,6 +29,9 @@ class InteractionKind(IntEnum):
     SAVE = 1  # likes type='save'; legacy rating 3.0
     MATCH = 2  # matches status='accepted'; legacy rating 4.0
     VIEW = 3  # activity_log '#video #view' rows; legacy rating 2.0
+    #: activity_log rows of POST /v1/events likes, saves, matches and shares on items the
+    #: service served to that user (not in the legacy service); rated 3.0 as a save.
+    FEEDBACK = 4
 
 
 class ItemType(IntEnum):
