@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from pitchrec.sources._loading import (
@@ -49,6 +49,7 @@ from pitchrec.sources.tables import (
     LoadReport,
     ProfileTable,
 )
+from pitchrec.sources.v1_feedback import repeated_feedback, served_or_logged
 
 # Windows of spec 1.7.
 HISTORY_WINDOW: Final = timedelta(days=90)  # ratings, saves, accepted matches
@@ -64,9 +65,6 @@ MATCH_RATING: Final = 4.0
 VIEW_RATING: Final = 2.0
 #: A v1 like/save/match/share counts as a save (:class:`InteractionKind.FEEDBACK`).
 FEEDBACK_RATING: Final = SAVE_RATING
-#: Kinds that already say the user chose the item: a v1 feedback row on the same item
-#: adds nothing (an app that writes its own ``likes`` row and posts the v1 event too).
-_EXPLICIT_KINDS: Final = (InteractionKind.RATING, InteractionKind.SAVE, InteractionKind.MATCH)
 
 
 # --------------------------------------------------------------------------- history
@@ -95,50 +93,6 @@ def _history_query(
         created_at >= since,
         created_at <= now,
     )
-
-
-def _served_or_logged(now: datetime) -> ColumnElement[bool]:
-    """An ``activity_log`` row that is not from ``POST /v1/events``, or is one about an item
-    the service served to (or the apps logged for) the same user by ``now``: what a client
-    sends about items it was never shown cannot plant history (brief: nothing a client
-    sends can poison learning)."""
-    al = activity_log.c
-    shown = activity_log.alias("shown").c
-    served = exists().where(
-        shown.causer_id == al.causer_id,
-        shown.subject_id == al.subject_id,
-        shown.subject_type == al.subject_type,
-        or_(shown.url.is_(None), shown.url != V1_EVENTS_URL),
-        shown.created_at <= now,
-    )
-    return or_(al.url.is_(None), al.url != V1_EVENTS_URL, served)
-
-
-def _repeated_feedback(
-    user_id: Int64s,
-    item_id: Int64s,
-    item_type: NDArray[np.uint8],
-    kind: NDArray[np.uint8],
-    created: Floats,
-) -> NDArray[np.bool_]:
-    """(m,) the FEEDBACK rows to drop: one whose user and item also have an explicit row
-    (rating, save, match), and all but the newest of a user's v1 feedback on one item."""
-    order = np.lexsort((created, kind == InteractionKind.FEEDBACK, item_type, item_id, user_id))
-    u, i, t, k = user_id[order], item_id[order], item_type[order], kind[order]
-    is_feedback = k == InteractionKind.FEEDBACK
-    key_changes = np.ones(order.shape[0], dtype=bool)
-    key_changes[1:] = (u[1:] != u[:-1]) | (i[1:] != i[:-1]) | (t[1:] != t[:-1])
-    group = np.cumsum(key_changes) - 1
-    explicit = np.isin(k, [int(x) for x in _EXPLICIT_KINDS])
-    group_has_explicit = np.zeros(int(group[-1]) + 1 if group.size else 0, dtype=bool)
-    np.logical_or.at(group_has_explicit, group[explicit], True)
-    # Within a key FEEDBACK rows sort last and by time: the newest is the key's last row.
-    last_of_key = np.ones(order.shape[0], dtype=bool)
-    last_of_key[:-1] = key_changes[1:]
-    drop_sorted = is_feedback & (group_has_explicit[group] | ~last_of_key)
-    drop = np.zeros(order.shape[0], dtype=bool)
-    drop[order] = drop_sorted
-    return drop
 
 
 def read_interactions(reader: Reader, now: datetime, report: LoadReport) -> InteractionTable:
@@ -188,7 +142,7 @@ def read_interactions(reader: Reader, now: datetime, report: LoadReport) -> Inte
                 al.created_at,
                 (now - VIEW_HISTORY_WINDOW, now),
                 al.description.like(VIEW_LOG_PATTERN),
-                _served_or_logged(now),
+                served_or_logged(now),
             ),
         ),
         (
@@ -202,7 +156,7 @@ def read_interactions(reader: Reader, now: datetime, report: LoadReport) -> Inte
                 window,
                 al.description.in_(V1_TASTE_DESCRIPTIONS),
                 al.url == V1_EVENTS_URL,
-                _served_or_logged(now),
+                served_or_logged(now),
             ),
         ),
     ]
@@ -237,7 +191,7 @@ def read_interactions(reader: Reader, now: datetime, report: LoadReport) -> Inte
         np.concatenate([p[i] for p in parts]) for i in range(5)
     )
     kind_all = np.concatenate(kinds)
-    repeated = _repeated_feedback(user_id, item_id, item_type, kind_all, created)
+    repeated = repeated_feedback(user_id, item_id, item_type, kind_all, created)
     report.skip("history_feedback.repeated", int(repeated.sum()))
     user_id, item_id, item_type, rating, created = (
         a[~repeated] for a in (user_id, item_id, item_type, rating, created)
