@@ -280,7 +280,9 @@ def seed(
         str,
         typer.Option(
             help="skills: taste follows skills (the first world); collaborative: latent "
-            "tastes skills do not reveal, long-tailed popularity, a time axis."
+            "tastes skills do not reveal, long-tailed popularity, a time axis; popular: the "
+            "collaborative model with a dominant popularity and weak taste (likes "
+            "concentrate on few resumes, a most-popular list is hard to beat)."
         ),
     ] = "skills",
 ) -> None:

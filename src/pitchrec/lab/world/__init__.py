@@ -14,7 +14,8 @@ Modules: :mod:`.vocabulary` (fixed word lists), :mod:`.text` (names, JSON, descr
 :mod:`.people` (users, profiles, tastes, social graph), :mod:`.catalogue` (resumes and
 challenges), :mod:`.rules` (the catalogue filters, evaluated on the generated rows),
 :mod:`.affinity` (the hidden behaviour model), :mod:`.activity` (interaction and aggregate
-tables), :mod:`.world` (assembly), :mod:`.writer` (bulk insert) and
+tables), :mod:`.collaborative` and :mod:`.popular` (the latent-factor behaviour models),
+:mod:`.generate` (assembly), :mod:`.writer` (bulk insert) and
 :mod:`.truth`, whose docstring documents every key of the ground-truth ``.npz`` file.
 """
 
@@ -121,9 +122,11 @@ def generate_world(
     already holds rows, and ``ValueError`` for a non-positive scale or an unknown ``kind``.
 
     ``kind`` picks the behaviour model: ``"skills"`` (the default; preferences follow the
-    users' skill taste, byte-identical to the original generator) or ``"collaborative"``
+    users' skill taste, byte-identical to the original generator), ``"collaborative"``
     (latent taste factors dominate, long-tailed popularity, interactions spread along a
-    time axis; four times the behaviour events; see :mod:`.collaborative`).
+    time axis; four times the behaviour events; see :mod:`.collaborative`) or
+    ``"popular"`` (the collaborative model with a dominant, heavier-tailed popularity and
+    weak personal taste, so likes concentrate on few resumes; see :mod:`.popular`).
     """
     Volumes.at(scale)  # validates the scale before touching the database
     if kind not in WORLD_KINDS:

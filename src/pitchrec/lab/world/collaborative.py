@@ -23,10 +23,16 @@ variance ``K ** -0.5`` so ``<factor_u, factor_r>`` has unit variance. ``populari
 correlated with the latent quality (see :func:`build_latent`); ``exp(POP_SIGMA *
 popularity_r)`` also weighs the resumes of the ``views`` and ``resumes_exhibited``
 aggregates and the anonymous rows.
+
+The coefficients and ``POP_SIGMA`` are one :class:`LatentModel`, carried by the
+:class:`Latent` state: :data:`COLLABORATIVE` here, the popularity-dominated
+:data:`pitchrec.lab.world.popular.POPULAR` (``kind="popular"``) the other; everything
+else (factors, time axis, exposure, event kinds) is shared.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,24 +94,45 @@ MAX_COLUMNS = 1024
 
 
 @dataclass(frozen=True)
+class LatentModel:
+    """What tells one latent-factor world kind from another: its name (the truth's
+    ``world_kind``), its utility ``coefficients`` (the keys of :data:`COEFFICIENTS`, in
+    that order; written to the ground truth) and ``pop_sigma``, the log-popularity spread
+    of its aggregate tables."""
+
+    kind: str
+    coefficients: Mapping[str, float]
+    pop_sigma: float
+
+
+#: The collaborative world: latent taste dominates, popularity is moderate.
+COLLABORATIVE = LatentModel("collaborative", COEFFICIENTS, POP_SIGMA)
+
+
+@dataclass(frozen=True)
 class Latent:
-    """The collaborative world's hidden state; ages are seconds before ``now``."""
+    """A latent-factor world's hidden state (collaborative or popular); ages are seconds
+    before ``now``."""
 
     user_factors: Floats  # (U, K)
     resume_factors: Floats  # (R, K)
-    popularity: Floats  # (R,) standard normal, enters U with COEFFICIENTS["popularity"]
+    popularity: Floats  # (R,) standard normal, enters U with coefficient "popularity"
     period_start: Ints  # (U,) age at which the user's activity begins (the oldest)
     period_end: Ints  # (U,) age at which it ends (MINUTE: still active)
+    model: LatentModel = COLLABORATIVE  # the coefficients every pick uses
 
     @property
     def weights(self) -> Floats:
         """Relative popularity of every resume for the aggregate tables."""
-        out: Floats = np.exp(POP_SIGMA * self.popularity)
+        out: Floats = np.exp(self.model.pop_sigma * self.popularity)
         return out
 
 
-def build_latent(seed: int, users: Users, resumes: Resumes) -> Latent:
-    """Factors, popularity and activity periods, from their own random stream."""
+def build_latent(
+    seed: int, users: Users, resumes: Resumes, model: LatentModel = COLLABORATIVE
+) -> Latent:
+    """Factors, popularity and activity periods, from their own random stream (the same
+    draws whatever ``model``, which only sets how they are weighed)."""
     rng = stream(seed, "collaborative")
     scale = K_FACTORS**-0.25  # component std: <p, q> then has unit variance
     user_factors = rng.normal(0.0, scale, (users.n, K_FACTORS))
@@ -115,7 +142,7 @@ def build_latent(seed: int, users: Users, resumes: Resumes) -> Latent:
     rho = POP_QUALITY_CORRELATION
     popularity = rho * z + np.sqrt(1.0 - rho**2) * rng.standard_normal(resumes.n)
     start, end = _periods(rng, users.age)
-    return Latent(user_factors, resume_factors, popularity, start, end)
+    return Latent(user_factors, resume_factors, popularity, start, end, model)
 
 
 def _periods(rng: np.random.Generator, user_age: Ints) -> tuple[Ints, Ints]:
@@ -194,7 +221,7 @@ def _kernel(users: Users, resumes: Resumes, ties: Connections, latent: Latent) -
     matrix[pad, cols] = 1.0 / np.sqrt(index.n_skills[visible])[:, None]
     col_of = np.full(resumes.n, -1, dtype=np.int64)
     col_of[visible] = np.arange(len(visible))
-    c = COEFFICIENTS
+    c = latent.model.coefficients
     static = (
         c["quality"] * resumes.quality[visible]
         + c["recency"] * index.age_factor[visible]
@@ -212,7 +239,7 @@ def _ranges(starts: Ints, counts: Ints) -> tuple[Ints, Ints]:
 
 def batch_utilities(kernel: _Kernel, us: Ints, cols: Ints) -> Floats:
     """U(u, r) (b, c) of the batch users ``us`` over the visible resume columns ``cols``."""
-    users, index, c = kernel.users, kernel.index, COEFFICIENTS
+    users, index, c = kernel.users, kernel.index, kernel.latent.model.coefficients
     b, visible = len(us), index.visible[cols]
     taste = np.zeros((b, N_SKILLS))
     rows, pos = _ranges(users.taste_indptr[us], np.diff(users.taste_indptr)[us])

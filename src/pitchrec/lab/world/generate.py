@@ -16,6 +16,7 @@ from pitchrec.lab.world.affinity import COEFFICIENTS
 from pitchrec.lab.world.catalogue import build_challenges, build_resumes
 from pitchrec.lab.world.common import DAY, Columns, Floats, Volumes, ages_to_datetimes
 from pitchrec.lab.world.people import build_connections, build_profiles, build_users
+from pitchrec.lab.world.popular import POPULAR
 from pitchrec.lab.world.truth import COLLABORATIVE_FORMAT_VERSION, FORMAT_VERSION, unicode_array
 from pitchrec.sources import schema
 
@@ -125,9 +126,15 @@ def _finalise(cols: Columns, now: np.datetime64) -> TableRows:
     return TableRows(len(created), out, ages, now)
 
 
-#: The world kinds :func:`build_world` knows: the skills-driven world (the original) and
-#: the collaborative one (:mod:`.collaborative`).
-WORLD_KINDS = ("skills", "collaborative")
+#: The world kinds :func:`build_world` knows: the skills-driven world (the original), the
+#: collaborative one (:mod:`.collaborative`) and the popularity-dominated one
+#: (:mod:`.popular`, the collaborative model with other coefficients).
+WORLD_KINDS = ("skills", "collaborative", "popular")
+#: The latent-factor kinds and their coefficient sets.
+LATENT_MODELS: dict[str, collab.LatentModel] = {
+    "collaborative": collab.COLLABORATIVE,
+    "popular": POPULAR,
+}
 
 
 def build_world(scale: float, seed: int, now: datetime, kind: str = "skills") -> World:
@@ -141,7 +148,8 @@ def build_world(scale: float, seed: int, now: datetime, kind: str = "skills") ->
     creator = np.zeros(users.n, dtype=bool)
     creator[resumes.owner] = True
     ties = build_connections(seed, vol, users, creator)
-    latent = collab.build_latent(seed, users, resumes) if kind == "collaborative" else None
+    model = LATENT_MODELS.get(kind)
+    latent = None if model is None else collab.build_latent(seed, users, resumes, model)
     raw: dict[str, Columns] = {
         "users": users.columns,
         "profiles": build_profiles(seed, users),
@@ -176,12 +184,14 @@ def build_world(scale: float, seed: int, now: datetime, kind: str = "skills") ->
 
 
 def _collaborative_truth(latent: collab.Latent) -> dict[str, np.ndarray]:
-    """The keys the collaborative world adds or overrides (see :mod:`.truth`)."""
+    """The keys a latent-factor world (collaborative or popular) adds or overrides, with
+    the coefficients its picks used (see :mod:`.truth`)."""
+    coefficients = latent.model.coefficients
     return {
         "format_version": np.asarray(COLLABORATIVE_FORMAT_VERSION, dtype=np.int64),
-        "world_kind": np.asarray("collaborative"),
-        "affinity_names": unicode_array(collab.COEFFICIENTS),
-        "affinity_coefficients": np.asarray(list(collab.COEFFICIENTS.values()), dtype=np.float64),
+        "world_kind": np.asarray(latent.model.kind),
+        "affinity_names": unicode_array(coefficients),
+        "affinity_coefficients": np.asarray(list(coefficients.values()), dtype=np.float64),
         "user_factors": latent.user_factors.astype(np.float64),
         "resume_factors": latent.resume_factors.astype(np.float64),
         "resume_popularity": latent.popularity.astype(np.float64),

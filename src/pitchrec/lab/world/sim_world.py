@@ -41,7 +41,7 @@ class SimWorld:
     affinity names (taste, city, social, quality, recency) to their utility weights.
     ``now`` is the world's generation instant (unix seconds).
 
-    Collaborative worlds (truth format_version 2) also give ``user_factors`` (U, K),
+    Collaborative and popular worlds (truth format_version 2) also give ``user_factors`` (U, K),
     ``resume_factors`` (n, K) and ``resume_popularity`` (n,), and their ``coefficients``
     add ``collab`` and ``popularity``; for a skills world the three are None.
     """

@@ -1,8 +1,8 @@
 """The hidden ground truth file (numpy ``.npz``; load it with ``allow_pickle=False``).
 
 Every array is numeric, boolean or fixed-width unicode. Keys of the skills world
-(format_version 1; the collaborative world, format_version 2, has them all and the keys
-of the second table):
+(format_version 1; the collaborative and popular worlds, format_version 2, have them all
+and the keys of the second table):
 
 =========================  ==========  ========================================================
 key                        dtype       meaning
@@ -44,14 +44,16 @@ blacklist                  <U (B,)     the media URLs to put in a blacklist file
 =========================  ==========  ========================================================
 
 The collaborative world (``generate_world(..., kind="collaborative")``, see
-:mod:`pitchrec.lab.world.collaborative`) writes format_version 2: ``affinity_names`` then
-reads taste, city, social, quality, recency, collab, popularity (its own coefficients) and
-these keys are added:
+:mod:`pitchrec.lab.world.collaborative`) and the popular world (``kind="popular"``, the
+same model with the coefficients of :mod:`pitchrec.lab.world.popular`) write
+format_version 2: ``affinity_names`` then reads taste, city, social, quality, recency,
+collab, popularity and ``affinity_coefficients`` holds the coefficients the world's picks
+used (so the simulator's user model reads back its own world's), and these keys are added:
 
 =========================  ==========  ========================================================
 key                        dtype       meaning
 =========================  ==========  ========================================================
-world_kind                 <U ()       ``collaborative``
+world_kind                 <U ()       ``collaborative`` or ``popular``
 user_factors               float64     (U, K) latent taste factors of every user (K = 8)
 resume_factors             float64     (R, K) latent factors of every resume; the utility
                                        gains ``collab * <user_factors[u], resume_factors[r]>``
@@ -106,7 +108,7 @@ KEYS: tuple[str, ...] = (
     "challenge_eligible",
     "blacklist",
 )
-#: The keys format_version 2 (the collaborative world) adds to :data:`KEYS`.
+#: The keys format_version 2 (the collaborative and popular worlds) adds to :data:`KEYS`.
 COLLABORATIVE_KEYS: tuple[str, ...] = (
     "world_kind",
     "user_factors",

@@ -8,11 +8,13 @@ model (:mod:`pitchrec.lab.world.affinity`, coefficients from the truth file):
             + c_social  * social_u * [u follows r's creator]      (snapshot social graph)
             + c_quality * quality_r                                  (latent, truth)
             + c_recency * exp(-age_r / freshness_days)               (freshness decay)
-            + c_collab  * <factor_u, factor_r>             (collaborative worlds only)
-            + c_popularity * popularity_r                  (collaborative worlds only)
+            + c_collab  * <factor_u, factor_r>             (latent-factor worlds only)
+            + c_popularity * popularity_r                  (latent-factor worlds only)
 
-The last two terms exist when the truth has latent factors (format_version 2, see
-:mod:`pitchrec.lab.world.collaborative`); a skills-world truth has neither.
+The last two terms exist when the truth has latent factors (format_version 2: the
+collaborative and popular worlds, see :mod:`pitchrec.lab.world.collaborative`); a
+skills-world truth has neither. Every coefficient is the one the truth file records, so a
+popular world's dominant popularity term is the simulator's too.
 
 The probability that u *engages* with r once examined is
 
