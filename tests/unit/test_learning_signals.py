@@ -15,7 +15,7 @@ from pitchrec.policies import LinUCB, LinUCBConfig
 from pitchrec.ranking.engine import recommend
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.pool_policies import LEGACY_REWARD_SCALE, legacy_pool_policies
-from pitchrec.ranking.user_context import user_context
+from pitchrec.ranking.user_context import UserContext, user_context
 from pitchrec.tracking.store import PROFILE_SAMPLE, parse_profile, profile_key
 
 LEGACY = RankingOptions.legacy()
@@ -151,3 +151,35 @@ def test_tempered_feed_is_valid_and_logs_consistent_propensities(snapshot: Snaps
         return float(np.mean(scores))
 
     assert vmp_mean(cold.items) >= vmp_mean(hot.items)
+
+
+def _weight_per_row(context: UserContext) -> dict[int, float]:
+    rows = context.preference_rows.tolist()
+    weights = context.preference_weights.tolist()
+    out: dict[int, float] = {}
+    for row, weight in zip(rows, weights, strict=True):
+        out[row] = out.get(row, 0.0) + weight
+    return out
+
+
+def test_a_like_in_both_the_history_and_the_profile_counts_once(snapshot: Snapshot) -> None:
+    """After a rebuild, a v1 like is in the snapshot history (archived, read as FEEDBACK)
+    and still in the taste profile (30-day TTL): the preference sample gives each resume
+    the larger of its history weight and its profile reward, not their sum, so a like
+    weighs the same before and after the rebuild; a resume only in the profile keeps its
+    reward."""
+    users = snapshot.users
+    user = int(users.history_users[int(np.argmax(users.history.lengths()))])
+    history = _weight_per_row(user_context(snapshot, user))
+    row, weight = max(history.items(), key=lambda item: item[1])
+    assert weight > 0
+    fresh = next(r for r in range(len(snapshot.resumes)) if r not in history)
+    ids = np.asarray([snapshot.resumes.id[row], snapshot.resumes.id[fresh]], dtype=np.int64)
+    for reward in (weight / 2, weight * 3):
+        profile = TasteProfile(ids, np.asarray([reward, 1.0]))
+        merged = _weight_per_row(user_context(snapshot, user, profile))
+        assert merged[row] == pytest.approx(max(weight, reward))
+        assert merged[fresh] == pytest.approx(1.0)
+        assert {r: w for r, w in merged.items() if r not in (row, fresh)} == {
+            r: w for r, w in history.items() if r != row
+        }

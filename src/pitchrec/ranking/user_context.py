@@ -115,9 +115,32 @@ def _history(snapshot: Snapshot, user_id: int | None, profile: TasteProfile) -> 
     if len(profile):
         positions = _locate(resumes.id, profile.resume_ids)
         kept = positions >= 0
-        sample_rows = np.concatenate([sample_rows, positions[kept]])
-        sample_weights = np.concatenate([sample_weights, profile.weights[kept]])
+        rows = positions[kept]
+        top_up = _beyond_history(sample_rows, sample_weights, rows, profile.weights[kept])
+        sample_rows = np.concatenate([sample_rows, rows])
+        sample_weights = np.concatenate([sample_weights, top_up])
     return _History(seen_resumes, seen_challenges, sample_rows, sample_weights)
+
+
+def _beyond_history(
+    history_rows: NDArray[np.int64],
+    history_weights: NDArray[np.float64],
+    profile_rows: NDArray[np.int64],
+    profile_weights: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """(p,) what each profile reward adds to the history's weight of its resume: resume r
+    weighs max(history weight, reward) in all, not their sum. A like the snapshot has
+    read from ``activity_log`` (rows (k,), weights (k,)) is still in the 30-day profile
+    (rows (p,), distinct), and must not count twice once the snapshot is rebuilt."""
+    if history_rows.shape[0] == 0:
+        return profile_weights
+    order = np.argsort(history_rows, kind="stable")
+    distinct, starts = np.unique(history_rows[order], return_index=True)
+    summed = np.add.reduceat(history_weights[order], starts)
+    at = np.minimum(np.searchsorted(distinct, profile_rows), distinct.shape[0] - 1)
+    held = np.where(distinct[at] == profile_rows, summed[at], 0.0)
+    top_up: NDArray[np.float64] = np.maximum(profile_weights - held, 0.0)
+    return top_up
 
 
 def _present(values: NDArray[np.integer[Any]], size: int) -> NDArray[np.bool_]:
