@@ -243,6 +243,7 @@ class ServiceConfig:
                 fresh_max_impressions=settings.fresh_max_impressions,
                 fresh_max_days=settings.fresh_max_days,
                 retrieval_candidates=settings.retrieval_candidates,
+                skill_novelty_window=settings.skill_novelty_window,
             ),
             reward_scale=settings.reward_scale,
             tracking=TrackingConfig(

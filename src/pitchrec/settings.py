@@ -40,6 +40,7 @@ from pitchrec.ranking.options import (
     DEFAULT_FRESH_SHARE,
     DEFAULT_POPULARITY_PRIOR,
     DEFAULT_RETRIEVAL_CANDIDATES,
+    DEFAULT_SKILL_NOVELTY_WINDOW,
     DEFAULT_TEMPERATURE,
     RankingOptions,
 )
@@ -185,6 +186,11 @@ class Settings(BaseSettings):
     #: prior and blend, new, fresh, skill-sharing and followed creators' resumes, a
     #: uniform sample); 0: every resume is ranked (exact scoring, the legacy).
     retrieval_candidates: int = Field(default=DEFAULT_RETRIEVAL_CANDIDATES, ge=0)
+    #: The skill-novelty rule (each VMP, AU and NU item brings a skill not yet shown)
+    #: remembers the last this many resumes of the feed; 0: the rule off (the default);
+    #: ``feed`` (None): the whole feed, as the legacy, which kept the most liked resumes
+    #: out of feeds where a few skills cover most of the catalogue.
+    skill_novelty_window: int | None = Field(default=DEFAULT_SKILL_NOVELTY_WINDOW, ge=0)
     #: Reward of each event type in [0, 1] (views use their watch fraction).
     rewards: dict[str, float] = Field(
         default_factory=lambda: {"like": 1.0, "save": 1.0, "share": 1.0, "match": 1.0, "skip": 0.0}
@@ -211,6 +217,14 @@ class Settings(BaseSettings):
     #: Share of the time the shadow thread may compute (it rests in between and drops
     #: what comes meanwhile): what it may take from the feeds sharing the GIL with it.
     shadow_cpu_share: float = Field(default=CPU_SHARE, gt=0.0, le=1.0)
+
+    @field_validator("skill_novelty_window", mode="before")
+    @classmethod
+    def _parse_novelty_window(cls, value: Any) -> Any:
+        """``feed`` (any case) names the whole feed: None."""
+        if isinstance(value, str) and value.strip().lower() == "feed":
+            return None
+        return value
 
     @field_validator("shadow", mode="before")
     @classmethod

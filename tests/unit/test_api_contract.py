@@ -200,6 +200,7 @@ def test_learning_settings_reach_the_engine(tmp_path: Path) -> None:
         fresh_max_impressions=0,
         fresh_max_days=0.0,
         retrieval_candidates=0,
+        skill_novelty_window="feed",  # type: ignore[arg-type]  # as the environment gives it
     )
     with served(tmp_path / "legacy", legacy) as test_client:
         runtime = test_client.app.state.runtime  # type: ignore[attr-defined]

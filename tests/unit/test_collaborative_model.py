@@ -167,7 +167,8 @@ def test_ranked_fill_replaces_uniform_explore_on_a_coarse_vocabulary() -> None:
     """Four skills in the whole catalogue, one per resume: once three are shown, the
     skill-novelty rule runs dry after one more item. The legacy falls back to uniform
     EXPLORE (the catalogue is large enough for the pools to leave some over); the service
-    fills from the pools' best candidates the rule turned away."""
+    fills from the pools' best candidates the rule turned away (with the legacy rule: the
+    service's default remembers no skill, so nothing runs dry)."""
     source = random_source(4, n_resumes=1_000, n_creators=900, n_users=40)
     vocabulary = ("Python", "SQL", "Go", "Excel")
     coarse = tuple((vocabulary[i % 4],) for i in range(len(source.resumes.id)))
@@ -177,11 +178,14 @@ def test_ranked_fill_replaces_uniform_explore_on_a_coarse_vocabulary() -> None:
     request = FeedRequest(kind=FeedKind.DISCOVER, user_id=5, seed=2, now=NOW)
     legacy = recommend(snapshot, request, policies, options=RankingOptions.legacy())
     blended = legacy_pool_policies(DEFAULT_REWARD_SCALE, RankingOptions.service().blend_prior())
-    service = recommend(snapshot, request, blended, options=RankingOptions.service())
+    whole_feed = replace(RankingOptions.service(), skill_novelty_window=None)
+    service = recommend(snapshot, request, blended, options=whole_feed)
     assert sum(i.pool is Pool.EXPLORE for i in legacy.items) >= 10
     assert not any(i.pool is Pool.EXPLORE for i in service.items)
     assert len(service.items) == len(legacy.items) == 24
     assert sum(i.novelty_waived for i in service.items) >= 10
+    default = recommend(snapshot, request, blended, options=RankingOptions.service())
+    assert not any(i.pool is Pool.EXPLORE or i.novelty_waived for i in default.items)
 
 
 def test_the_model_survives_save_and_load(snapshot: Snapshot, tmp_path: object) -> None:

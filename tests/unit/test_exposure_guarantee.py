@@ -22,10 +22,10 @@ from pitchrec.index.snapshot import Snapshot
 from pitchrec.ranking.assemble import (
     CREATOR_WINDOW,
     DISCOVER_PATTERN,
-    SKILL_NOVELTY_THRESHOLD,
     TOTAL_PATTERN,
 )
 from pitchrec.ranking.engine import recommend
+from pitchrec.ranking.novelty import SKILL_NOVELTY_THRESHOLD
 from pitchrec.ranking.options import (
     DEFAULT_FRESH_MAX_DAYS,
     DEFAULT_FRESH_MAX_IMPRESSIONS,
@@ -73,11 +73,14 @@ PROPERTY_SETTINGS = settings(
 
 
 def _options(share: float) -> RankingOptions:
+    """The service's options with this share, and the skill-novelty rule over the whole
+    feed (the legacy's; the service's is off), so the invariants below test the rule."""
     return replace(
         RankingOptions.service(),
         fresh_share=share,
         fresh_max_impressions=TEST_MAX_IMPRESSIONS,
         fresh_max_days=TEST_MAX_DAYS,
+        skill_novelty_window=None,
     )
 
 
@@ -143,9 +146,12 @@ def _exclusions(snapshot: Snapshot, data: st.DataObject) -> frozenset[int]:
     return frozenset(data.draw(st.lists(st.sampled_from(ids), max_size=40)))
 
 
-def _check_invariants(snapshot: Snapshot, feed: Feed, kind: FeedKind) -> None:
+def _check_invariants(
+    snapshot: Snapshot, feed: Feed, kind: FeedKind, novelty_window: int | None = None
+) -> None:
     """The assembly rules the guarantee must not break: the slot pattern and its labels,
-    the creator window, the skill-novelty rule, no duplicates."""
+    the creator window, the skill-novelty rule (remembering the last ``novelty_window`` resumes,
+    None: all), no duplicates."""
     items = feed.items
     keys = [(item.kind, item.item_id) for item in items]
     assert len(keys) == len(set(keys))
@@ -157,14 +163,17 @@ def _check_invariants(snapshot: Snapshot, feed: Feed, kind: FeedKind) -> None:
     assert _is_subsequence([item.slot for item in items], pattern)
     for item in items:
         assert (item.kind is ItemKind.CHALLENGE) == (item.slot is Pool.FW)
-    shown: set[int] = set()
+    placed: list[set[int]] = []  # the skills of each resume placed, in feed order
     for item in items:
         if item.kind is not ItemKind.RESUME:
             continue
         skills = set(snapshot.resumes.skills.row(snapshot.resumes.row_of(item.item_id)).tolist())
+        memory = novelty_window
+        remembered = placed if memory is None else placed[len(placed) - memory :] if memory else []
+        shown = set().union(*remembered)
         if item.pool is not Pool.EXPLORE and not item.novelty_waived:
             assert len(shown) < SKILL_NOVELTY_THRESHOLD or skills - shown
-        shown |= skills
+        placed.append(skills)
 
 
 @PROPERTY_SETTINGS
@@ -297,7 +306,7 @@ def test_the_guarantee_binds_where_the_ranking_hides_unseen_resumes(kind: FeedKi
         short += sum(flags) < math.floor(0.25 * len(flags))
         assert without.metrics.as_dict()["fresh_guaranteed"] == 0
         feed = _feed(snapshot, options, kind, user)
-        _check_invariants(snapshot, feed, kind)
+        _check_invariants(snapshot, feed, kind, options.skill_novelty_window)
         assert len(feed.items) == DEFAULT_FEED_SIZE
         assert [item.slot for item in feed.items] == [item.slot for item in without.items]
         flags = _resume_fresh_flags(feed, fresh)

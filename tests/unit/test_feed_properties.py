@@ -15,8 +15,9 @@ from pitchrec.domain.feed import DEFAULT_FEED_SIZE, Feed, FeedKind, FeedRequest,
 from pitchrec.domain.profile import TasteProfile
 from pitchrec.index.snapshot import Snapshot
 from pitchrec.policies.base import Policy
-from pitchrec.ranking.assemble import CREATOR_WINDOW, SKILL_NOVELTY_THRESHOLD
+from pitchrec.ranking.assemble import CREATOR_WINDOW
 from pitchrec.ranking.engine import recommend
+from pitchrec.ranking.novelty import SKILL_NOVELTY_THRESHOLD
 from pitchrec.ranking.options import DEFAULT_TEMPERATURE, RankingOptions
 from pitchrec.ranking.pool_policies import (
     DEFAULT_REWARD_SCALE,
@@ -178,14 +179,17 @@ def test_skill_novelty(
     world: tuple[int, Snapshot], user: int | None, kind: FeedKind, engine: str
 ) -> None:
     _, snapshot = world
-    shown: set[int] = set()
+    window = RETRIEVAL.skill_novelty_window if engine == "retrieval" else None
+    placed: list[set[int]] = []  # the skills of each resume placed, in feed order
     for item in _feed(snapshot, kind, user, frozenset(), engine).items:
         if item.kind is not ItemKind.RESUME:
             continue
         skills = set(snapshot.resumes.skills.row(snapshot.resumes.row_of(item.item_id)).tolist())
+        remembered = placed if window is None else placed[len(placed) - window :] if window else []
+        shown = set().union(*remembered)
         if item.pool is not Pool.EXPLORE and not item.novelty_waived:
             assert len(shown) < SKILL_NOVELTY_THRESHOLD or skills - shown
-        shown |= skills
+        placed.append(skills)
 
 
 @pytest.mark.parametrize("engine", ["legacy", "retrieval"])

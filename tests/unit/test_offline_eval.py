@@ -18,7 +18,12 @@ from pitchrec.cli import app
 from pitchrec.domain.feed import FeedKind
 from pitchrec.errors import EvaluationInputError
 from pitchrec.lab.offline.baselines import BASELINES, make_baseline, top_k, train_matrix
-from pitchrec.lab.offline.evaluate import OfflineOptions, evaluate_offline
+from pitchrec.lab.offline.evaluate import (
+    ConfigLists,
+    OfflineOptions,
+    evaluate_offline,
+    list_metrics,
+)
 from pitchrec.lab.offline.metrics import bootstrap, gini, ranking_metrics, resample_indices
 from pitchrec.lab.offline.split import PositiveRule, Split, read_positives, temporal_split
 from pitchrec.lab.world import generate_world
@@ -296,3 +301,16 @@ def test_an_empty_database_is_one_line_and_status_2(tmp_path: Path) -> None:
     engine.dispose()
     code, output = _run("--database-url", url)
     assert code == 2 and "no positive interaction" in output and "Traceback" not in output
+
+
+def test_skills_shown_counts_the_distinct_skills_of_the_top_k(split: Split) -> None:
+    resumes = split.snapshot.resumes
+    rows = np.flatnonzero(resumes.skills.lengths() > 0)[:6]
+    ids = np.asarray(resumes.id)[rows]
+    lists = ConfigLists("by-hand", is_feed=False, items=[[ids, ids[:1]]])
+    expected = [
+        len({s for r in rows[:4].tolist() for s in resumes.skills.row(r).tolist()}),
+        len(resumes.skills.row(int(rows[0])).tolist()),
+    ]
+    shown = list_metrics(lists, split, k=4)["skills_shown"]
+    assert shown.tolist() == expected

@@ -47,8 +47,18 @@ from pitchrec.tracking.memory_store import MemoryStore
 CANDIDATE = "@collaborative=0@popularity_prior=0@fresh_share=0"
 #: One page per session, 150 requests of 24 resumes (module docstring).
 TRAFFIC = StreamConfig(impressions=24 * 150, pages_per_session=1.0)
+#: The served arm as SHADOW.md measured it: the skill-novelty rule over the whole feed (a
+#: window longer than any feed; the service's default is now off, which changes the data
+#: this fixed-seed sample is drawn from, not what the estimator does).
+SERVED = "linucb-profile-learn@skill_novelty_window=1000"
 EXPLORED = ShadowCheck(
-    candidate=CANDIDATE, stream=TRAFFIC, draws=12, truth_draws=0, explore=0.25, n_boot=500
+    served=SERVED,
+    candidate=CANDIDATE,
+    stream=TRAFFIC,
+    draws=12,
+    truth_draws=0,
+    explore=0.25,
+    n_boot=500,
 )
 PURE = replace(EXPLORED, draws=4, explore=0.0)
 

@@ -55,6 +55,7 @@ from numpy.typing import NDArray
 from pitchrec.domain.feed import Pool
 from pitchrec.index.snapshot import ChallengeIndex, ResumeIndex
 from pitchrec.ranking.features import CatalogueFeatures, Scorer
+from pitchrec.ranking.novelty import SkillNovelty
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.pools import PoolCandidates, nu_pool
 
@@ -64,7 +65,6 @@ DISCOVER_PATTERN = (Pool.VMP, Pool.AU, Pool.AU, Pool.VMP, Pool.NU)
 #: ``size``) the walk gets one spare cycle beyond what the size needs.
 CREATOR_WINDOW = 12
 MAX_ATTEMPTS = 150
-SKILL_NOVELTY_THRESHOLD = 3
 _ROUNDING = 1e-9  # share * count within this of an integer counts as that integer
 
 
@@ -220,6 +220,7 @@ class FeedAssembler:
         pools: dict[Pool, PoolCandidates],
         size: int,
         fresh: FreshGuarantee | None = None,
+        novelty_window: int | None = None,
     ) -> None:
         self._skills = resumes.skills
         self._size = size
@@ -245,7 +246,7 @@ class FeedAssembler:
         self._fresh_placed = 0
         self._placed_resumes: set[int] = set()
         self._placed_challenges: set[int] = set()
-        self._shown_skills: set[int] = set()
+        self._shown_skills = SkillNovelty(novelty_window)
         self._window = _CreatorWindow(CREATOR_WINDOW)
         self.placements: list[Placement] = []
         #: RankingOptions.ranked_fill: rule-waived ranked candidates before EXPLORE.
@@ -264,9 +265,7 @@ class FeedAssembler:
         return self.placements
 
     def _novel(self, row: int) -> bool:
-        if len(self._shown_skills) < SKILL_NOVELTY_THRESHOLD:
-            return True
-        return any(s not in self._shown_skills for s in self._skills.row(row).tolist())
+        return self._shown_skills.novel(self._skills.row(row).tolist())
 
     def _fill_resume(self, slot: Pool) -> None:
         if self._fresh_due() and self._place_fresh(slot):
@@ -393,7 +392,7 @@ class FeedAssembler:
             self._placed_challenges.add(row)
         else:
             self._placed_resumes.add(row)
-            self._shown_skills.update(self._skills.row(row).tolist())
+            self._shown_skills.push(self._skills.row(row).tolist())
             self._resumes_placed += 1
             if self._fresh_rows is not None and self._fresh_rows[row]:
                 self._fresh_placed += 1

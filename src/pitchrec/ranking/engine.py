@@ -193,7 +193,9 @@ def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: Ranking
         pools, guarantee = universe.to_catalogue(pools, guarantee, fresh)
 
     pattern = TOTAL_PATTERN if request.kind is FeedKind.TOTAL else DISCOVER_PATTERN
-    assembler = FeedAssembler(resumes, challenges, pools, request.size, fresh=guarantee)
+    assembler = FeedAssembler(
+        resumes, challenges, pools, request.size, guarantee, options.skill_novelty_window
+    )
     assembler.ranked_fill = options.ranked_fill
     placements = assembler.run(pattern)
     items = _items(snapshot, pools, placements)

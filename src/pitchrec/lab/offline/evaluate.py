@@ -63,7 +63,7 @@ def engine_config(name: str) -> ServiceConfig | None:
     return replace(config, ranking=ranking)
 
 
-LIST_METRICS = ("new_content", "creator_diversity", "explore_share")
+LIST_METRICS = ("new_content", "creator_diversity", "skills_shown", "explore_share")
 #: Fixed so that two runs on the same data print the same intervals.
 BOOTSTRAP_SEED = 12_345
 
@@ -266,7 +266,8 @@ def per_user_metrics(lists: ConfigLists, users: Ints, split: Split, k: int) -> d
 
 def list_metrics(lists: ConfigLists, split: Split, k: int) -> dict[str, Floats]:
     """(n,) per-user means over seeds of the list-shape metrics at ``k``: share of new
-    content, creators per item, share of EXPLORE fallback (feeds only, else 0)."""
+    content, creators per item, distinct skills among the resumes (the diversity the
+    feed's skill-novelty rule buys), share of EXPLORE fallback (feeds only, else 0)."""
     resumes = split.snapshot.resumes
     ids = np.asarray(resumes.id)
     order = np.argsort(ids)
@@ -285,6 +286,7 @@ def list_metrics(lists: ConfigLists, split: Split, k: int) -> dict[str, Floats]:
                 age = (now - created[rows]) / SECONDS_PER_DAY
                 out["new_content"][i] += float((age <= NEW_CONTENT_DAYS).sum()) / top.shape[0]
                 out["creator_diversity"][i] += len(set(creators[rows].tolist())) / top.shape[0]
+                out["skills_shown"][i] += float(np.unique(resumes.skills.take(rows)[0]).shape[0])
             if lists.is_feed and top.shape[0]:
                 pools = lists.pools[s][i][:k]
                 out["explore_share"][i] += pools.count(Pool.EXPLORE.value) / len(pools)

@@ -25,7 +25,8 @@ def _cell(entry: dict[str, float], percent: bool = True) -> str:
 
 def table_rows(result: dict[str, Any], group: str = "all") -> list[list[str]]:
     """One row per configuration at the headline k: ranking metrics (percent, with 95 %
-    intervals), NDCG difference to the baseline, coverage, Gini, EXPLORE share."""
+    intervals), NDCG difference to the baseline, coverage, Gini, distinct skills shown,
+    EXPLORE share."""
     k = str(result["options"]["k"])
     rows = []
     for name, entry in result["configs"].items():
@@ -38,6 +39,7 @@ def table_rows(result: dict[str, Any], group: str = "all") -> list[list[str]]:
                 _cell(at_k["vs_baseline"][group]["ndcg"]),
                 f"{100 * at_k['catalogue']['coverage']:.1f}",
                 f"{at_k['catalogue']['exposure_gini']:.2f}",
+                f"{metrics['skills_shown']['mean']:.1f}" if "skills_shown" in metrics else "",
                 f"{100 * metrics['explore_share']['mean']:.1f}",
             ]
         )
@@ -53,6 +55,7 @@ def _headers(result: dict[str, Any]) -> list[str]:
         f"NDCG - {baseline}",
         "coverage %",
         "Gini",
+        f"skills@{k}",
         "EXPLORE %",
     ]
 
