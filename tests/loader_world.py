@@ -399,6 +399,13 @@ def assert_challenges(data: SourceData) -> None:
     assert table.city == ("BOGOTA", "Other-México", "Unknown", "Bogotá", "BOGOTA")
 
 
+def _interaction_rows(data: SourceData) -> list[tuple[Any, ...]]:
+    """(user, item, item type, kind, rating, created) of each history row, in order."""
+    table = data.interactions
+    columns = (table.user_id, table.item_id, table.item_type, table.kind, table.rating)
+    return list(zip(*(c.tolist() for c in columns), table.created_at.tolist(), strict=True))
+
+
 def assert_interactions(data: SourceData) -> None:
     table = data.interactions
     res, cha = int(ItemType.RESUME), int(ItemType.CHALLENGE)
@@ -417,17 +424,7 @@ def assert_interactions(data: SourceData) -> None:
         (6, 101, cha, mat, 4.0, ago(1)),
         (7, 201, cha, rat, 4.5, ago(2)),
     ]
-    got = list(
-        zip(
-            table.user_id.tolist(),
-            table.item_id.tolist(),
-            table.item_type.tolist(),
-            table.kind.tolist(),
-            table.rating.tolist(),
-            table.created_at.tolist(),
-            strict=True,
-        )
-    )
+    got = _interaction_rows(data)
     assert got == [(u, i, t, k, r, epoch(at)) for u, i, t, k, r, at in expected]
     assert table.item_type.dtype == np.uint8 and table.kind.dtype == np.uint8
     assert table.rating.dtype == np.float32
@@ -556,17 +553,7 @@ def assert_v1_feedback(data: SourceData) -> None:
     table = data.interactions
     res, feedback = int(ItemType.RESUME), int(InteractionKind.FEEDBACK)
     view = int(InteractionKind.VIEW)
-    got = set(
-        zip(
-            table.user_id.tolist(),
-            table.item_id.tolist(),
-            table.item_type.tolist(),
-            table.kind.tolist(),
-            table.rating.tolist(),
-            table.created_at.tolist(),
-            strict=True,
-        )
-    )
+    got = set(_interaction_rows(data))
     added = {
         (5, 112, res, view, 2.0, epoch(ago(2))),
         (5, 101, res, view, 2.0, epoch(ago(3))),
