@@ -183,8 +183,21 @@ def main() -> None:
     parser.add_argument("--holdout-fraction", type=float, default=0.2)
     parser.add_argument("--think", type=float, default=0.15, help="seconds between pages")
     parser.add_argument("--report-dir", type=Path)
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="PITCHREC_NAME=VALUE",
+        help="a setting for every arm's server (repeatable), e.g. PITCHREC_LEARNED_BLEND=false",
+    )
     args = parser.parse_args()
     arms = args.arms.split(",")
+    common: dict[str, str] = {}
+    for assignment in args.server_env:
+        name, equals, value = assignment.partition("=")
+        if not equals or not name.startswith("PITCHREC_"):
+            parser.error(f"--server-env takes PITCHREC_NAME=VALUE, not {assignment!r}")
+        common[name] = value
     unknown = set(arms) - set(ARMS)
     if unknown:
         parser.error(f"unknown arms {sorted(unknown)}; known: {', '.join(ARMS)}")
@@ -206,7 +219,7 @@ def main() -> None:
                 directory = Path(tmp) / f"{arm}-{seed}"
                 directory.mkdir()
                 say(f"{arm}, seed {seed}: {users.shape[0]} users over HTTP")
-                served = Served(snapshot, directory, ARMS[arm])
+                served = Served(snapshot, directory, {**common, **ARMS[arm]})
                 try:
                     results[arm].append(replay_over_http(served, split, users, arm, args, seed))
                 finally:
