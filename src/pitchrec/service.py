@@ -12,10 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from pitchrec.domain.events import FeedbackEvent
 from pitchrec.domain.experiment import ExperimentSpec
 from pitchrec.domain.feed import Feed, FeedRequest, ItemKind, Pool
 from pitchrec.index.snapshot import Snapshot
+from pitchrec.learning.blend_search import NAMESPACE as BLEND_NAMESPACE
+from pitchrec.learning.blend_search import BlendSearch, blend_policy
 from pitchrec.learning.experiment import ExperimentMonitor
 from pitchrec.learning.feedback import FeedbackLoop, LearningConfig
 from pitchrec.learning.learner import PolicyFactory, PolicyLearner, variant_namespace
@@ -58,6 +62,10 @@ class RequestInfo:
 _FEED_TYPES = {"discover": "resume", "flow": "FW"}
 
 
+#: Salt of a seeded request's blend-search draws ("blend" in ASCII).
+_BLEND_STREAM = 0x626C656E64
+
+
 class Recommender:
     """Serves feeds from one immutable snapshot; :meth:`swap` replaces it atomically.
 
@@ -92,6 +100,17 @@ class Recommender:
         )
         self.tracker = tracker
         self.learner = learner
+        #: Chooses each tracked request's points of (affinity, prior) when
+        #: ``options.blend_search`` (:mod:`pitchrec.learning.blend_search`).
+        self.blend = BlendSearch(self.options) if self.options.blend_search else None
+        self._blend_rng = np.random.default_rng()  # its draws: not the feed's seeded ones
+
+    def _blend_draws(self, request: FeedRequest) -> np.random.Generator:
+        """The blend search's draws: a seeded request's own (replays repeat), apart
+        from the feed's draws; the recommender's otherwise."""
+        if request.seed is None:
+            return self._blend_rng
+        return np.random.default_rng([request.seed, _BLEND_STREAM])
 
     def set_policies(self, policies: Mapping[Pool, Policy]) -> None:
         """Serve new policies (one dict assignment: feeds in flight keep the old ones)."""
@@ -138,6 +157,10 @@ class Recommender:
             and options is self.options
             and shadow.explores(info.request_id)
         )
+        blend, blend_arm = self.blend, None
+        if blend is not None and options is self.options and not explored:
+            arm = blend.choose(self._blend_draws(request))
+            options, blend_arm = blend.options(arm), blend.arm_id(arm)
         if shadow is not None and explored:
             feed = shadow.candidate_feed(snapshot, request, policies, state.profile)
         else:
@@ -152,6 +175,7 @@ class Recommender:
             feed_type=(lambda slot: feed_type) if feed_type else (lambda slot: slot),
             urls=_media_urls(snapshot, feed),
             assignment=assignment,
+            blend_arm=blend_arm,
         )
         version = self.learner.version if self.learner is not None else 1
         tracker.record_feed(feed, context, version)
@@ -244,6 +268,7 @@ class ServiceConfig:
                 fresh_max_days=settings.fresh_max_days,
                 retrieval_candidates=settings.retrieval_candidates,
                 skill_novelty_window=settings.skill_novelty_window,
+                blend_search=settings.blend_search,
             ),
             reward_scale=settings.reward_scale,
             tracking=TrackingConfig(
@@ -300,11 +325,17 @@ class Service:
         if config.learn_online:
             feedback.on_policies = self._serve_policies
             feedback.on_variant_policies = self._serve_variant_policies
+            feedback.on_blend = self._serve_blend
 
     def _serve_policies(self, policies: dict[Pool, Policy]) -> None:
         recommender = self.recommender
         if recommender is not None:
             recommender.set_policies(policies)
+
+    def _serve_blend(self, policies: dict[Pool, Policy]) -> None:
+        recommender = self.recommender
+        if recommender is not None and recommender.blend is not None:
+            recommender.blend.set_policies(policies)
 
     def _serve_variant_policies(self, name: str, policies: dict[Pool, Policy]) -> None:
         recommender = self.recommender
@@ -396,8 +427,11 @@ def build_service(
                     pool_policy_factory(setup.reward_scale, setup.options.blend_prior()),
                     namespace=variant_namespace(spec.name, name),
                 )
+    blend = None
+    if config.ranking.blend_search:
+        blend = PolicyLearner(store, blend_policy, namespace=BLEND_NAMESPACE)
     feedback = FeedbackLoop(
-        tracker, learner, config.learning, variants=variants, experiment=monitor
+        tracker, learner, config.learning, variants=variants, experiment=monitor, blend=blend
     )
     archiver = None
     if archive_database is not None and isinstance(store, MemoryStore):

@@ -174,6 +174,10 @@ class Settings(BaseSettings):
     #: The pool policies learn how the affinity and the prior weigh against each other
     #: (context columns 18-19, starting from the two weights above); false: fixed points.
     learned_blend: bool = True
+    #: The points of (affinity, prior) above are chosen per request among angles around
+    #: them, by the likes each angle earns, shared by every replica
+    #: (:mod:`pitchrec.learning.blend_search`); needs learned_blend false.
+    blend_search: bool = False
     #: New-creator exposure guarantee: every prefix of L resumes of a total or discover
     #: feed holds at least floor(share * L) fresh ones (1/8: 3 of 24); 0: off (the legacy).
     fresh_share: float = Field(default=DEFAULT_FRESH_SHARE, ge=0.0, le=1.0)
@@ -241,6 +245,15 @@ class Settings(BaseSettings):
             return parse_candidate(text)
         except ValueError as exc:
             raise ConfigurationError(f"PITCHREC_SHADOW: {exc}") from None
+
+    @model_validator(mode="after")
+    def _check_blend(self) -> Settings:
+        if self.blend_search and self.learned_blend:
+            raise ConfigurationError(
+                "PITCHREC_BLEND_SEARCH needs PITCHREC_LEARNED_BLEND=false (the search sets"
+                " the points the learned blend would learn)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_shadow(self) -> Settings:

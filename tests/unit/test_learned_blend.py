@@ -21,6 +21,7 @@ from pitchrec.lab.offline.split import Split, temporal_split
 from pitchrec.lab.world import generate_world
 from pitchrec.learning.learner import PolicyLearner
 from pitchrec.policies.linucb import LinUCB, LinUCBConfig
+from pitchrec.policies.thompson import ThompsonSampling
 from pitchrec.ranking.engine import recommend
 from pitchrec.ranking.features import BLEND_COLLABORATIVE, BLEND_PRIOR, N_BLEND_FEATURES
 from pitchrec.ranking.options import RankingOptions
@@ -125,6 +126,14 @@ def test_the_learner_skips_contexts_of_another_width_and_keys_its_stats_apart() 
     narrow, wide = stats["pitchrec:policy:v1:AU"], stats["pitchrec:policy:v1:AU:d20"]
     assert "A[17,17]" in narrow and "A[19,19]" not in narrow
     assert "A[19,19]" in wide
+
+
+def test_the_learner_learns_policies_without_a_context_width() -> None:
+    """Defect: the learner counted a policy without a context width (Thompson sampling,
+    dimension None) as a width mismatch and never learned from it."""
+    learner = PolicyLearner(MemoryStore(), lambda: {Pool.VMP: ThompsonSampling()})
+    assert learner.observe(Pool.VMP, np.zeros(1), 266, 1.0)
+    assert learner.mismatched == 0 and learner.observed == 1
 
 
 @pytest.fixture(scope="module")

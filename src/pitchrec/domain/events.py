@@ -57,7 +57,9 @@ class Impression:
     position), how it was scored (``score``, the ``context`` features, the
     ``policy_version``), the sampling ``propensity`` (None for top-k pools) and the user
     it was served to (None: anonymous); with an experiment, the ``assignment`` (which
-    variant served it; absent from the JSON without one)."""
+    variant served it; absent from the JSON without one); with blend search, the
+    ``blend_arm`` that set the feed's points (:mod:`pitchrec.learning.blend_search`;
+    absent from the JSON without it)."""
 
     pool: str
     slot: str
@@ -69,6 +71,7 @@ class Impression:
     user_id: int | None
     ts: str
     assignment: Assignment | None = None
+    blend_arm: int | None = None
 
     def to_json(self) -> str:
         data: dict[str, Any] = {
@@ -84,6 +87,8 @@ class Impression:
         }
         if self.assignment is not None:
             data.update(self.assignment.tags())
+        if self.blend_arm is not None:
+            data["blend_arm"] = self.blend_arm
         return orjson.dumps(data).decode()
 
     @classmethod
@@ -97,6 +102,7 @@ class Impression:
         propensity = data.get("propensity")
         variant, experiment = data.get("variant"), data.get("experiment")
         assigned = data.get("assigned")
+        arm = data.get("blend_arm")
         assignment = None
         if isinstance(variant, str) and isinstance(experiment, str):
             assignment = Assignment(
@@ -113,4 +119,5 @@ class Impression:
             user_id=user if isinstance(user, int) and not isinstance(user, bool) else None,
             ts=str(data.get("ts", "")),
             assignment=assignment,
+            blend_arm=arm if isinstance(arm, int) and not isinstance(arm, bool) else None,
         )

@@ -22,6 +22,7 @@ import numpy as np
 from pitchrec.domain.events import FeedbackEvent, Impression
 from pitchrec.domain.feed import Pool
 from pitchrec.learning import profiles
+from pitchrec.learning.blend_search import BLEND_POOL
 from pitchrec.learning.experiment import ExperimentMonitor
 from pitchrec.learning.learner import SYNC_SECONDS, PolicyLearner
 from pitchrec.learning.rewards import DEFAULT_REWARDS, reward
@@ -32,6 +33,8 @@ from pitchrec.tracking.tracker import Tracker
 
 log = logging.getLogger(__name__)
 
+#: The blend search's statistics ignore contexts (Thompson sampling per arm).
+_NO_CONTEXT = np.zeros(1, dtype=np.float64)
 #: The background thread's tick: spool replay and reward matching.
 FLUSH_SECONDS = 0.02
 EVENT_BATCH = 1_280  # events matched per round trip
@@ -87,12 +90,16 @@ class FeedbackLoop:
         *,
         variants: Mapping[str, PolicyLearner] | None = None,
         experiment: ExperimentMonitor | None = None,
+        blend: PolicyLearner | None = None,
     ) -> None:
         self.tracker = tracker
         self.learner = learner
         self.variants = dict(variants or {})
         self.experiment = experiment
         self.on_variant_policies: VariantPolicyListener | None = None
+        #: The blend search's statistics (:mod:`.blend_search`) and who serves them.
+        self.blend = blend
+        self.on_blend: PolicyListener | None = None
         self.config = config or LearningConfig()
         self.on_policies = on_policies
         self.stats = FeedbackStats()
@@ -163,6 +170,9 @@ class FeedbackLoop:
         for name, learner in self.variants.items():
             if learner.sync() and self.on_variant_policies is not None:
                 self.on_variant_policies(name, learner.serving)
+        blend = self.blend
+        if blend is not None and blend.sync() and self.on_blend is not None:
+            self.on_blend(blend.serving)
 
     def process_once(self) -> bool:
         """Replay what the tracking spool holds, then learn from the queued events. False
@@ -222,6 +232,8 @@ class FeedbackLoop:
             return 0
         if impression.context and self._observe(impression, event, amount):
             self.stats.events_matched += 1
+        if impression.blend_arm is not None and self.blend is not None:
+            self.blend.observe(BLEND_POOL, _NO_CONTEXT, impression.blend_arm, amount)
         if not self.config.taste_profiles:
             return 0
         return profiles.credit(increments, event, impression, amount)

@@ -94,7 +94,8 @@ class PolicyLearner:
         if policy is None or not policy.learns:
             return False
         contexts = np.asarray(context, dtype=np.float64).reshape(1, -1)
-        if contexts.shape[1] != getattr(policy, "dimension", contexts.shape[1]):
+        dimension = getattr(policy, "dimension", None)  # None: any width
+        if dimension is not None and contexts.shape[1] != dimension:
             self.mismatched += 1
             return False
         with self._lock:

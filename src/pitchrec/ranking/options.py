@@ -102,6 +102,11 @@ class RankingOptions:
     #: instead of fixed points: ``collaborative`` and ``popularity_prior`` become the
     #: prior mean of their learned weights (:meth:`blend_prior`), which rewards move.
     learned_blend: bool = False
+    #: The points of (affinity, prior) are chosen per request among angles around these
+    #: ones by the likes each angle earns (:mod:`pitchrec.learning.blend_search`; the
+    #: service layer chooses, the engine ranks with fixed points). Not with
+    #: ``learned_blend``.
+    blend_search: bool = False
     #: New-creator exposure guarantee: at least this share of each mixed feed's resume
     #: items is fresh (:mod:`.assemble`, :class:`~.assemble.FreshGuarantee`); 0: off.
     fresh_share: float = 0.0
@@ -135,6 +140,10 @@ class RankingOptions:
             raise ValueError("retrieval_candidates must be >= 0")
         if self.skill_novelty_window is not None and self.skill_novelty_window < 0:
             raise ValueError("skill_novelty_window must be None or >= 0")
+        if self.blend_search and self.learned_blend:
+            raise ValueError("blend_search and learned_blend exclude each other")
+        if self.blend_search and self.collaborative + self.popularity_prior <= 0.0:
+            raise ValueError("blend_search needs collaborative or popularity_prior points")
 
     @classmethod
     def legacy(cls) -> RankingOptions:

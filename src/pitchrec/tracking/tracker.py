@@ -170,6 +170,8 @@ class FeedContext:
     urls: dict[tuple[str, int], str]  # (kind, id) -> media URL
     #: The experiment variant that served the feed (None: no experiment).
     assignment: Assignment | None = None
+    #: The blend-search arm (statistics key) that set the feed's points (None: off).
+    blend_arm: int | None = None
 
 
 @dataclass
@@ -470,6 +472,7 @@ class Tracker:
                 user_id=user,
                 ts=timestamp,
                 assignment=ctx.assignment,
+                blend_arm=ctx.blend_arm,
             ).to_json()
         counters, counter_ttls = feed_counters(ctx.assignment, len(feed.items), now)
         # The legacy key (spec 4.2), of the parsed user: never ``user_activity:None``.
