@@ -18,15 +18,15 @@ from pitchrec.domain.events import FeedbackEvent
 from pitchrec.domain.experiment import ExperimentSpec
 from pitchrec.domain.feed import Feed, FeedRequest, ItemKind, Pool
 from pitchrec.index.snapshot import Snapshot
-from pitchrec.learning.blend_search import NAMESPACE as BLEND_NAMESPACE
-from pitchrec.learning.blend_search import BlendSearch, blend_policy
 from pitchrec.learning.experiment import ExperimentMonitor
 from pitchrec.learning.feedback import FeedbackLoop, LearningConfig
 from pitchrec.learning.learner import PolicyFactory, PolicyLearner, variant_namespace
 from pitchrec.legacy.envelope import legacy_envelope, legacy_items
 from pitchrec.legacy.events import now_iso
 from pitchrec.policies.base import Policy
-from pitchrec.ranking.engine import recommend
+from pitchrec.ranking.blend_search import NAMESPACE as BLEND_NAMESPACE
+from pitchrec.ranking.blend_search import BlendSearch, blend_policy
+from pitchrec.ranking.engine import draw_seed, recommend
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.pool_policies import (
     DEFAULT_REWARD_SCALE,
@@ -62,8 +62,9 @@ class RequestInfo:
 _FEED_TYPES = {"discover": "resume", "flow": "FW"}
 
 
-#: Salt of a seeded request's blend-search draws ("blend" in ASCII).
+#: Salt of the blend search's draws, apart from the feed's ("blend" in ASCII).
 _BLEND_STREAM = 0x626C656E64
+_SEED_MASK = (1 << 64) - 1  # a client's seed may be negative; the draws need >= 0
 
 
 class Recommender:
@@ -101,16 +102,8 @@ class Recommender:
         self.tracker = tracker
         self.learner = learner
         #: Chooses each tracked request's points of (affinity, prior) when
-        #: ``options.blend_search`` (:mod:`pitchrec.learning.blend_search`).
-        self.blend = BlendSearch(self.options) if self.options.blend_search else None
-        self._blend_rng = np.random.default_rng()  # its draws: not the feed's seeded ones
-
-    def _blend_draws(self, request: FeedRequest) -> np.random.Generator:
-        """The blend search's draws: a seeded request's own (replays repeat), apart
-        from the feed's draws; the recommender's otherwise."""
-        if request.seed is None:
-            return self._blend_rng
-        return np.random.default_rng([request.seed, _BLEND_STREAM])
+        #: ``options.blend_search`` (:mod:`pitchrec.ranking.blend_search`).
+        self.blend = BlendSearch(self.options) if self.options.searches_blend else None
 
     def set_policies(self, policies: Mapping[Pool, Policy]) -> None:
         """Serve new policies (one dict assignment: feeds in flight keep the old ones)."""
@@ -157,10 +150,9 @@ class Recommender:
             and options is self.options
             and shadow.explores(info.request_id)
         )
-        blend, blend_arm = self.blend, None
-        if blend is not None and options is self.options and not explored:
-            arm = blend.choose(self._blend_draws(request))
-            options, blend_arm = blend.options(arm), blend.arm_id(arm)
+        blend_arm = None
+        if self.blend is not None and options is self.options and not explored:
+            request, options, blend_arm = self._searched(self.blend, request)
         if shadow is not None and explored:
             feed = shadow.candidate_feed(snapshot, request, policies, state.profile)
         else:
@@ -201,6 +193,17 @@ class Recommender:
             return feed
         experiment.observe_feed(feed.items, assignment)
         return replace(feed, variant=assignment.variant)
+
+    @staticmethod
+    def _searched(
+        blend: BlendSearch, request: FeedRequest
+    ) -> tuple[FeedRequest, RankingOptions, int]:
+        """The request (seeded), the options of the blend arm drawn for it, and the arm's
+        statistics key."""
+        seed = draw_seed() if request.seed is None else request.seed
+        request = replace(request, seed=seed)  # so the response's seed replays the arm
+        arm = blend.choose(np.random.default_rng([seed & _SEED_MASK, _BLEND_STREAM]))
+        return request, blend.options(arm), blend.arm_id(arm)
 
     def legacy_response(self, feed: Feed) -> dict[str, Any]:
         """The legacy envelope for ``feed`` (spec 3.3-3.5, 3.8)."""
@@ -268,7 +271,7 @@ class ServiceConfig:
                 fresh_max_days=settings.fresh_max_days,
                 retrieval_candidates=settings.retrieval_candidates,
                 skill_novelty_window=settings.skill_novelty_window,
-                blend_search=settings.blend_search,
+                blend_search=settings.blend_search and not settings.learned_blend,
             ),
             reward_scale=settings.reward_scale,
             tracking=TrackingConfig(
@@ -428,7 +431,7 @@ def build_service(
                     namespace=variant_namespace(spec.name, name),
                 )
     blend = None
-    if config.ranking.blend_search:
+    if config.ranking.searches_blend:
         blend = PolicyLearner(store, blend_policy, namespace=BLEND_NAMESPACE)
     feedback = FeedbackLoop(
         tracker, learner, config.learning, variants=variants, experiment=monitor, blend=blend

@@ -171,13 +171,14 @@ class Settings(BaseSettings):
     au_shares_candidates: bool = True
     #: NU adds the collaborative affinity and popularity prior too (the legacy: off).
     boost_new: bool = True
-    #: The pool policies learn how the affinity and the prior weigh against each other
-    #: (context columns 18-19, starting from the two weights above); false: fixed points.
-    learned_blend: bool = True
     #: The points of (affinity, prior) above are chosen per request among angles around
     #: them, by the likes each angle earns, shared by every replica
-    #: (:mod:`pitchrec.learning.blend_search`); needs learned_blend false.
-    blend_search: bool = False
+    #: (:mod:`pitchrec.ranking.blend_search`); false: fixed points.
+    blend_search: bool = True
+    #: Instead of the search, the pool policies learn how the affinity and the prior
+    #: weigh against each other (context columns 18-19, starting from the two weights
+    #: above); true turns blend_search off.
+    learned_blend: bool = False
     #: New-creator exposure guarantee: every prefix of L resumes of a total or discover
     #: feed holds at least floor(share * L) fresh ones (1/8: 3 of 24); 0: off (the legacy).
     fresh_share: float = Field(default=DEFAULT_FRESH_SHARE, ge=0.0, le=1.0)
@@ -246,20 +247,20 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ConfigurationError(f"PITCHREC_SHADOW: {exc}") from None
 
-    @model_validator(mode="after")
-    def _check_blend(self) -> Settings:
-        if self.blend_search and self.learned_blend:
-            raise ConfigurationError(
-                "PITCHREC_BLEND_SEARCH needs PITCHREC_LEARNED_BLEND=false (the search sets"
-                " the points the learned blend would learn)"
-            )
-        return self
+    def base_options(self) -> RankingOptions:
+        """The service's options with these settings' blend (learned, searched or
+        fixed), which experiment variants and the shadow candidate override."""
+        return replace(
+            RankingOptions.service(),
+            learned_blend=self.learned_blend,
+            blend_search=self.blend_search and not self.learned_blend,
+        )
 
     @model_validator(mode="after")
     def _check_shadow(self) -> Settings:
         """The candidate's overrides name real options with acceptable values."""
         if self.shadow is not None:
-            base = replace(RankingOptions.service(), learned_blend=self.learned_blend)
+            base = self.base_options()
             scale = self.shadow.reward_scale
             try:
                 options = candidate_options(base, self.shadow)
@@ -293,7 +294,7 @@ class Settings(BaseSettings):
         """Every variant's ranking overrides name real options with acceptable values, on
         top of these settings (what :func:`pitchrec.service.build_service` will build)."""
         if self.experiment is not None:
-            base = replace(RankingOptions.service(), learned_blend=self.learned_blend)
+            base = self.base_options()
             try:
                 variant_setups(self.experiment, base, self.reward_scale)
             except ValueError as exc:

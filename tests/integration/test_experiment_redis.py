@@ -145,9 +145,10 @@ def test_two_replicas_share_counters_the_stop_and_learning(redis_url: str) -> No
     _close(a, b)
     variant_keys = {k for k in keys if ":exp:" in k}
     assert variant_keys, keys
-    assert variant_keys <= {f"pitchrec:policy:v1:{p}:d20:exp:r1:b" for p in ("VMP", "AU", "NU")}
+    assert variant_keys <= {f"pitchrec:policy:v1:{p}:exp:r1:b" for p in ("VMP", "AU", "NU")}
     assert {k for k in keys if ":exp:" not in k} <= {
-        f"pitchrec:policy:v1:{p}:d20" for p in ("VMP", "AU", "NU")
+        *(f"pitchrec:policy:v1:{p}" for p in ("VMP", "AU", "NU")),
+        "pitchrec:policy:v1:VMP:blend",  # the blend search's (the control's options)
     }  # the control's: the keys of a deployment without an experiment
 
 

@@ -15,23 +15,22 @@ import pytest
 from factories import NOW, random_snapshot
 from pitchrec.domain.events import FeedbackEvent, Impression
 from pitchrec.domain.feed import Feed, FeedKind, FeedRequest, ItemKind, Pool
-from pitchrec.errors import ConfigurationError
 from pitchrec.index.snapshot import Snapshot
-from pitchrec.learning.blend_search import (
+from pitchrec.policies.thompson import ThompsonSampling
+from pitchrec.ranking.blend_search import (
     BLEND_POOL,
     STEP_DEGREES,
     BlendArms,
     BlendSearch,
     arm_id,
 )
-from pitchrec.policies.thompson import ThompsonSampling
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.service import RequestInfo, Service, ServiceConfig, build_service
 from pitchrec.settings import Settings
 from pitchrec.tracking.memory_store import MemoryStore
 from pitchrec.tracking.store import impression_field, impression_key
 
-SEARCH = replace(RankingOptions.service(), learned_blend=False, blend_search=True)
+SEARCH = RankingOptions.service()
 _ids = itertools.count(1)
 
 
@@ -58,11 +57,15 @@ def test_the_arms_span_prior_to_affinity_around_the_build_and_keep_its_points() 
 def test_options_refuse_a_search_beside_the_learned_blend_or_without_points() -> None:
     with pytest.raises(ValueError, match="exclude each other"):
         replace(SEARCH, learned_blend=True)
-    with pytest.raises(ValueError, match="points"):
-        replace(SEARCH, collaborative=0.0, popularity_prior=0.0)
-    with pytest.raises(ConfigurationError, match="PITCHREC_LEARNED_BLEND=false"):
-        Settings(blend_search=True, learned_blend=True)
-    assert Settings(blend_search=True, learned_blend=False).blend_search
+    assert not replace(SEARCH, collaborative=0.0, popularity_prior=0.0).searches_blend
+    assert Settings().base_options().blend_search  # the default
+    learned = Settings(learned_blend=True)  # the learned blend replaces the search
+    assert learned.base_options().learned_blend and not learned.base_options().blend_search
+    assert not ServiceConfig.from_settings(learned).ranking.blend_search
+    overridden = SEARCH.overridden(["learned_blend=1"])
+    assert overridden.learned_blend and not overridden.blend_search
+    fixed = SEARCH.overridden(["blend_search=0"])
+    assert not fixed.learned_blend and not fixed.blend_search
 
 
 def _search_with(counts: dict[float, tuple[float, float]]) -> BlendSearch:

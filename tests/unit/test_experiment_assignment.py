@@ -162,7 +162,7 @@ def test_bad_declarations_are_refused_naming_the_field(declaration: Any, message
         (["temperature=0"], None, "temperature"),
         (["boost_new"], None, "is not <option>=<value>"),
         (["collaborative=lots"], None, "not a number"),
-        ([], 0, "learned blend needs reward_scale > 0"),
+        (["@learned_blend=true"], 0, "learned blend needs reward_scale > 0"),
     ],
 )
 def test_unknown_or_bad_options_stop_start_up(

@@ -27,7 +27,7 @@ SPEC = parse_experiment(
         "name": "x1",
         "variants": {
             "control": {"weight": 1},
-            "b": {"weight": 1, "ranking": ["@learned_blend=false"], "reward_scale": 10},
+            "b": {"weight": 1, "ranking": ["@learned_blend=true"], "reward_scale": 10},
         },
     }
 )
@@ -82,7 +82,7 @@ def test_without_an_experiment_nothing_changes(snapshot: Snapshot) -> None:
     for impression in _impressions(store, request_id):
         assert list(impression) == [
             "pool", "slot", "position", "score", "propensity", "policy_version", "context",
-            "user_id", "ts",
+            "user_id", "ts", "blend_arm",
         ]  # fmt: skip
     rows = list(store.archive)
     assert rows and not any(b"variant" in row.properties.encode() for row in rows)
@@ -90,7 +90,8 @@ def test_without_an_experiment_nothing_changes(snapshot: Snapshot) -> None:
     service.feedback.process_once()
     service.feedback.sync_now()
     assert not [k for k in store._stats if "exp" in k]
-    assert {k for k in store._stats} == {"pitchrec:policy:v1:VMP:d20"}
+    # The pool's statistics and the blend search's (the default), nothing else.
+    assert {k for k in store._stats} == {"pitchrec:policy:v1:VMP", "pitchrec:policy:v1:VMP:blend"}
     assert not store._flags
 
 
@@ -100,8 +101,8 @@ def test_each_variant_ranks_with_its_own_options(snapshot: Snapshot) -> None:
     variant, _ = _serve(service, _user_in("b"))
     assert control.variant == "control" and variant.variant == "b"
     scored = [i for i in control.items if i.context]
-    assert scored and {len(i.context) for i in scored} == {20}  # the learned blend's width
-    assert {len(i.context) for i in variant.items if i.context} == {18}  # learned_blend=false
+    assert scored and {len(i.context) for i in scored} == {18}  # the searched blend's points
+    assert {len(i.context) for i in variant.items if i.context} == {20}  # learned_blend=true
 
 
 def test_impressions_and_archive_rows_carry_the_variant(snapshot: Snapshot) -> None:
@@ -136,12 +137,12 @@ def test_each_variant_learns_into_its_own_statistics(snapshot: Snapshot) -> None
     service.feedback.process_once()
     service.feedback.sync_now()
     totals = store.read_stats(
-        ["pitchrec:policy:v1:VMP:d20", "pitchrec:policy:v1:AU:d20", "pitchrec:policy:v1:NU:d20"]
+        ["pitchrec:policy:v1:VMP", "pitchrec:policy:v1:AU", "pitchrec:policy:v1:NU"]
     )
     assert sum(fields.get("n_updates", 0.0) for fields in totals.values()) == 2  # control's keys
     namespace = variant_namespace("x1", "b")
     assert namespace == ":exp:x1:b"
-    keys = [f"pitchrec:policy:v1:{pool}{namespace}" for pool in ("VMP", "AU", "NU")]
+    keys = [f"pitchrec:policy:v1:{pool}:d20{namespace}" for pool in ("VMP", "AU", "NU")]
     assert sum(f.get("n_updates", 0.0) for f in store.read_stats(keys).values()) == 3
     # ... and serves what it learned: b's policies, not the control's.
     assert service.recommender is not None and service.recommender.variants is not None
@@ -194,7 +195,7 @@ def test_a_stopped_variants_users_get_the_control_and_count_nowhere(snapshot: Sn
     feed, request_id = _serve(service, user)
     assert feed.variant == "control"
     assert {i["assigned"] for i in _impressions(store, request_id)} == {"b"}
-    assert {len(i.context) for i in feed.items if i.context} == {20}  # control's options
+    assert {len(i.context) for i in feed.items if i.context} == {18}  # control's options
     assert _counters(store) == {}  # counted neither as b nor as control
     service.record_events([_event("like", user, feed, request_id)])
     service.feedback.process_once()

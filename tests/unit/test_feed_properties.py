@@ -16,6 +16,7 @@ from pitchrec.domain.profile import TasteProfile
 from pitchrec.index.snapshot import Snapshot
 from pitchrec.policies.base import Policy
 from pitchrec.ranking.assemble import CREATOR_WINDOW
+from pitchrec.ranking.blend_search import BlendArms
 from pitchrec.ranking.engine import recommend
 from pitchrec.ranking.novelty import SKILL_NOVELTY_THRESHOLD
 from pitchrec.ranking.options import DEFAULT_TEMPERATURE, RankingOptions
@@ -61,14 +62,21 @@ def _trained_policies() -> dict[Pool, Policy]:
 TRAINED = _trained_policies()
 #: The service's options with candidate retrieval forced on these small worlds (at most
 #: 400 resumes): VMP, NU and AU rank a universe of at most 60 rows.
-RETRIEVAL = replace(RankingOptions.service(), retrieval_candidates=60)
+#: (with the learned blend, the policies' 20 columns; the default blend search ranks with
+#: fixed points, as SEARCHED does).
+RETRIEVAL = replace(
+    RankingOptions.service(), retrieval_candidates=60, learned_blend=True, blend_search=False
+)
+_SEARCH = replace(RankingOptions.service(), retrieval_candidates=60)
+#: The blend search's arm of pure affinity (no prior points), with retrieval.
+SEARCHED = BlendArms.of(_SEARCH).options(_SEARCH, len(BlendArms.of(_SEARCH).degrees) - 1)
 TRAINED_BLEND = legacy_pool_policies(DEFAULT_REWARD_SCALE, RETRIEVAL.blend_prior())
 for _policy in TRAINED_BLEND.values():
     _x = np.random.default_rng(1).random((40, 20))
     _policy.update(_x, np.arange(40), (_x[:, 5] > 0.5).astype(np.float64))
 #: Every invariant holds for the legacy engine, for the service's defaults and with
 #: candidate retrieval.
-ENGINES = pytest.mark.parametrize("engine", ["legacy", "service", "retrieval"])
+ENGINES = pytest.mark.parametrize("engine", ["legacy", "service", "retrieval", "searched"])
 
 
 def _feed(
@@ -87,6 +95,8 @@ def _feed(
     profile = TasteProfile(ids, np.linspace(2.0, 1.0, ids.shape[0]))
     if engine == "retrieval":
         return recommend(snapshot, request, TRAINED_BLEND, options=RETRIEVAL, profile=profile)
+    if engine == "searched":
+        return recommend(snapshot, request, TRAINED, options=SEARCHED, profile=profile)
     options = RankingOptions(temperature=DEFAULT_TEMPERATURE, declared_skills=True)
     return recommend(snapshot, request, TRAINED, options=options, profile=profile)
 
@@ -179,7 +189,7 @@ def test_skill_novelty(
     world: tuple[int, Snapshot], user: int | None, kind: FeedKind, engine: str
 ) -> None:
     _, snapshot = world
-    window = RETRIEVAL.skill_novelty_window if engine == "retrieval" else None
+    window = RETRIEVAL.skill_novelty_window if engine in ("retrieval", "searched") else None
     placed: list[set[int]] = []  # the skills of each resume placed, in feed order
     for item in _feed(snapshot, kind, user, frozenset(), engine).items:
         if item.kind is not ItemKind.RESUME:

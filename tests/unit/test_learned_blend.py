@@ -31,6 +31,8 @@ from pitchrec.sources.database import make_engine
 from pitchrec.tracking.memory_store import MemoryStore
 
 BLEND = (BLEND_COLLABORATIVE, BLEND_PRIOR)
+#: The service's options with the learned blend instead of the default blend search.
+LEARNED = RankingOptions.service().overridden(["learned_blend=1"])
 
 
 def _blend_policy() -> LinUCB:
@@ -79,12 +81,9 @@ def test_policies_of_the_wrong_width_are_refused_with_a_clear_error() -> None:
     snapshot = random_snapshot(1)
     request = FeedRequest(kind=FeedKind.DISCOVER, user_id=3, seed=0, now=NOW)
     with pytest.raises(ValueError, match="blend_prior"):
-        recommend(snapshot, request, legacy_pool_policies(30.0), options=RankingOptions.service())
+        recommend(snapshot, request, legacy_pool_policies(30.0), options=LEARNED)
     feed = recommend(
-        snapshot,
-        request,
-        legacy_pool_policies(30.0, RankingOptions.service().blend_prior()),
-        options=RankingOptions.service(),
+        snapshot, request, legacy_pool_policies(30.0, LEARNED.blend_prior()), options=LEARNED
     )
     assert all(len(item.context) == N_BLEND_FEATURES for item in feed.items)
 
@@ -103,7 +102,7 @@ class _AnyWidth:
         return np.asarray(contexts, dtype=np.float64).sum(axis=1)
 
 
-@pytest.mark.parametrize("options", [RankingOptions.service(), RankingOptions.legacy()])
+@pytest.mark.parametrize("options", [LEARNED, RankingOptions.service(), RankingOptions.legacy()])
 def test_a_scorer_of_any_width_is_served(options: RankingOptions) -> None:
     snapshot = random_snapshot(1)
     request = FeedRequest(kind=FeedKind.DISCOVER, user_id=3, seed=0, now=NOW)

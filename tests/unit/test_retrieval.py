@@ -35,7 +35,9 @@ from pitchrec.ranking.user_context import UserContext, user_context
 from pitchrec.service import ServiceConfig
 from pitchrec.settings import Settings
 
-SERVICE = RankingOptions.service()
+#: The service's options with the learned blend (the policies' 20 columns), which
+#: retrieval serves as well as the default blend search's fixed points (BOOSTED).
+SERVICE = RankingOptions.service().overridden(["learned_blend=1"])
 BUDGET = 120
 RETRIEVAL = replace(SERVICE, retrieval_candidates=BUDGET)
 #: The fixed boost instead of the learned blend.

@@ -58,7 +58,7 @@ class Impression:
     ``policy_version``), the sampling ``propensity`` (None for top-k pools) and the user
     it was served to (None: anonymous); with an experiment, the ``assignment`` (which
     variant served it; absent from the JSON without one); with blend search, the
-    ``blend_arm`` that set the feed's points (:mod:`pitchrec.learning.blend_search`;
+    ``blend_arm`` that set the feed's points (:mod:`pitchrec.ranking.blend_search`;
     absent from the JSON without it)."""
 
     pool: str

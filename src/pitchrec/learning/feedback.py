@@ -22,7 +22,6 @@ import numpy as np
 from pitchrec.domain.events import FeedbackEvent, Impression
 from pitchrec.domain.feed import Pool
 from pitchrec.learning import profiles
-from pitchrec.learning.blend_search import BLEND_POOL
 from pitchrec.learning.experiment import ExperimentMonitor
 from pitchrec.learning.learner import SYNC_SECONDS, PolicyLearner
 from pitchrec.learning.rewards import DEFAULT_REWARDS, reward
@@ -97,7 +96,7 @@ class FeedbackLoop:
         self.variants = dict(variants or {})
         self.experiment = experiment
         self.on_variant_policies: VariantPolicyListener | None = None
-        #: The blend search's statistics (:mod:`.blend_search`) and who serves them.
+        #: The blend search's statistics (:mod:`pitchrec.ranking.blend_search`) and who serves them.
         self.blend = blend
         self.on_blend: PolicyListener | None = None
         self.config = config or LearningConfig()
@@ -232,8 +231,9 @@ class FeedbackLoop:
             return 0
         if impression.context and self._observe(impression, event, amount):
             self.stats.events_matched += 1
-        if impression.blend_arm is not None and self.blend is not None:
-            self.blend.observe(BLEND_POOL, _NO_CONTEXT, impression.blend_arm, amount)
+        blend = self.blend
+        if impression.blend_arm is not None and blend is not None:  # its one table
+            blend.observe(blend.pools[0], _NO_CONTEXT, impression.blend_arm, amount)
         if not self.config.taste_profiles:
             return 0
         return profiles.credit(increments, event, impression, amount)

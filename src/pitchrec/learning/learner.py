@@ -47,7 +47,7 @@ def _stats_key(version: int, pool: Pool, policy: Policy, namespace: str = "") ->
     """``pitchrec:policy:v{version}:{pool}``, with ``:d{width}`` for a width other than 18,
     then ``namespace`` (a non-control experiment variant's, :func:`variant_namespace`)."""
     dimension = getattr(policy, "dimension", LEGACY_DIMENSION)
-    suffix = "" if dimension == LEGACY_DIMENSION else f":d{dimension}"
+    suffix = "" if dimension in (LEGACY_DIMENSION, None) else f":d{dimension}"  # None: any
     return policy_stats_key(version, f"{pool}{suffix}{namespace}")
 
 

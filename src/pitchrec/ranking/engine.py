@@ -70,9 +70,14 @@ FLOW_NOISE_HIGH = 20.0
 _SEED_BITS = 63
 
 
+def draw_seed() -> int:
+    """A fresh request seed (what an unseeded request is ranked with)."""
+    return secrets.randbits(_SEED_BITS)
+
+
 def request_rng(request: FeedRequest) -> tuple[np.random.Generator, int]:
     """The request's generator and the seed it came from."""
-    seed = request.seed if request.seed is not None else secrets.randbits(_SEED_BITS)
+    seed = request.seed if request.seed is not None else draw_seed()
     user_key = [0] if request.user_id is None else [1, request.user_id & ((1 << _SEED_BITS) - 1)]
     return np.random.default_rng([seed & ((1 << _SEED_BITS) - 1), *user_key]), seed
 

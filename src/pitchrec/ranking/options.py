@@ -103,9 +103,9 @@ class RankingOptions:
     #: prior mean of their learned weights (:meth:`blend_prior`), which rewards move.
     learned_blend: bool = False
     #: The points of (affinity, prior) are chosen per request among angles around these
-    #: ones by the likes each angle earns (:mod:`pitchrec.learning.blend_search`; the
+    #: ones by the likes each angle earns (:mod:`pitchrec.ranking.blend_search`; the
     #: service layer chooses, the engine ranks with fixed points). Not with
-    #: ``learned_blend``.
+    #: ``learned_blend``; nothing to search without points.
     blend_search: bool = False
     #: New-creator exposure guarantee: at least this share of each mixed feed's resume
     #: items is fresh (:mod:`.assemble`, :class:`~.assemble.FreshGuarantee`); 0: off.
@@ -142,8 +142,6 @@ class RankingOptions:
             raise ValueError("skill_novelty_window must be None or >= 0")
         if self.blend_search and self.learned_blend:
             raise ValueError("blend_search and learned_blend exclude each other")
-        if self.blend_search and self.collaborative + self.popularity_prior <= 0.0:
-            raise ValueError("blend_search needs collaborative or popularity_prior points")
 
     @classmethod
     def legacy(cls) -> RankingOptions:
@@ -153,9 +151,10 @@ class RankingOptions:
     @classmethod
     def service(cls) -> RankingOptions:
         """What the service runs by default: tempered draws, declared skills, the
-        collaborative affinity and popularity prior in VMP, AU and NU with learned
-        weights, AU ranking every available resume, ranked fill, the fresh-resume
-        exposure guarantee, candidate retrieval beyond 3,000 available resumes."""
+        collaborative affinity and popularity prior in VMP, AU and NU, their mix searched
+        online by the service (:mod:`pitchrec.ranking.blend_search`), AU ranking every
+        available resume, ranked fill, the fresh-resume exposure guarantee, candidate
+        retrieval beyond 3,000 available resumes."""
         return cls(
             temperature=DEFAULT_TEMPERATURE,
             declared_skills=True,
@@ -164,13 +163,19 @@ class RankingOptions:
             ranked_fill=True,
             au_shares_candidates=True,
             boost_new=True,
-            learned_blend=True,
+            blend_search=True,
             fresh_share=DEFAULT_FRESH_SHARE,
             fresh_max_impressions=DEFAULT_FRESH_MAX_IMPRESSIONS,
             fresh_max_days=DEFAULT_FRESH_MAX_DAYS,
             retrieval_candidates=DEFAULT_RETRIEVAL_CANDIDATES,
             skill_novelty_window=DEFAULT_SKILL_NOVELTY_WINDOW,
         )
+
+    @property
+    def searches_blend(self) -> bool:
+        """The service searches the mix: ``blend_search`` and points to mix (with
+        neither the affinity nor the prior there is nothing to search)."""
+        return self.blend_search and self.collaborative + self.popularity_prior > 0.0
 
     @property
     def tracks_fresh(self) -> bool:
@@ -201,7 +206,8 @@ class RankingOptions:
         """These options with ``<field>=<number>`` assignments applied (booleans as 0/1,
         integers as whole numbers), as the lab's ``service@collaborative=10@boost_new=0``
         or ``service@fresh_share=0`` names write them. Raises ValueError naming the known
-        fields for anything else."""
+        fields for anything else. Turning ``learned_blend`` on turns ``blend_search`` off
+        unless the assignments set it too (the two exclude each other)."""
         known = {f.name: str(f.type) for f in fields(self)}
         changes: dict[str, float | bool | int] = {}
         for assignment in assignments:
@@ -223,6 +229,8 @@ class RankingOptions:
                 changes[key] = int(value)
             else:
                 changes[key] = value
+        if changes.get("learned_blend") and "blend_search" not in changes:
+            changes["blend_search"] = False
         return replace(self, **changes)  # type: ignore[arg-type]
 
     def weights(self, scores: NDArray[np.float64]) -> NDArray[np.float64] | None:

@@ -19,9 +19,9 @@ deployment pays for exploring near what the build chose, and the served mix walk
 step at a time as far as the likes lead it.
 
 Statistics: a :class:`~pitchrec.policies.thompson.ThompsonSampling` table keyed by the
-angle in tenths of a degree, learned and shared by a :class:`~.learner.PolicyLearner`
-(namespace :data:`NAMESPACE`): a change of the points or of the step keeps each angle's
-counts meaningful.
+angle in tenths of a degree, learned and shared by a
+:class:`~pitchrec.learning.learner.PolicyLearner` (namespace :data:`NAMESPACE`): a change
+of the points or of the step keeps each angle's counts meaningful.
 """
 
 from __future__ import annotations
