@@ -366,6 +366,9 @@ def test_stats_are_the_traffic_served_and_one_payload_per_bucket(tmp_path: Path)
         assert stats["snapshot"]["prior_half_life_days"] == collab.prior_half_life_days
         assert stats["archiver"]["kind"] == "none"  # no database: nothing is archived
         assert len(stats["learning"]["features"]) == 20
+        search = stats["learning"]["blend_search"]  # the default: nothing learned yet
+        assert search["centre"] == search["build"]
+        assert search["arms"][0]["degrees"] == 0.0 and search["arms"][-1]["degrees"] == 90.0
 
 
 def test_assets_are_packaged_and_served(tmp_path: Path) -> None:

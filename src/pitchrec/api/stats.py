@@ -167,6 +167,7 @@ class StatsBoard:
                 "events_matched": _count(counters.get("events_matched")),
                 "events_duplicate": _count(counters.get("events_duplicate")),
                 "events_foreign": _count(counters.get("events_foreign")),
+                "blend_search": _blend_search(runtime),
             },
             "windows": {
                 "rate_seconds": RATE_BUCKETS * BUCKET_SECONDS,
@@ -282,3 +283,10 @@ def stats_router() -> APIRouter:
         return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
     return router
+
+
+def _blend_search(runtime: Runtime) -> dict[str, object] | None:
+    """The blend search's arms, their rewards and the served centre (None: off)."""
+    recommender = runtime.recommender
+    blend = recommender.blend if recommender is not None else None
+    return blend.describe() if blend is not None else None
