@@ -7,12 +7,11 @@ through it, so what the lab measures is what is served.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from pitchrec.domain.events import FeedbackEvent
 from pitchrec.domain.experiment import ExperimentSpec
@@ -64,7 +63,6 @@ _FEED_TYPES = {"discover": "resume", "flow": "FW"}
 
 #: Salt of the blend search's draws, apart from the feed's ("blend" in ASCII).
 _BLEND_STREAM = 0x626C656E64
-_SEED_MASK = (1 << 64) - 1  # a client's seed may be negative; the draws need >= 0
 
 
 class Recommender:
@@ -202,7 +200,7 @@ class Recommender:
         statistics key."""
         seed = draw_seed() if request.seed is None else request.seed
         request = replace(request, seed=seed)  # so the response's seed replays the arm
-        arm = blend.choose(np.random.default_rng([seed & _SEED_MASK, _BLEND_STREAM]))
+        arm = blend.choose(random.Random(seed ^ _BLEND_STREAM))
         return request, blend.options(arm), blend.arm_id(arm)
 
     def legacy_response(self, feed: Feed) -> dict[str, Any]:

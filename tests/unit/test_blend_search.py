@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from dataclasses import replace
 
 import numpy as np
@@ -83,14 +84,14 @@ def _search_with(counts: dict[float, tuple[float, float]]) -> BlendSearch:
 
 def test_without_shared_statistics_every_request_gets_the_builds_mix() -> None:
     search = BlendSearch(SEARCH)
-    rng = np.random.default_rng(0)
+    rng = random.Random(0)
     assert {search.choose(rng) for _ in range(50)} == {search.arms.build}
 
 
 def test_requests_draw_among_the_centre_and_its_neighbours_only() -> None:
     search = _search_with({})
     build = search.arms.build
-    rng = np.random.default_rng(1)
+    rng = random.Random(1)
     chosen = {search.choose(rng) for _ in range(300)}
     assert chosen == {build - 1, build, build + 1}
 
@@ -109,7 +110,7 @@ def test_the_centre_walks_to_a_neighbour_only_on_significant_evidence() -> None:
     # Clearly better twice in a row: two steps.
     walk = _search_with({degrees[build]: (20, 1_000), right: (60, 1_000), far: (120, 1_000)})
     assert walk.centre() == build + 2
-    rng = np.random.default_rng(2)
+    rng = random.Random(2)
     assert {walk.choose(rng) for _ in range(300)} <= {build + 1, build + 2, build + 3}
 
 

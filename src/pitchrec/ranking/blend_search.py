@@ -27,6 +27,7 @@ of the points or of the step keeps each angle's counts meaningful.
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -97,61 +98,87 @@ class BlendArms:
         )
 
 
+def _centre(alpha: NDArray[np.float64], beta: NDArray[np.float64], build: int) -> int:
+    """The arm the window is centred on, from each arm's Beta posterior (k,): from the
+    build's arm, step to the better neighbour while one is better with a z-score above
+    :data:`MOVE_Z` (a function of the shared totals alone, so every replica agrees; the
+    mean rises at every step, so it ends)."""
+    total = alpha + beta
+    mean = alpha / total
+    variance = mean * (1.0 - mean) / (total + 1.0)
+    centre = build
+    while True:
+        neighbours = [k for k in (centre - 1, centre + 1) if 0 <= k < alpha.shape[0]]
+        z = [(mean[k] - mean[centre]) / np.sqrt(variance[k] + variance[centre]) for k in neighbours]
+        best = int(np.argmax(z))
+        if z[best] <= MOVE_Z:
+            return centre
+        centre = neighbours[best]
+
+
 def blend_policy() -> dict[Pool, Policy]:
     """Fresh statistics at the prior (Beta(1, 1) per arm), for the learner."""
     return {BLEND_POOL: ThompsonSampling()}
 
 
+@dataclass(frozen=True)
+class _Served:
+    """What requests read between two syncs: the statistics, each arm's Beta posterior
+    (plain floats: a request draws three of them) and the centre."""
+
+    policy: ThompsonSampling
+    alpha: tuple[float, ...]
+    beta: tuple[float, ...]
+    centre: int
+
+
 class BlendSearch:
-    """Chooses the arm of each request from the shared statistics (``policy``; None
-    before the first sync, or when learning is not served: the build's arm)."""
+    """Chooses the arm of each request from the shared statistics (none before the first
+    sync, or when learning is not served: the build's arm)."""
 
     def __init__(self, options: RankingOptions) -> None:
         self.arms = BlendArms.of(options)
         self._ids = self.arms.ids
         self._options = tuple(self.arms.options(options, k) for k in range(len(self._ids)))
-        self.policy: ThompsonSampling | None = None
+        self._served: _Served | None = None
+
+    @property
+    def policy(self) -> ThompsonSampling | None:
+        served = self._served
+        return served.policy if served is not None else None
 
     def set_policies(self, policies: dict[Pool, Policy]) -> None:
-        """Serve new statistics (one assignment: requests in flight keep the old ones)."""
+        """Serve new statistics; the posteriors and the centre are computed here, once per
+        sync, and swapped in whole (requests in flight keep the old ones)."""
         policy = policies.get(BLEND_POOL)
-        self.policy = policy if isinstance(policy, ThompsonSampling) else None
+        if not isinstance(policy, ThompsonSampling):
+            self._served = None
+            return
+        alpha, beta = policy.posterior(self._ids)
+        centre = _centre(alpha, beta, self.arms.build)
+        self._served = _Served(policy, tuple(alpha.tolist()), tuple(beta.tolist()), centre)
 
     def options(self, arm: int) -> RankingOptions:
         return self._options[arm]
 
     def centre(self) -> int:
-        """The arm the window is centred on: from the build's arm, step to the better
-        neighbour while one is better with a z-score above :data:`MOVE_Z` (a function of
-        the shared totals alone, so every replica agrees; means only rise, so it ends)."""
-        policy = self.policy
-        centre = self.arms.build
-        if policy is None:
-            return centre
-        alpha, beta = policy.posterior(self._ids)
-        total = alpha + beta
-        mean = alpha / total
-        variance = mean * (1.0 - mean) / (total + 1.0)
-        while True:
-            neighbours = [k for k in (centre - 1, centre + 1) if 0 <= k < len(self._ids)]
-            z = [
-                (mean[k] - mean[centre]) / np.sqrt(variance[k] + variance[centre])
-                for k in neighbours
-            ]
-            best = int(np.argmax(z))
-            if z[best] <= MOVE_Z:
-                return centre
-            centre = neighbours[best]
+        """The arm the window is centred on (:func:`_centre`; the build's before any sync)."""
+        served = self._served
+        return served.centre if served is not None else self.arms.build
 
-    def choose(self, rng: np.random.Generator) -> int:
-        """The arm to serve: a posterior draw among the centre and its neighbours."""
-        policy = self.policy
-        if policy is None:
+    def choose(self, rng: random.Random) -> int:
+        """The arm to serve: a posterior draw among the centre and its neighbours (about
+        10 us: Python's generator, seeded from an int, and three Beta draws)."""
+        served = self._served
+        if served is None:
             return self.arms.build
-        centre = self.centre()
-        window = np.arange(max(centre - 1, 0), min(centre + 2, len(self._ids)))
-        alpha, beta = policy.posterior(self._ids[window])
-        return int(window[int(np.argmax(rng.beta(alpha, beta)))])
+        centre = served.centre
+        best, best_draw = centre, -1.0
+        for arm in range(max(centre - 1, 0), min(centre + 2, len(self._ids))):
+            draw = rng.betavariate(served.alpha[arm], served.beta[arm])
+            if draw > best_draw:
+                best, best_draw = arm, draw
+        return best
 
     def arm_id(self, arm: int) -> int:
         """The statistics key of arm index ``arm``."""
