@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 #: Seconds archive rows go straight to the spool after the stream refused some: a full
 #: stream stays full until the archiver catches up (batches of 500 rows, about a second
 #: apart while it drains; bench/RESULTS.md), and re-offering up to
-#: :data:`~pitchrec.tracking.tracker.REPLAY_BYTES` of spooled rows on every request in the
+#: :data:`~pitchrec.tracking.config.REPLAY_BYTES` of spooled rows on every request in the
 #: meantime would only be refused again.
 STREAM_RETRY_SECONDS = 1.0
 #: Seconds the backlog gauge is cached: one scrape reads it once per tracking gauge (they
