@@ -231,4 +231,5 @@ def test_the_documented_examples_are_valid() -> None:
     text = re.sub(r"(?m)^  #   ", "  ", commented.group(1))
     value = yaml.safe_load(text)["PITCHREC_EXPERIMENT"]
     spec = Settings(experiment=value).experiment
-    assert spec is not None and spec.variant("no-blend").reward_scale == 10.0
+    assert spec is not None and spec.variant("fixed-blend").reward_scale == 10.0
+    assert spec.variant("fixed-blend").ranking == ("blend_search=false",)
