@@ -47,16 +47,30 @@ class Csr:
         """(nnz,) the row of every stored element (computed once, then cached)."""
         return np.repeat(np.arange(self.n_rows, dtype=np.int64), self.lengths())
 
+    @cached_property
+    def positions(self) -> NDArray[np.int64]:
+        """(nnz,) ``indices`` as int64 (computed once, then cached), to index vocabulary
+        arrays with: numpy converts an int32 index array at every use (a mask gathered
+        over the 7,111 skills of a scale-1 catalogue: 9.8 us, 4.4 us from int64; timeit)."""
+        return np.asarray(self.indices, dtype=np.int64)
+
     def take(self, rows: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """The elements of ``rows`` (r,), concatenated: (values (t,), owner (t,)) where
         ``owner[j]`` is the position in ``rows`` that element j came from."""
+        lengths = self.indptr[rows + 1] - self.indptr[rows]
+        owner = np.repeat(np.arange(rows.shape[0], dtype=np.int64), lengths)
+        return self.values(rows), owner
+
+    def values(self, rows: NDArray[np.int64]) -> NDArray[np.int64]:
+        """(t,) the elements of ``rows`` (r,), concatenated (:meth:`take` without owners)."""
+        if rows.shape[0] == 0:  # an anonymous user's sample: a dozen numpy calls saved
+            return np.zeros(0, dtype=np.int64)
         starts = self.indptr[rows]
         lengths = self.indptr[rows + 1] - starts
         total = int(lengths.sum())
-        owner = np.repeat(np.arange(rows.shape[0], dtype=np.int64), lengths)
         begin = np.cumsum(lengths) - lengths
         flat = np.repeat(starts - begin, lengths) + np.arange(total, dtype=np.int64)
-        return np.asarray(self.indices[flat], dtype=np.int64), owner
+        return np.asarray(self.indices[flat], dtype=np.int64)
 
     def count_in(self, member: NDArray[np.bool_]) -> NDArray[np.int64]:
         """(n,) how many elements of each row are True in ``member`` (a vocabulary mask)."""

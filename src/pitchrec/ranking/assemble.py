@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -129,9 +129,8 @@ def fresh_candidates(
     """
     candidates = available & fresh
     candidates[nu.rows] = False
-    age = replace(catalogue.age, is_new=fresh)
-    uniform = replace(options, temperature=None)  # the legacy NU draw
-    tail = nu_pool(candidates, replace(catalogue, age=age), resumes, scorer, rng, uniform)
+    as_new = catalogue.with_new(fresh)
+    tail = nu_pool(candidates, as_new, resumes, scorer, rng, options, legacy_draw=True)
     order = rng.permutation(len(tail))
     tail = PoolCandidates(
         Pool.NU,
@@ -164,7 +163,7 @@ def _joined(
     return np.concatenate([first, second])
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: field by field, 4.2 us a fresh slot (1.0; timeit)
 class _Cursor:
     candidates: PoolCandidates
     rows: list[int]
@@ -265,7 +264,7 @@ class FeedAssembler:
         return self.placements
 
     def _novel(self, row: int) -> bool:
-        return self._shown_skills.novel(self._skills.row(row).tolist())
+        return self._shown_skills.novel_row(self._skills, row)
 
     def _fill_resume(self, slot: Pool) -> None:
         if self._fresh_due() and self._place_fresh(slot):
@@ -392,7 +391,7 @@ class FeedAssembler:
             self._placed_challenges.add(row)
         else:
             self._placed_resumes.add(row)
-            self._shown_skills.push(self._skills.row(row).tolist())
+            self._shown_skills.push_row(self._skills, row)
             self._resumes_placed += 1
             if self._fresh_rows is not None and self._fresh_rows[row]:
                 self._fresh_placed += 1

@@ -15,6 +15,8 @@ resumes are where the recent attention is.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -43,6 +45,28 @@ def popularity_prior(snapshot: Snapshot) -> Floats:
     return _unit_range(np.log1p(np.maximum(weights, 0.0)))
 
 
+_PRIORS: dict[int, tuple[weakref.ref[Snapshot], Floats]] = {}
+
+
+def snapshot_prior(snapshot: Snapshot) -> Floats:
+    """(n,) :func:`popularity_prior` of ``snapshot``, read-only, computed on first use and
+    kept while the snapshot lives: it depends on the snapshot alone (15 us of a feed at
+    scale 1, measured in process). A race computes it twice, both times the same."""
+    key = id(snapshot)
+    entry = _PRIORS.get(key)
+    if entry is not None and entry[0]() is snapshot:
+        return entry[1]
+    prior = popularity_prior(snapshot).copy()
+    prior.setflags(write=False)
+
+    def forget(ref: weakref.ref[Snapshot]) -> None:
+        if _PRIORS.get(key, (None,))[0] is ref:
+            _PRIORS.pop(key, None)
+
+    _PRIORS[key] = (weakref.ref(snapshot, forget), prior)
+    return prior
+
+
 def collaborative_affinity(snapshot: Snapshot, user: UserContext) -> Floats | None:
     """(n,) the user's predicted preference for every resume, scaled to [0, 1] and then
     by the snapshot's affinity scale (the ratio its build chose over the configured one,
@@ -62,7 +86,7 @@ def score_boost(snapshot: Snapshot, user: UserContext, options: RankingOptions) 
     n = len(snapshot.resumes)
     boost = np.zeros(n)
     if options.popularity_prior > 0.0 and n:
-        boost += options.popularity_prior * popularity_prior(snapshot)
+        boost += options.popularity_prior * snapshot_prior(snapshot)
     if options.collaborative > 0.0 and n:
         personal = collaborative_affinity(snapshot, user)
         if personal is not None:
@@ -80,5 +104,5 @@ def blend_columns(snapshot: Snapshot, user: UserContext) -> NDArray[np.float64]:
     personal = collaborative_affinity(snapshot, user)
     if personal is not None:
         columns[:, 0] = personal
-    columns[:, 1] = popularity_prior(snapshot)
+    columns[:, 1] = snapshot_prior(snapshot)
     return columns

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -68,6 +68,7 @@ FLOW_FRESHNESS_POINTS = 30.0
 FLOW_SOCIAL_BONUS = 30.0
 FLOW_NOISE_HIGH = 20.0
 _SEED_BITS = 63
+_WORD = (1 << 32) - 1
 
 
 def draw_seed() -> int:
@@ -79,7 +80,21 @@ def request_rng(request: FeedRequest) -> tuple[np.random.Generator, int]:
     """The request's generator and the seed it came from."""
     seed = request.seed if request.seed is not None else draw_seed()
     user_key = [0] if request.user_id is None else [1, request.user_id & ((1 << _SEED_BITS) - 1)]
-    return np.random.default_rng([seed & ((1 << _SEED_BITS) - 1), *user_key]), seed
+    return np.random.default_rng(_entropy(seed & ((1 << _SEED_BITS) - 1), *user_key)), seed
+
+
+def _entropy(*values: int) -> NDArray[np.uint32]:
+    """(w,) the 32-bit words ``np.random.SeedSequence`` makes of ``values`` (ints >= 0,
+    each least significant word first, 0 as one word): the same generator as from the
+    list of ints, without numpy's conversion of each int in Python (default_rng 10.0 ->
+    7.6 us, timeit; tests/unit/test_request_rng.py checks the states are equal)."""
+    words: list[int] = []
+    for value in values:
+        words.append(value & _WORD)
+        while value > _WORD:
+            value >>= 32
+            words.append(value & _WORD)
+    return np.asarray(words, dtype=np.uint32)
 
 
 def _mask_out(sorted_ids: NDArray[np.int64], *id_sets: NDArray[np.int64]) -> NDArray[np.bool_]:
@@ -247,11 +262,10 @@ def _features(
     if options.learned_blend:
         blend = blend_columns(snapshot, user) if universe is None else universe.blend
         return catalogue_features(ranked, user, now, blend)
-    catalogue = catalogue_features(ranked, user, now)
+    boost = None
     if options.collaborative > 0.0 or options.popularity_prior > 0.0:
         boost = score_boost(snapshot, user, options) if universe is None else universe.boost
-        catalogue = replace(catalogue, boost=boost)
-    return catalogue
+    return catalogue_features(ranked, user, now, boost=boost)
 
 
 def _fresh(

@@ -14,6 +14,7 @@ With the guarantee on, NU's pool size and the catalogue coverage count its fresh
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,11 @@ from numpy.typing import NDArray
 from pitchrec.domain.feed import FeedItem, FeedMetrics, ItemKind, Pool
 from pitchrec.index.scores import NEW_CONTENT_DAYS
 from pitchrec.index.snapshot import Snapshot
+
+#: The kinds and the pools' metric keys, in their enums' order, read once: an enum's
+#: ``value`` is a property (with the skills counted in bins, 48 -> 34 us a feed; timeit).
+_KINDS = tuple((kind, kind.value) for kind in ItemKind)
+_POOL_KEYS = {pool: pool.value.lower() for pool in Pool}
 
 
 def _percent(numerator: float, denominator: float) -> float:
@@ -62,11 +68,12 @@ def feed_metrics(
     resumes = snapshot.resumes
     n = len(items)
     creators = {item.creator_id for item in items}
-    kinds = {kind.value: 0 for kind in ItemKind}
-    for item in items:
-        kinds[item.kind.value] += 1
+    counted = Counter(item.kind for item in items)
+    kinds = {value: counted[kind] for kind, value in _KINDS}
     rows = resume_rows
-    skills = int(np.unique(resumes.skills.take(rows)[0]).shape[0]) if rows.size else 0
+    skills = 0  # distinct skills of the feed's resumes (ids are small: counted in bins)
+    if rows.size:
+        skills = int(np.count_nonzero(np.bincount(resumes.skills.values(rows))))
     views = np.asarray(resumes.views)[rows]
     ratings = np.asarray(resumes.avg_rating)[rows]
     new_items = int((item_days <= NEW_CONTENT_DAYS).sum())
@@ -90,7 +97,7 @@ def feed_metrics(
         total_catalog=len(resumes),
         total_challenges=len(snapshot.challenges),
         available_catalog=available_resumes,
-        pool_sizes={pool.value.lower(): size for pool, size in pool_sizes.items()},
+        pool_sizes={_POOL_KEYS[pool]: size for pool, size in pool_sizes.items()},
         fresh_items=fresh_items,
         fresh_ratio=fresh_ratio,
         fresh_guaranteed=fresh_guaranteed,

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections import Counter, deque
 
+from pitchrec.index.csr import Csr
+
 #: Below this many distinct skills remembered, every candidate counts as novel (spec 2.7).
 SKILL_NOVELTY_THRESHOLD = 3
 
@@ -38,6 +40,18 @@ class SkillNovelty:
         if self._window == 0 or len(self._counts) < SKILL_NOVELTY_THRESHOLD:
             return True
         return any(skill not in self._counts for skill in skills)
+
+    def novel_row(self, skills: Csr, row: int) -> bool:
+        """:meth:`novel` for the skills of row ``row`` of ``skills``, read only when the
+        rule is in force (the service's rule is off: assembly reads no skills)."""
+        if self._window == 0 or len(self._counts) < SKILL_NOVELTY_THRESHOLD:
+            return True
+        return self.novel(skills.row(row).tolist())
+
+    def push_row(self, skills: Csr, row: int) -> None:
+        """:meth:`push` of the skills of row ``row`` of ``skills`` (read only if kept)."""
+        if self._window != 0:
+            self.push(skills.row(row).tolist())
 
     def push(self, skills: list[int]) -> None:
         """Remember a placed resume's skills (its distinct skills count once each)."""

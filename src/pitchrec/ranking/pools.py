@@ -85,12 +85,18 @@ def weighted_sample(
     positive = np.maximum(weights, 0.0)
     if not positive.any():
         return rng.permutation(n)[:k].astype(np.int64)
-    keys = np.full(n, np.inf)
     nonzero = positive > 0
+    count = int(nonzero.sum())
+    every = count == n  # the usual case: no masks to gather and scatter through
+    drawable = positive if every else positive[nonzero]
     # log(E / w), the same order as E / w, which overflowed for weights near the smallest
     # double (tempered scores 240 points apart; tests/unit/test_draw_probabilities.py).
     with np.errstate(divide="ignore"):  # E = 0 (never seen) gives -inf: drawn first
-        keys[nonzero] = np.log(rng.exponential(size=int(nonzero.sum()))) - np.log(positive[nonzero])
+        logs = np.log(rng.exponential(size=count)) - np.log(drawable)
+    if every:
+        return np.argsort(logs, kind="stable")[:k].astype(np.int64)
+    keys = np.full(n, np.inf)
+    keys[nonzero] = logs
     order = np.argsort(keys, kind="stable")[:k]
     # Zero-weight items are drawn only after all positive ones, uniformly at random.
     zero_tail = ~nonzero[order]
@@ -167,9 +173,11 @@ def nu_pool(
     scorer: Scorer,
     rng: np.random.Generator,
     options: RankingOptions,
+    *,
+    legacy_draw: bool = False,
 ) -> PoolCandidates:
     """New: candidates at most 45 days old, top 2n, then a uniform sample of n (a
-    tempered draw, in draw order, with ``options.temperature``)."""
+    tempered draw, in draw order, with ``options.temperature`` unless ``legacy_draw``)."""
     rows = np.flatnonzero(available & catalogue.age.is_new).astype(np.int64)
     age = catalogue.age
     noise = rng.uniform(0.0, NU_NOISE_HIGH, size=rows.shape[0])
@@ -186,7 +194,7 @@ def nu_pool(
     scored = score_candidates(catalogue, resumes, rows, scorer, rng, heuristic, keep)
     scores = scored.ucb + heuristic
     top = top_k(scores, min(keep, int(np.isfinite(scores).sum())))
-    tempered = options.weights(scores[top])
+    tempered = None if legacy_draw else options.weights(scores[top])
     if tempered is not None:
         drawn_in_top = weighted_sample(tempered, POOL_SIZES[Pool.NU], rng)
         propensities = draw_probabilities(tempered, drawn_in_top)
