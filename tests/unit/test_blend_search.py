@@ -12,6 +12,8 @@ from dataclasses import replace
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from factories import NOW, random_snapshot
 from pitchrec.domain.events import FeedbackEvent, Impression
@@ -192,3 +194,30 @@ def test_without_online_learning_the_builds_mix_is_served(snapshot: Snapshot) ->
     assert other.recommender.blend is not None
     assert other.recommender.blend.describe()["centre"] == BlendArms.of(SEARCH).build
     assert Pool.VMP is BLEND_POOL
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 4_000)), min_size=7, max_size=7))
+def test_the_centre_only_walks_uphill_and_never_far_on_no_evidence(
+    counts: list[tuple[int, int]],
+) -> None:
+    """Whatever the shared totals: the centre's posterior mean is at least the build's, and
+    every step of the walk was a significant gain over the arm before it."""
+    search = BlendSearch(SEARCH)
+    degrees = search.arms.degrees
+    assert len(degrees) == len(counts)
+    search = _search_with(
+        {d: (min(likes, seen), seen) for d, (likes, seen) in zip(degrees, counts, strict=True)}
+    )
+    policy = search.policy
+    assert policy is not None
+    alpha, beta = policy.posterior(search.arms.ids)
+    mean = alpha / (alpha + beta)
+    centre, build = search.centre(), search.arms.build
+    assert mean[centre] >= mean[build]
+    path = range(build, centre, 1 if centre > build else -1)
+    for arm in path:  # each step to the next arm toward the centre gained
+        step = arm + (1 if centre > build else -1)
+        assert mean[step] > mean[arm]
+    chosen = {search.choose(random.Random(seed)) for seed in range(20)}
+    assert chosen <= {centre - 1, centre, centre + 1}

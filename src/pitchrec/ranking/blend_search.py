@@ -109,13 +109,14 @@ def _centre(alpha: NDArray[np.float64], beta: NDArray[np.float64], build: int) -
     mean = alpha / total
     variance = mean * (1.0 - mean) / (total + 1.0)
     centre = build
-    while True:
+    for _ in range(alpha.shape[0]):  # a walk uphill visits each arm once at most
         neighbours = [k for k in (centre - 1, centre + 1) if 0 <= k < alpha.shape[0]]
         z = [(mean[k] - mean[centre]) / np.sqrt(variance[k] + variance[centre]) for k in neighbours]
         best = int(np.argmax(z))
         if z[best] <= MOVE_Z:
             return centre
         centre = neighbours[best]
+    return centre
 
 
 def blend_policy() -> dict[Pool, Policy]:
