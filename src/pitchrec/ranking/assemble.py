@@ -46,18 +46,18 @@ against 16.2 % with this rule) for 1.8 NDCG points instead of 0.2.
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
-from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from pitchrec.domain.feed import Pool
 from pitchrec.index.snapshot import ChallengeIndex, ResumeIndex
-from pitchrec.ranking.features import CatalogueFeatures, Scorer
+from pitchrec.ranking.assembly_state import CreatorWindow, PoolCursor
+from pitchrec.ranking.assembly_state import Placement as Placement  # re-exported
+from pitchrec.ranking.fresh_guarantee import FreshGuarantee as FreshGuarantee  # re-exported
+from pitchrec.ranking.fresh_guarantee import fresh_candidates as fresh_candidates  # re-exported
 from pitchrec.ranking.novelty import SkillNovelty
-from pitchrec.ranking.options import RankingOptions
-from pitchrec.ranking.pools import PoolCandidates, nu_pool
+from pitchrec.ranking.pools import PoolCandidates
 
 TOTAL_PATTERN = (Pool.VMP, Pool.AU, Pool.AU, Pool.VMP, Pool.NU, Pool.FW)
 DISCOVER_PATTERN = (Pool.VMP, Pool.AU, Pool.AU, Pool.VMP, Pool.NU)
@@ -66,147 +66,6 @@ DISCOVER_PATTERN = (Pool.VMP, Pool.AU, Pool.AU, Pool.VMP, Pool.NU)
 CREATOR_WINDOW = 12
 MAX_ATTEMPTS = 150
 _ROUNDING = 1e-9  # share * count within this of an integer counts as that integer
-
-
-@dataclass
-class Placement:
-    """One placed item: the row in its table, the slot label and the pool it came from,
-    and its position in that pool (to find its score and context)."""
-
-    row: int
-    is_challenge: bool
-    slot: Pool
-    pool: Pool
-    pool_position: int
-    novelty_waived: bool = False  # placed by the last-resort pass (skill rule waived)
-    fresh_guaranteed: bool = False  # placed by the fresh-resume exposure guarantee
-
-
-@dataclass(frozen=True)
-class FreshGuarantee:
-    """What the exposure guarantee needs: ``fresh`` (n,), the resume rows that count as
-    fresh; ``share``, the minimum share of a feed's resume items that are fresh; and
-    ``nu_tail``, the position in the NU pool where its fresh tail starts (NU's own walk
-    stops there: the tail only serves the guarantee). See :func:`fresh_candidates`."""
-
-    fresh: NDArray[np.bool_]
-    share: float
-    nu_tail: int
-
-
-def fresh_candidates(
-    nu: PoolCandidates,
-    fresh: NDArray[np.bool_],
-    available: NDArray[np.bool_],
-    catalogue: CatalogueFeatures,
-    resumes: ResumeIndex,
-    scorer: Scorer,
-    rng: np.random.Generator,
-    options: RankingOptions,
-) -> tuple[PoolCandidates, FreshGuarantee]:
-    """The NU pool with a fresh tail appended, and the guarantee to enforce.
-    ``fresh`` (n,): the resume rows that count as fresh (``RankingOptions.fresh``).
-
-    Where the fresh candidates come from: under the service's ranking every pool, NU
-    included, is led by the popularity prior and the affinity, so a resume nobody has
-    interacted with sits at the bottom of each; the fresh resumes the pools do hold are
-    mostly young ones the prior already favours, and EXPLORE's are a few at random. The
-    tail is NU's own ranking run over the available fresh resumes NU did not draw:
-    :func:`~.pools.nu_pool` with "fresh" in place of "new" (its heuristic, the boost with
-    ``boost_new``, the NU policy's score and contexts) and the legacy NU draw, a uniform
-    sample of 95 of the 190 best, here in random order whatever their number. The score
-    screens out what NU ranks worst; the uniform draw spreads the guaranteed exposure
-    over many fresh resumes instead of the same best few for every user (module
-    docstring: with NU's tempered draw the catalogue shown did not grow). A guaranteed
-    item is scored, tracked and learned from as an NU item; its propensity is its
-    inclusion probability.
-
-    The tail is built after every other pool, from the request's generator, so the other
-    pools are exactly those of the same request without the guarantee. It is appended to
-    the NU pool's arrays (items and impressions find their score and context by
-    position) but NU's walk stops before it: slots fill exactly as without the guarantee
-    until the guarantee steps in.
-    """
-    candidates = available & fresh
-    candidates[nu.rows] = False
-    as_new = catalogue.with_new(fresh)
-    tail = nu_pool(candidates, as_new, resumes, scorer, rng, options, legacy_draw=True)
-    order = rng.permutation(len(tail))
-    tail = PoolCandidates(
-        Pool.NU,
-        tail.rows[order],
-        tail.scores[order],
-        tail.contexts[order],
-        None if tail.propensities is None else tail.propensities[order],
-        None if tail.policy_scores is None else tail.policy_scores[order],
-        None if tail.noise is None else tail.noise[order],
-    )
-    contexts = np.concatenate([nu.contexts, tail.contexts])
-    merged = PoolCandidates(
-        Pool.NU,
-        np.concatenate([nu.rows, tail.rows]),
-        np.concatenate([nu.scores, tail.scores]),
-        contexts,
-        _joined(nu.propensities, tail.propensities),
-        _joined(nu.policy_scores, tail.policy_scores),
-        _joined(nu.noise, tail.noise),
-    )
-    return merged, FreshGuarantee(fresh, options.fresh_share, len(nu))
-
-
-def _joined(
-    first: NDArray[np.float64] | None, second: NDArray[np.float64] | None
-) -> NDArray[np.float64] | None:
-    """``first`` then ``second``, or None when either is None."""
-    if first is None or second is None:
-        return None
-    return np.concatenate([first, second])
-
-
-@dataclass(eq=False)  # compared by identity: field by field, 4.2 us a fresh slot (1.0; timeit)
-class _Cursor:
-    candidates: PoolCandidates
-    rows: list[int]
-    creators: list[int]
-    is_challenge: bool
-    next: int = 0
-    end: int = -1  # where the walk stops (-1: the end of the pool)
-    deferred: deque[int] = field(default_factory=deque)  # blocked by the creator window
-    not_novel: deque[int] = field(default_factory=deque)  # turned away by the skill rule
-
-    def __post_init__(self) -> None:
-        if self.end < 0:
-            self.end = len(self.rows)
-
-    def live(self) -> list[int]:
-        """Positions not yet consumed (deferred, turned away, or not walked yet), in the
-        pool's order (best-ranked first)."""
-        earlier = sorted({*self.deferred, *self.not_novel})
-        return [*earlier, *range(self.next, self.end)]
-
-    def forget(self, position: int) -> None:
-        """Drop ``position`` from the queues (it was placed out of turn)."""
-        if position in self.deferred:
-            self.deferred.remove(position)
-        if position in self.not_novel:
-            self.not_novel.remove(position)
-
-
-class _CreatorWindow:
-    """The creators of the last ``size - 1`` placed items."""
-
-    def __init__(self, size: int) -> None:
-        self._recent: deque[int] = deque(maxlen=size - 1)
-        self._counts: Counter[int] = Counter()
-
-    def blocks(self, creator: int) -> bool:
-        return self._counts[creator] > 0
-
-    def push(self, creator: int) -> None:
-        if self._recent.maxlen == len(self._recent):
-            self._counts[self._recent[0]] -= 1
-        self._recent.append(creator)
-        self._counts[creator] += 1
 
 
 class FeedAssembler:
@@ -223,19 +82,21 @@ class FeedAssembler:
     ) -> None:
         self._skills = resumes.skills
         self._size = size
-        self._cursors: dict[Pool, _Cursor] = {}
-        self._fresh_tail: _Cursor | None = None
+        self._cursors: dict[Pool, PoolCursor] = {}
+        self._fresh_tail: PoolCursor | None = None
         for pool, candidates in pools.items():
             is_challenge = pool is Pool.FW
             creators = challenges.creator if is_challenge else resumes.creator
-            cursor = _Cursor(
+            cursor = PoolCursor(
                 candidates,
                 candidates.rows.tolist(),
                 np.asarray(creators)[candidates.rows].tolist(),
                 is_challenge,
             )
             if fresh is not None and pool is Pool.NU:
-                tail = _Cursor(candidates, cursor.rows, cursor.creators, False, next=fresh.nu_tail)
+                tail = PoolCursor(
+                    candidates, cursor.rows, cursor.creators, False, next=fresh.nu_tail
+                )
                 self._fresh_tail = tail
                 cursor.end = fresh.nu_tail
             self._cursors[pool] = cursor
@@ -246,7 +107,7 @@ class FeedAssembler:
         self._placed_resumes: set[int] = set()
         self._placed_challenges: set[int] = set()
         self._shown_skills = SkillNovelty(novelty_window)
-        self._window = _CreatorWindow(CREATOR_WINDOW)
+        self._window = CreatorWindow(CREATOR_WINDOW)
         self.placements: list[Placement] = []
         #: RankingOptions.ranked_fill: rule-waived ranked candidates before EXPLORE.
         self.ranked_fill = False
@@ -292,12 +153,12 @@ class FeedAssembler:
         target = math.floor(self._fresh.share * (self._resumes_placed + 1) + _ROUNDING)
         return self._fresh_placed < target
 
-    def _fresh_sources(self, slot: Pool) -> list[_Cursor]:
+    def _fresh_sources(self, slot: Pool) -> list[PoolCursor]:
         """Where a guaranteed fresh item is looked for, in order: the fresh tail, then
         the slot's pool, NU, VMP, AU, EXPLORE (their fresh candidates best-ranked first)."""
         order = [self._fresh_tail, self._cursors.get(slot), self._cursors.get(Pool.NU)]
         order += [self._cursors.get(pool) for pool in (Pool.VMP, Pool.AU, Pool.EXPLORE)]
-        sources: list[_Cursor] = []
+        sources: list[PoolCursor] = []
         for cursor in order:
             if cursor is not None and cursor not in sources:
                 sources.append(cursor)
@@ -341,7 +202,7 @@ class FeedAssembler:
             return True
         return False
 
-    def _relaxed(self, cursor: _Cursor, slot: Pool) -> bool:
+    def _relaxed(self, cursor: PoolCursor, slot: Pool) -> bool:
         for _ in range(len(cursor.not_novel)):
             if self._accept(cursor, cursor.not_novel.popleft(), slot, novelty=False):
                 self.placements[-1].novelty_waived = True
@@ -353,7 +214,7 @@ class FeedAssembler:
         if cursor is not None:
             self._walk(cursor, Pool.FW, attempts=None, novelty=False)
 
-    def _walk(self, cursor: _Cursor, slot: Pool, *, attempts: int | None, novelty: bool) -> bool:
+    def _walk(self, cursor: PoolCursor, slot: Pool, *, attempts: int | None, novelty: bool) -> bool:
         """Try deferred candidates, then fresh ones; place the first acceptable one."""
         tried = 0
         retry = len(cursor.deferred)
@@ -370,7 +231,7 @@ class FeedAssembler:
                 return True
         return False
 
-    def _accept(self, cursor: _Cursor, position: int, slot: Pool, novelty: bool) -> bool:
+    def _accept(self, cursor: PoolCursor, position: int, slot: Pool, novelty: bool) -> bool:
         row = cursor.rows[position]
         placed = self._placed_challenges if cursor.is_challenge else self._placed_resumes
         if row in placed:
@@ -385,7 +246,7 @@ class FeedAssembler:
         self._place(cursor, position, slot)
         return True
 
-    def _place(self, cursor: _Cursor, position: int, slot: Pool) -> Placement:
+    def _place(self, cursor: PoolCursor, position: int, slot: Pool) -> Placement:
         row = cursor.rows[position]
         if cursor.is_challenge:
             self._placed_challenges.add(row)

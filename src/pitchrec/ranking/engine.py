@@ -12,32 +12,17 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from pitchrec.domain.explanation import Explanation
-from pitchrec.domain.feed import (
-    Feed,
-    FeedItem,
-    FeedKind,
-    FeedRequest,
-    FlowMetrics,
-    ItemKind,
-    Pool,
-)
+from pitchrec.domain.feed import Feed, FeedItem, FeedKind, FeedRequest, ItemKind, Pool
 from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
 from pitchrec.index.scores import SECONDS_PER_DAY
 from pitchrec.index.snapshot import ResumeIndex, Snapshot
-from pitchrec.ranking.assemble import (
-    DISCOVER_PATTERN,
-    TOTAL_PATTERN,
-    FeedAssembler,
-    FreshGuarantee,
-    Placement,
-    fresh_candidates,
-)
+from pitchrec.ranking.assemble import DISCOVER_PATTERN, TOTAL_PATTERN, FeedAssembler
+from pitchrec.ranking.assembly_state import Placement
 from pitchrec.ranking.collaborative import blend_columns, score_boost
 from pitchrec.ranking.features import (
     N_BLEND_FEATURES,
@@ -47,6 +32,12 @@ from pitchrec.ranking.features import (
     catalogue_features,
 )
 from pitchrec.ranking.feed_metrics import PoolCoverage, feed_metrics
+from pitchrec.ranking.flow_feed import FLOW_FRESHNESS_POINTS as FLOW_FRESHNESS_POINTS
+from pitchrec.ranking.flow_feed import FLOW_NOISE_HIGH as FLOW_NOISE_HIGH
+from pitchrec.ranking.flow_feed import FLOW_SOCIAL_BONUS as FLOW_SOCIAL_BONUS
+from pitchrec.ranking.flow_feed import FLOW_WINDOW_DAYS as FLOW_WINDOW_DAYS
+from pitchrec.ranking.flow_feed import flow_feed
+from pitchrec.ranking.fresh_guarantee import FreshGuarantee, fresh_candidates
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.pools import (
     PoolCandidates,
@@ -54,19 +45,15 @@ from pitchrec.ranking.pools import (
     explore_pool,
     fw_pool,
     nu_pool,
-    top_k,
     vmp_pool,
 )
+from pitchrec.ranking.request_scope import RequestScope, challenge_available, exclusions
+from pitchrec.ranking.request_scope import mask_out as _mask_out  # the name tests import
 from pitchrec.ranking.retrieval import Universe, catalogue_fresh, retrieve
-from pitchrec.ranking.user_context import UserContext, user_context
+from pitchrec.ranking.user_context import user_context
 
 #: The pools a policy scores (spec 2.5); FW and EXPLORE have no policy term.
 POLICY_POOLS = (Pool.VMP, Pool.AU, Pool.NU)
-# Spec 2.10: flows-only score max(0, 30 (90 - days) / 90) + 30 if followed + U(0, 20).
-FLOW_WINDOW_DAYS = 90.0
-FLOW_FRESHNESS_POINTS = 30.0
-FLOW_SOCIAL_BONUS = 30.0
-FLOW_NOISE_HIGH = 20.0
 _SEED_BITS = 63
 _WORD = (1 << 32) - 1
 
@@ -97,43 +84,6 @@ def _entropy(*values: int) -> NDArray[np.uint32]:
     return np.asarray(words, dtype=np.uint32)
 
 
-def _mask_out(sorted_ids: NDArray[np.int64], *id_sets: NDArray[np.int64]) -> NDArray[np.bool_]:
-    """(n,) True for ids of ``sorted_ids`` that are in none of ``id_sets``."""
-    available = np.ones(sorted_ids.shape[0], dtype=np.bool_)
-    for ids in id_sets:
-        if ids.shape[0] == 0 or sorted_ids.shape[0] == 0:
-            continue
-        positions = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.shape[0] - 1)
-        available[positions[sorted_ids[positions] == ids]] = False
-    return available
-
-
-def _challenge_available(snapshot: Snapshot, *id_sets: NDArray[np.int64]) -> NDArray[np.bool_]:
-    challenges = snapshot.challenges
-    order = np.asarray(challenges.order_by_id)
-    by_id = _mask_out(np.asarray(challenges.id)[order], *id_sets)
-    available = np.empty_like(by_id)
-    available[order] = by_id
-    return available
-
-
-def _exclusions(request: FeedRequest) -> NDArray[np.int64]:
-    return np.fromiter(request.exclude, dtype=np.int64, count=len(request.exclude))
-
-
-@dataclass(frozen=True)
-class _Scope:
-    """What one feed computation works with (built once per request)."""
-
-    snapshot: Snapshot
-    request: FeedRequest
-    user: UserContext
-    rng: np.random.Generator
-    seed: int
-    now: float  # the request clock, unix seconds
-    started: float  # perf_counter at the start, for execution_time
-
-
 def recommend(
     snapshot: Snapshot,
     request: FeedRequest,
@@ -150,9 +100,9 @@ def recommend(
     rng, seed = request_rng(request)
     now = time.time() if request.now is None else request.now
     user = user_context(snapshot, request.user_id, profile, declared=options.declared_skills)
-    scope = _Scope(snapshot, request, user, rng, seed, now, started)
+    scope = RequestScope(snapshot, request, user, rng, seed, now, started)
     if request.kind is FeedKind.FLOW:
-        return _flow_feed(scope, policies, options)
+        return flow_feed(scope, policies, options)
     return _mixed_feed(scope, policies, options)
 
 
@@ -169,7 +119,9 @@ def _check_policies(policies: Mapping[Pool, Scorer], options: RankingOptions) ->
             )
 
 
-def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: RankingOptions) -> Feed:
+def _mixed_feed(
+    scope: RequestScope, policies: Mapping[Pool, Scorer], options: RankingOptions
+) -> Feed:
     snapshot, request, user, rng, now = (
         scope.snapshot,
         scope.request,
@@ -178,7 +130,7 @@ def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: Ranking
         scope.now,
     )
     resumes, challenges = snapshot.resumes, snapshot.challenges
-    excluded = _exclusions(request)
+    excluded = exclusions(request)
     available = _mask_out(np.asarray(resumes.id), user.seen_resumes, excluded)
     # With retrieval VMP, NU and AU rank a universe (``ranked``: its local rows), mapped
     # back to catalogue rows once built; None: the whole catalogue (:mod:`.retrieval`).
@@ -195,7 +147,7 @@ def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: Ranking
     au_candidates = candidates if options.au_shares_candidates else remaining
     pools[Pool.AU] = au_pool(au_candidates, catalogue, ranked, policies[Pool.AU], rng)
     if request.kind is FeedKind.TOTAL:
-        flows = _challenge_available(snapshot, user.seen_challenges, excluded)
+        flows = challenge_available(snapshot, user.seen_challenges, excluded)
         pools[Pool.FW] = fw_pool(flows, challenges, now, rng)
     remaining[pools[Pool.AU].rows] = False
     if universe is None:
@@ -254,7 +206,7 @@ def _mixed_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: Ranking
 
 
 def _features(
-    scope: _Scope, ranked: ResumeIndex, universe: Universe | None, options: RankingOptions
+    scope: RequestScope, ranked: ResumeIndex, universe: Universe | None, options: RankingOptions
 ) -> CatalogueFeatures:
     """The request's features of the ``ranked`` rows: the catalogue, or the universe (its
     blend columns or boost gathered from the whole catalogue's)."""
@@ -269,7 +221,10 @@ def _features(
 
 
 def _fresh(
-    scope: _Scope, catalogue: CatalogueFeatures, universe: Universe | None, options: RankingOptions
+    scope: RequestScope,
+    catalogue: CatalogueFeatures,
+    universe: Universe | None,
+    options: RankingOptions,
 ) -> NDArray[np.bool_] | None:
     """(n,) the catalogue's fresh resumes; None when nothing can be fresh."""
     if not options.tracks_fresh:
@@ -307,50 +262,3 @@ def _items(
             )
         )
     return tuple(items)
-
-
-def _flow_feed(scope: _Scope, policies: Mapping[Pool, Scorer], options: RankingOptions) -> Feed:
-    """Spec 2.10, with the user's seen challenges excluded (D-C4) and the social bonus
-    applied to challenges of followed creators (D-C3). Wraps around when everything is
-    excluded."""
-    snapshot, request, user, now = scope.snapshot, scope.request, scope.user, scope.now
-    challenges = snapshot.challenges
-    available = _challenge_available(snapshot, user.seen_challenges, _exclusions(request))
-    if not available.any():
-        available = np.ones(len(challenges), dtype=np.bool_)
-    rows = np.flatnonzero(available).astype(np.int64)
-    created = np.asarray(challenges.created_at)[rows]
-    days = np.floor(np.maximum(now - created, 0.0) / SECONDS_PER_DAY)
-    creators = np.asarray(challenges.creator)[rows]
-    noise = scope.rng.uniform(0.0, FLOW_NOISE_HIGH, size=rows.shape[0])
-    scores = (
-        np.maximum(0.0, FLOW_FRESHNESS_POINTS * (FLOW_WINDOW_DAYS - days) / FLOW_WINDOW_DAYS)
-        + FLOW_SOCIAL_BONUS * np.isin(creators, user.following)
-        + noise
-    )
-    top = top_k(scores, request.size)
-    items = tuple(
-        FeedItem(
-            item_id=int(challenges.id[rows[i]]),
-            kind=ItemKind.CHALLENGE,
-            position=position,
-            slot=Pool.FW,
-            pool=Pool.FW,
-            creator_id=int(creators[i]),
-            score=float(scores[i]),
-        )
-        for position, i in enumerate(top.tolist(), start=1)
-    )
-    metrics = FlowMetrics(
-        total_flows=len(items),
-        available_flows=int(rows.shape[0]),
-        unique_creators=len({item.creator_id for item in items}),
-        execution_time=round(time.perf_counter() - scope.started, 6),
-    )
-    explanations: tuple[Explanation, ...] = ()
-    if request.explain:
-        from pitchrec.ranking.explain import Explainer  # only when asked: off the hot path
-
-        explainer = Explainer(snapshot, user, now, options, policies)
-        explanations = explainer.flow(items, rows[top].tolist(), noise[top].tolist())
-    return Feed(request, items, metrics, scope.seed, explanations)
