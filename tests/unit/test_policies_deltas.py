@@ -104,3 +104,20 @@ def test_arm_table_load_refuses_unsorted_ids() -> None:
     table = ArmTable(["value"])
     with pytest.raises(ValueError, match="sorted"):
         table.load({"arm_ids": np.array([3, 3]), "value": np.zeros(2)})
+
+
+@pytest.mark.parametrize(
+    ("delta", "message"),
+    [
+        ({"x:1": 1.0}, "unexpected delta key"),
+        ({"v1": 1.0}, "unexpected delta key"),
+        ({"v:1": 1.0, "v:one": 2.0}, "arm id is not an integer"),
+        ({"v:1": 1.0, "v:2": float("nan")}, "expected a finite scalar"),
+        ({"v:1": np.zeros(2), "v:2": 1.0}, "expected a finite scalar"),
+    ],
+)
+def test_arm_table_refuses_malformed_deltas_whole(delta: StatsDelta, message: str) -> None:
+    table = ArmTable(["value"])
+    with pytest.raises(ValueError, match=message):
+        table.add_delta(delta, {"value": "v"})
+    assert len(table) == 0  # nothing of a refused delta is applied

@@ -110,6 +110,9 @@ def unflatten_delta(fields: Mapping[str, float]) -> StatsDelta:
     delta: StatsDelta = {}
     elements: dict[str, list[tuple[tuple[int, ...], float]]] = {}
     for key, value in fields.items():
+        if "[" not in key:  # a scalar: no pattern to match (per-arm tables hold thousands)
+            delta[key] = float(value)
+            continue
         match = _ELEMENT_KEY.match(key)
         if match is None:
             delta[key] = float(value)
