@@ -23,9 +23,12 @@ from pitchrec.learning.learner import PolicyFactory, PolicyLearner, variant_name
 from pitchrec.legacy.envelope import legacy_envelope, legacy_items
 from pitchrec.legacy.events import now_iso
 from pitchrec.policies.base import Policy
+from pitchrec.policies.thompson import ThompsonSampling
 from pitchrec.ranking.blend_search import NAMESPACE as BLEND_NAMESPACE
 from pitchrec.ranking.blend_search import BlendSearch, blend_policy
 from pitchrec.ranking.engine import draw_seed, recommend
+from pitchrec.ranking.live_prior import EVIDENCE_POOL, LivePrior, item_policy
+from pitchrec.ranking.live_prior import NAMESPACE as ITEMS_NAMESPACE
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.pool_policies import (
     DEFAULT_REWARD_SCALE,
@@ -102,6 +105,9 @@ class Recommender:
         #: Chooses each tracked request's points of (affinity, prior) when
         #: ``options.blend_search`` (:mod:`pitchrec.ranking.blend_search`).
         self.blend = BlendSearch(self.options) if self.options.searches_blend else None
+        #: The prior corrected by the shared per-resume feedback, for requests whose
+        #: options have ``live_prior`` (None: the snapshot's prior; :mod:`.ranking.live_prior`).
+        self.live: LivePrior | None = None
 
     def set_policies(self, policies: Mapping[Pool, Policy]) -> None:
         """Serve new policies (one dict assignment: feeds in flight keep the old ones)."""
@@ -151,10 +157,15 @@ class Recommender:
         blend_arm = None
         if self.blend is not None and options is self.options and not explored:
             request, options, blend_arm = self._searched(self.blend, request)
+        live = self.live
+        live_prior = None if live is None else live.prior(snapshot)
         if shadow is not None and explored:
-            feed = shadow.candidate_feed(snapshot, request, policies, state.profile)
+            feed = shadow.candidate_feed(snapshot, request, policies, state.profile, live_prior)
         else:
-            feed = recommend(snapshot, request, policies, options=options, profile=state.profile)
+            prior = live_prior if options.live_prior else None
+            feed = recommend(
+                snapshot, request, policies, options=options, profile=state.profile, prior=prior
+            )
         feed_type = _FEED_TYPES.get(info.endpoint)
         context = FeedContext(
             raw_user=info.raw_user,
@@ -185,6 +196,7 @@ class Recommender:
                     now_iso(),
                     served,
                     explored,
+                    live_prior,
                 )
             )
         if experiment is None or assignment is None:
@@ -270,6 +282,7 @@ class ServiceConfig:
                 retrieval_candidates=settings.retrieval_candidates,
                 skill_novelty_window=settings.skill_novelty_window,
                 blend_search=settings.blend_search and not settings.learned_blend,
+                live_prior=settings.live_prior,
             ),
             reward_scale=settings.reward_scale,
             tracking=TrackingConfig(
@@ -327,6 +340,7 @@ class Service:
             feedback.on_policies = self._serve_policies
             feedback.on_variant_policies = self._serve_variant_policies
             feedback.on_blend = self._serve_blend
+            feedback.on_items = self._serve_items
 
     def _serve_policies(self, policies: dict[Pool, Policy]) -> None:
         recommender = self.recommender
@@ -337,6 +351,11 @@ class Service:
         recommender = self.recommender
         if recommender is not None and recommender.blend is not None:
             recommender.blend.set_policies(policies)
+
+    def _serve_items(self, policies: dict[Pool, Policy]) -> None:
+        recommender, policy = self.recommender, policies.get(EVIDENCE_POOL)
+        if recommender is not None and isinstance(policy, ThompsonSampling):
+            recommender.live = LivePrior(policy)
 
     def _serve_variant_policies(self, name: str, policies: dict[Pool, Policy]) -> None:
         recommender = self.recommender
@@ -420,8 +439,9 @@ def build_service(
     tracker = Tracker(store, replace(config.tracking, tag_feedback=spec is not None))
     monitor = None if spec is None else ExperimentMonitor(spec, store)
     variants: dict[str, PolicyLearner] = {}
+    setups = {} if spec is None else variant_setups(spec, config.ranking, config.reward_scale)
     if spec is not None:  # the control learns into today's keys, each variant into its own
-        for name, setup in variant_setups(spec, config.ranking, config.reward_scale).items():
+        for name, setup in setups.items():
             if name != spec.control:
                 variants[name] = PolicyLearner(
                     store,
@@ -431,8 +451,17 @@ def build_service(
     blend = None
     if config.ranking.searches_blend:
         blend = PolicyLearner(store, blend_policy, namespace=BLEND_NAMESPACE)
+    items = None
+    if config.ranking.live_prior or any(s.options.live_prior for s in setups.values()):
+        items = PolicyLearner(store, item_policy, namespace=ITEMS_NAMESPACE)
     feedback = FeedbackLoop(
-        tracker, learner, config.learning, variants=variants, experiment=monitor, blend=blend
+        tracker,
+        learner,
+        config.learning,
+        variants=variants,
+        experiment=monitor,
+        blend=blend,
+        items=items,
     )
     archiver = None
     if archive_database is not None and isinstance(store, MemoryStore):

@@ -175,6 +175,9 @@ class Settings(BaseSettings):
     #: them, by the likes each angle earns, shared by every replica
     #: (:mod:`pitchrec.ranking.blend_search`); false: fixed points.
     blend_search: bool = True
+    #: The prior is corrected by each resume's like rate in the online feedback, shared by
+    #: every replica (:mod:`pitchrec.ranking.live_prior`); false: the snapshot's prior.
+    live_prior: bool = True
     #: Instead of the search, the pool policies learn how the affinity and the prior
     #: weigh against each other (context columns 18-19, starting from the two weights
     #: above); true turns blend_search off.
@@ -254,6 +257,7 @@ class Settings(BaseSettings):
             RankingOptions.service(),
             learned_blend=self.learned_blend,
             blend_search=self.blend_search and not self.learned_blend,
+            live_prior=self.live_prior,
         )
 
     @model_validator(mode="after")

@@ -149,6 +149,7 @@ def test_two_replicas_share_counters_the_stop_and_learning(redis_url: str) -> No
     assert {k for k in keys if ":exp:" not in k} <= {
         *(f"pitchrec:policy:v1:{p}" for p in ("VMP", "AU", "NU")),
         "pitchrec:policy:v1:VMP:blend",  # the blend search's (the control's options)
+        "pitchrec:policy:v1:VMP:items",  # the live prior's (every variant's resumes)
     }  # the control's: the keys of a deployment without an experiment
 
 

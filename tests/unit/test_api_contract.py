@@ -197,6 +197,7 @@ def test_learning_settings_reach_the_engine(tmp_path: Path) -> None:
         boost_new=False,
         learned_blend=False,
         blend_search=False,
+        live_prior=False,
         fresh_share=0.0,
         fresh_max_impressions=0,
         fresh_max_days=0.0,

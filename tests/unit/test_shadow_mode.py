@@ -13,9 +13,10 @@ import orjson
 import pytest
 
 from factories import NOW, random_snapshot
+from pitchrec.domain.events import FeedbackEvent
 from pitchrec.domain.feed import Feed, FeedKind, FeedRequest
 from pitchrec.domain.profile import EMPTY_PROFILE
-from pitchrec.domain.shadow import SHADOW_DESCRIPTION, ShadowLog
+from pitchrec.domain.shadow import SHADOW_DESCRIPTION, ShadowLog, item_key
 from pitchrec.errors import ConfigurationError
 from pitchrec.index.snapshot import Snapshot
 from pitchrec.ranking import shadow as shadow_module
@@ -259,3 +260,29 @@ def test_shadow_row_format(snapshot: Snapshot) -> None:
     data = orjson.loads(row.properties)
     assert list(data)[:3] == ["event_type", "request_id", "user_id"]
     assert data["event_type"] == "shadow" and data["user_id"] is None
+
+
+def test_redraws_hold_the_live_prior_as_served(
+    snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once feedback corrected the prior (:mod:`pitchrec.ranking.live_prior`), the
+    logging re-draws rank with the prior the request was served, not the snapshot's."""
+    service = _service(snapshot, ShadowConfig(CANDIDATE, rate=1.0, draws=2, inline=True))
+    first, request_id = _serve(service)
+    resumes = [item for item in first.items if item.kind.value == "resume"]
+    service.record_events(
+        [
+            FeedbackEvent(f"e{k}", "like" if k < 2 else "skip", 7, i.item_id, "resume", request_id)
+            for k, i in enumerate(resumes)
+        ]
+    )
+    service.feedback.process_once()
+    service.feedback.sync_now()
+    assert service.recommender is not None and service.shadow is not None
+    jobs: list[shadow_module.ShadowJob] = []
+    monkeypatch.setattr(service.shadow, "offer", jobs.append)
+    feed, _ = _serve(service, user=9)
+    [job] = jobs
+    assert job.live_prior is not None
+    counts = shadow_module.draw_counts(job, job.options, job.policies, [feed.seed])
+    assert counts == {item_key(i.kind.value, i.item_id): [i.position, 1] for i in feed.items}

@@ -168,6 +168,7 @@ class StatsBoard:
                 "events_duplicate": _count(counters.get("events_duplicate")),
                 "events_foreign": _count(counters.get("events_foreign")),
                 "blend_search": _blend_search(runtime),
+                "live_prior": _live_prior(runtime),
             },
             "windows": {
                 "rate_seconds": RATE_BUCKETS * BUCKET_SECONDS,
@@ -283,6 +284,13 @@ def stats_router() -> APIRouter:
         return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
     return router
+
+
+def _live_prior(runtime: Runtime) -> dict[str, object] | None:
+    """The live prior's per-resume evidence (None: off, or nothing synced yet)."""
+    recommender = runtime.recommender
+    live = recommender.live if recommender is not None else None
+    return live.describe() if live is not None else None
 
 
 def _blend_search(runtime: Runtime) -> dict[str, object] | None:

@@ -103,6 +103,22 @@ class PolicyLearner:
             self.observed += 1
         return True
 
+    def observe_many(
+        self, pool: Pool, arm_ids: NDArray[np.int64], rewards: NDArray[np.float64]
+    ) -> int:
+        """Learn rewards (m,) of arms ``arm_ids`` (m,) locally in one update, for a policy
+        that ignores contexts (``dimension`` None: the per-arm tables); returns how many."""
+        policy = self._accumulators.get(pool)
+        if policy is None or not policy.learns or arm_ids.shape[0] == 0:
+            return 0
+        if getattr(policy, "dimension", None) is not None:
+            raise ValueError(f"the {pool} policy needs contexts: use observe()")
+        contexts = np.zeros((arm_ids.shape[0], 1))
+        with self._lock:
+            policy.update(contexts, arm_ids, rewards)
+            self.observed += int(arm_ids.shape[0])
+        return int(arm_ids.shape[0])
+
     def _take_increments(self, version: int) -> tuple[str, dict[str, dict[str, float]]] | None:
         """The local deltas as one batch (kept until published; retried, never re-made)."""
         with self._lock:

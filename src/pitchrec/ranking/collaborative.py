@@ -80,13 +80,17 @@ def collaborative_affinity(snapshot: Snapshot, user: UserContext) -> Floats | No
     return scaled
 
 
-def score_boost(snapshot: Snapshot, user: UserContext, options: RankingOptions) -> Floats:
+def score_boost(
+    snapshot: Snapshot, user: UserContext, options: RankingOptions, prior: Floats | None = None
+) -> Floats:
     """(n,) points the VMP and AU pools (and NU with ``boost_new``) add to their
-    heuristics (zeros by default)."""
+    heuristics (zeros by default); ``prior`` (n,): the prior to weigh (None: the
+    snapshot's, :func:`snapshot_prior`; the live one, :mod:`.live_prior`)."""
     n = len(snapshot.resumes)
     boost = np.zeros(n)
     if options.popularity_prior > 0.0 and n:
-        boost += options.popularity_prior * snapshot_prior(snapshot)
+        served = snapshot_prior(snapshot) if prior is None else prior
+        boost += options.popularity_prior * served
     if options.collaborative > 0.0 and n:
         personal = collaborative_affinity(snapshot, user)
         if personal is not None:

@@ -91,16 +91,18 @@ def recommend(
     *,
     options: RankingOptions,
     profile: TasteProfile = EMPTY_PROFILE,
+    prior: NDArray[np.float64] | None = None,
 ) -> Feed:
     """Build the feed ``request`` asks for; ``options``: what changes from the legacy
     ranking (:meth:`RankingOptions.legacy` changes nothing); ``profile``: the user's
-    online taste profile (empty: the snapshot history alone, as the legacy)."""
+    online taste profile (empty: the snapshot history alone, as the legacy); ``prior``
+    (n,): the popularity prior to weigh (None: the snapshot's; :mod:`.live_prior`)."""
     _check_policies(policies, options)
     started = time.perf_counter()
     rng, seed = request_rng(request)
     now = time.time() if request.now is None else request.now
     user = user_context(snapshot, request.user_id, profile, declared=options.declared_skills)
-    scope = RequestScope(snapshot, request, user, rng, seed, now, started)
+    scope = RequestScope(snapshot, request, user, rng, seed, now, started, prior)
     if request.kind is FeedKind.FLOW:
         return flow_feed(scope, policies, options)
     return _mixed_feed(scope, policies, options)
@@ -134,7 +136,7 @@ def _mixed_feed(
     available = _mask_out(np.asarray(resumes.id), user.seen_resumes, excluded)
     # With retrieval VMP, NU and AU rank a universe (``ranked``: its local rows), mapped
     # back to catalogue rows once built; None: the whole catalogue (:mod:`.retrieval`).
-    universe = retrieve(snapshot, user, available, now, options, policies, rng)
+    universe = retrieve(snapshot, user, available, now, options, policies, rng, scope.prior)
     ranked = resumes if universe is None else universe.resumes
     candidates = available if universe is None else universe.available
     catalogue = _features(scope, ranked, universe, options)
@@ -216,7 +218,10 @@ def _features(
         return catalogue_features(ranked, user, now, blend)
     boost = None
     if options.collaborative > 0.0 or options.popularity_prior > 0.0:
-        boost = score_boost(snapshot, user, options) if universe is None else universe.boost
+        if universe is None:
+            boost = score_boost(snapshot, user, options, scope.prior)
+        else:
+            boost = universe.boost
     return catalogue_features(ranked, user, now, boost=boost)
 
 

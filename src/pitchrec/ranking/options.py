@@ -107,6 +107,10 @@ class RankingOptions:
     #: service layer chooses, the engine ranks with fixed points). Not with
     #: ``learned_blend``; nothing to search without points.
     blend_search: bool = False
+    #: The prior is corrected by each resume's like rate in the online feedback, shared by
+    #: every replica (:mod:`pitchrec.ranking.live_prior`; the service layer serves it, the
+    #: engine ranks with the prior it is given).
+    live_prior: bool = False
     #: New-creator exposure guarantee: at least this share of each mixed feed's resume
     #: items is fresh (:mod:`.assemble`, :class:`~.assemble.FreshGuarantee`); 0: off.
     fresh_share: float = 0.0
@@ -164,6 +168,7 @@ class RankingOptions:
             au_shares_candidates=True,
             boost_new=True,
             blend_search=True,
+            live_prior=True,
             fresh_share=DEFAULT_FRESH_SHARE,
             fresh_max_impressions=DEFAULT_FRESH_MAX_IMPRESSIONS,
             fresh_max_days=DEFAULT_FRESH_MAX_DAYS,

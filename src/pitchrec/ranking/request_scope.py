@@ -49,3 +49,5 @@ class RequestScope:
     seed: int
     now: float  # the request clock, unix seconds
     started: float  # perf_counter at the start, for execution_time
+    #: (n,) the popularity prior to rank with (:mod:`.live_prior`); None: the snapshot's.
+    prior: NDArray[np.float64] | None = None

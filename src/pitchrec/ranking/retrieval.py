@@ -186,9 +186,11 @@ def retrieve(
     options: RankingOptions,
     policies: Mapping[Pool, Scorer],
     rng: np.random.Generator,
+    prior: Floats | None = None,
 ) -> Universe | None:
     """The universe of one mixed feed; None (exact scoring) when retrieval is off or the
-    ``available`` (n,) resumes do not outnumber ``options.retrieval_candidates``."""
+    ``available`` (n,) resumes do not outnumber ``options.retrieval_candidates``;
+    ``prior`` (n,): the prior the boost weighs (None: the snapshot's)."""
     budget, n = options.retrieval_candidates, available.shape[0]
     n_available = int(np.count_nonzero(available))
     if budget <= 0 or n_available <= budget:
@@ -202,7 +204,7 @@ def retrieve(
         if affinity is not None:
             combo += weight_affinity * affinity
     elif options.collaborative > 0.0 or options.popularity_prior > 0.0:
-        combo = boost = score_boost(snapshot, user, options)
+        combo = boost = score_boost(snapshot, user, options, prior)
     sources = Sources(snapshot, orders, user, available, n - n_available, now, combo)
     quota = quotas(budget)
     take = available.__getitem__

@@ -54,6 +54,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import orjson
+from numpy.typing import NDArray
 
 from pitchrec.domain.experiment import VariantSpec
 from pitchrec.domain.feed import Feed, FeedRequest, Pool
@@ -176,6 +177,9 @@ class ShadowJob:
     timestamp: str
     served_config: str = "deployment"
     explored: bool = False
+    #: (n,) the live prior when the request was served (:mod:`.live_prior`), held as
+    #: served for every configuration with ``live_prior``; None: the snapshot's.
+    live_prior: NDArray[np.float64] | None = None
 
 
 def sampled(request_id: str, rate: float, tag: str = "shadow") -> bool:
@@ -209,9 +213,11 @@ def draw_counts(
     ``seeds`` under ``options`` and ``policies``."""
     counts: dict[str, dict[int, int]] = {}
     base = replace(job.request, explain=False)
+    prior = job.live_prior if options.live_prior else None
     for seed in seeds:
+        request = replace(base, seed=seed)
         feed = recommend(
-            job.snapshot, replace(base, seed=seed), policies, options=options, profile=job.profile
+            job.snapshot, request, policies, options=options, profile=job.profile, prior=prior
         )
         _count(feed, counts)
         time.sleep(0)  # let a request thread take the GIL between draws

@@ -19,6 +19,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
+
 from pitchrec.domain.feed import Feed, FeedKind, FeedRequest, Pool
 from pitchrec.domain.profile import TasteProfile
 from pitchrec.domain.shadow import ShadowLog, item_key
@@ -97,10 +100,15 @@ class ShadowSampler:
         request: FeedRequest,
         base_policies: Mapping[Pool, Policy],
         profile: TasteProfile,
+        live_prior: NDArray[np.float64] | None = None,
     ) -> Feed:
-        """The candidate's feed for ``request`` (served when the request explores)."""
+        """The candidate's feed for ``request`` (served when the request explores);
+        ``live_prior`` (n,): the served live prior, used if the candidate has one."""
         policies = self.policies if self.policies is not None else base_policies
-        return recommend(snapshot, request, policies, options=self.options, profile=profile)
+        prior = live_prior if self.options.live_prior else None
+        return recommend(
+            snapshot, request, policies, options=self.options, profile=profile, prior=prior
+        )
 
     def offer(self, job: ShadowJob) -> None:
         """Shadow ``job``: queued for the background thread (dropped and counted when the

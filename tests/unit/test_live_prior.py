@@ -1,0 +1,165 @@
+"""The live prior (issue 13): the snapshot's popularity prior corrected by each resume's
+like rate in the online feedback, learned from every replica's events and served by all."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from factories import NOW, random_snapshot
+from pitchrec.domain.events import FeedbackEvent
+from pitchrec.domain.feed import Feed, FeedKind, FeedRequest, ItemKind
+from pitchrec.index.snapshot import Snapshot
+from pitchrec.policies.thompson import ThompsonSampling
+from pitchrec.ranking.collaborative import snapshot_prior
+from pitchrec.ranking.live_prior import PSEUDO_REWARDS, LivePrior, live_prior
+from pitchrec.ranking.options import RankingOptions
+from pitchrec.service import RequestInfo, Service, ServiceConfig, build_service
+from pitchrec.tracking.memory_store import MemoryStore
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def snapshot() -> Snapshot:
+    return random_snapshot(5, n_resumes=400, n_challenges=12, n_creators=250, n_users=60)
+
+
+def _table(rewards: dict[int, list[float]]) -> ThompsonSampling:
+    policy = ThompsonSampling()
+    for resume_id, values in rewards.items():
+        ids = np.full(len(values), resume_id, dtype=np.int64)
+        policy.update(np.zeros((len(values), 1)), ids, np.asarray(values, dtype=np.float64))
+    return policy
+
+
+def _span(snapshot: Snapshot) -> float:
+    logs = np.log1p(np.maximum(np.asarray(snapshot.collab.interactions), 0.0))
+    return float(logs.max() - logs.min())
+
+
+def test_without_events_there_is_nothing_to_correct(snapshot: Snapshot) -> None:
+    assert live_prior(snapshot, ThompsonSampling()) is None
+    skips_only = _table({int(snapshot.resumes.id[0]): [0.0, 0.0]})
+    assert live_prior(snapshot, skips_only) is None  # no rate to compare with
+
+
+def test_a_resume_moves_by_its_rate_against_the_mean_in_the_priors_log_unit(
+    snapshot: Snapshot,
+) -> None:
+    ids = np.asarray(snapshot.resumes.id)
+    liked, skipped, mixed = int(ids[0]), int(ids[1]), int(ids[2])
+    policy = _table({liked: [1.0, 1.0, 1.0], skipped: [0.0] * 6, mixed: [1.0, 0.0, 0.0]})
+    corrected = live_prior(snapshot, policy)
+    assert corrected is not None
+    prior, span = snapshot_prior(snapshot), _span(snapshot)
+    mean = 4.0 / 12.0
+    for row, likes, events in ((0, 3.0, 3), (1, 0.0, 6), (2, 1.0, 3)):
+        expected = math.log((likes + PSEUDO_REWARDS) / (events * mean + PSEUDO_REWARDS)) / span
+        assert corrected[row] - prior[row] == pytest.approx(expected)
+    assert corrected[0] > prior[0] and corrected[1] < prior[1]
+    untouched = np.ones(len(ids), dtype=np.bool_)
+    untouched[:3] = False
+    assert np.allclose(corrected[untouched], prior[untouched])  # no events: its prior
+
+
+@pytest.mark.parametrize("like_rate", [0.01, 0.3])
+def test_a_first_like_doubles_a_rate_at_most_whatever_the_like_rate(
+    snapshot: Snapshot, like_rate: float
+) -> None:
+    """The shrinkage is counted in rewards, so it means the same at any like rate."""
+    ids = np.asarray(snapshot.resumes.id)
+    background = {int(i): [like_rate] * 10 for i in ids[10:60]}  # the mean
+    background[int(ids[0])] = [1.0]  # one event, one like
+    corrected = live_prior(snapshot, _table(background))
+    assert corrected is not None
+    lift = (corrected[0] - snapshot_prior(snapshot)[0]) * _span(snapshot)
+    assert 0.0 < lift <= math.log(2.0) + 1e-9
+
+
+def test_the_corrected_prior_is_computed_once_per_snapshot(snapshot: Snapshot) -> None:
+    live = LivePrior(_table({int(snapshot.resumes.id[0]): [1.0, 0.0]}))
+    first = live.prior(snapshot)
+    assert first is not None and live.prior(snapshot) is first
+    assert not first.flags.writeable
+
+
+def test_only_the_service_preset_corrects_the_prior() -> None:
+    assert RankingOptions.service().live_prior
+    assert not RankingOptions.legacy().live_prior
+    assert not RankingOptions.service().overridden(["live_prior=0"]).live_prior
+
+
+def _service(snapshot: Snapshot, store: MemoryStore, *, learn_online: bool = True) -> Service:
+    config = ServiceConfig(ranking=RankingOptions.service(), learn_online=learn_online)
+    return build_service(config, store, snapshot=snapshot)
+
+
+def _serve(service: Service, user: int) -> tuple[Feed, str]:
+    assert service.recommender is not None
+    request_id = f"req{next(_ids)}"
+    request = FeedRequest(kind=FeedKind.DISCOVER, user_id=user, now=NOW, size=12)
+    info = RequestInfo(request_id, "v1/discover", user, session_id=f"s{user}")
+    return service.recommender.serve(request, info), request_id
+
+
+def _answer(service: Service, user: int, feed: Feed, request_id: str) -> list[int]:
+    """Like the first resume, skip the others, comment on the challenges (no reward);
+    returns the liked resume's id."""
+    events = []
+    resumes = [item for item in feed.items if item.kind is ItemKind.RESUME]
+    for k, item in enumerate(resumes):
+        kind = "like" if k == 0 else "skip"
+        events.append(
+            FeedbackEvent(f"e{next(_ids)}", kind, user, item.item_id, "resume", request_id)
+        )
+    for item in feed.items:
+        if item.kind is ItemKind.CHALLENGE:
+            events.append(
+                FeedbackEvent(f"e{next(_ids)}", "like", user, item.item_id, "challenge", request_id)
+            )
+    service.record_events(events)
+    service.feedback.process_once()
+    service.feedback.sync_now()
+    return [resumes[0].item_id]
+
+
+def test_feedback_on_one_replica_corrects_the_prior_every_replica_serves(
+    snapshot: Snapshot,
+) -> None:
+    store = MemoryStore()
+    first, second = _service(snapshot, store), _service(snapshot, store)
+    feed, request_id = _serve(first, 7)
+    [liked] = _answer(first, 7, feed, request_id)
+    second.feedback.sync_now()
+    row = int(np.flatnonzero(np.asarray(snapshot.resumes.id) == liked)[0])
+    for service in (first, second):
+        assert service.recommender is not None and service.recommender.live is not None
+        corrected = service.recommender.live.prior(snapshot)
+        assert corrected is not None
+        assert corrected[row] > snapshot_prior(snapshot)[row]
+    items = first.feedback.items
+    assert items is not None
+    resumes = sum(1 for item in feed.items if item.kind is ItemKind.RESUME)
+    assert items.observed == resumes  # the challenges' events are not resumes' evidence
+    assert second.recommender is not None and second.recommender.live is not None
+    described = second.recommender.live.describe()  # GET /v1/stats, learning.live_prior
+    assert described["resumes"] == resumes and described["events"] == resumes
+    assert described["mean_reward"] == pytest.approx(1.0 / resumes)
+
+
+def test_without_online_learning_the_snapshots_prior_is_served(snapshot: Snapshot) -> None:
+    service = _service(snapshot, MemoryStore(), learn_online=False)
+    feed, request_id = _serve(service, 8)
+    _answer(service, 8, feed, request_id)
+    assert service.recommender is not None and service.recommender.live is None
+    assert service.feedback.items is not None and service.feedback.items.observed > 0
+
+
+def test_the_legacy_service_keeps_no_per_resume_statistics(snapshot: Snapshot) -> None:
+    config = ServiceConfig(ranking=RankingOptions.legacy())
+    service = build_service(config, MemoryStore(), snapshot=snapshot)
+    assert service.feedback.items is None
