@@ -38,9 +38,9 @@ _NO_CONTEXT = np.zeros(1, dtype=np.float64)
 FLUSH_SECONDS = 0.02
 EVENT_BATCH = 1_280  # events matched per round trip
 #: The live prior's per-resume statistics sync at most this often in the server: their
-#: sync reads and parses two fields per resume with events (23 ms at 2,000 resumes, 1.1 s
-#: at 40,000 against Redis, measured with both cores busy), and a prior 10 s old is still
-#: 60 times fresher than the snapshot's (refreshed every 600 s).
+#: sync reads and parses two fields per resume with events (32 ms at 2,000 resumes and
+#: 536 ms at 40,000 against Redis, bench/live_prior_sync.py, bench/RESULTS.md), and a
+#: prior 10 s old is still 60 times fresher than the snapshot's (refreshed every 600 s).
 ITEMS_SYNC_SECONDS = 10.0
 #: ... and, where a sync takes longer, at most this share of one core: the period
 #: stretches to the last sync's duration divided by it.
