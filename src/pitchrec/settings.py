@@ -176,8 +176,9 @@ class Settings(BaseSettings):
     #: (:mod:`pitchrec.ranking.blend_search`); false: fixed points.
     blend_search: bool = True
     #: The prior is corrected by each resume's like rate in the online feedback, shared by
-    #: every replica (:mod:`pitchrec.ranking.live_prior`); false: the snapshot's prior.
-    live_prior: bool = True
+    #: every replica (:mod:`pitchrec.ranking.live_prior`); false (the default, see
+    #: RankingOptions.live_prior): the snapshot's prior until the next build.
+    live_prior: bool = False
     #: Instead of the search, the pool policies learn how the affinity and the prior
     #: weigh against each other (context columns 18-19, starting from the two weights
     #: above); true turns blend_search off.

@@ -90,12 +90,8 @@ def test_without_an_experiment_nothing_changes(snapshot: Snapshot) -> None:
     service.feedback.process_once()
     service.feedback.sync_now()
     assert not [k for k in store._stats if "exp" in k]
-    # The pool's statistics, the blend search's and the live prior's (the defaults).
-    assert {k for k in store._stats} == {
-        "pitchrec:policy:v1:VMP",
-        "pitchrec:policy:v1:VMP:blend",
-        "pitchrec:policy:v1:VMP:items",
-    }
+    # The pool's statistics and the blend search's (the default), nothing else.
+    assert {k for k in store._stats} == {"pitchrec:policy:v1:VMP", "pitchrec:policy:v1:VMP:blend"}
     assert not store._flags
 
 

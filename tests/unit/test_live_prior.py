@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,9 +19,11 @@ from pitchrec.ranking.collaborative import snapshot_prior
 from pitchrec.ranking.live_prior import PSEUDO_REWARDS, LivePrior, live_prior
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.service import RequestInfo, Service, ServiceConfig, build_service
+from pitchrec.settings import Settings
 from pitchrec.tracking.memory_store import MemoryStore
 
 _ids = itertools.count(1)
+LIVE = replace(RankingOptions.service(), live_prior=True)
 
 
 @pytest.fixture(scope="module")
@@ -87,14 +90,15 @@ def test_the_corrected_prior_is_computed_once_per_snapshot(snapshot: Snapshot) -
     assert not first.flags.writeable
 
 
-def test_only_the_service_preset_corrects_the_prior() -> None:
-    assert RankingOptions.service().live_prior
-    assert not RankingOptions.legacy().live_prior
-    assert not RankingOptions.service().overridden(["live_prior=0"]).live_prior
+def test_the_live_prior_is_a_choice_not_a_preset() -> None:
+    assert not RankingOptions.service().live_prior and not RankingOptions.legacy().live_prior
+    assert RankingOptions.service().overridden(["live_prior=1"]).live_prior
+    assert not Settings().base_options().live_prior
+    assert Settings(live_prior=True).base_options().live_prior
 
 
 def _service(snapshot: Snapshot, store: MemoryStore, *, learn_online: bool = True) -> Service:
-    config = ServiceConfig(ranking=RankingOptions.service(), learn_online=learn_online)
+    config = ServiceConfig(ranking=LIVE, learn_online=learn_online)
     return build_service(config, store, snapshot=snapshot)
 
 
@@ -159,7 +163,9 @@ def test_without_online_learning_the_snapshots_prior_is_served(snapshot: Snapsho
     assert service.feedback.items is not None and service.feedback.items.observed > 0
 
 
-def test_the_legacy_service_keeps_no_per_resume_statistics(snapshot: Snapshot) -> None:
-    config = ServiceConfig(ranking=RankingOptions.legacy())
-    service = build_service(config, MemoryStore(), snapshot=snapshot)
+@pytest.mark.parametrize("options", [RankingOptions.legacy(), RankingOptions.service()])
+def test_without_the_option_no_per_resume_statistics_are_kept(
+    snapshot: Snapshot, options: RankingOptions
+) -> None:
+    service = build_service(ServiceConfig(ranking=options), MemoryStore(), snapshot=snapshot)
     assert service.feedback.items is None

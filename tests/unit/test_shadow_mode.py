@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -20,6 +21,7 @@ from pitchrec.domain.shadow import SHADOW_DESCRIPTION, ShadowLog, item_key
 from pitchrec.errors import ConfigurationError
 from pitchrec.index.snapshot import Snapshot
 from pitchrec.ranking import shadow as shadow_module
+from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.shadow import ShadowConfig, parse_candidate, sampled
 from pitchrec.service import RequestInfo, Service, ServiceConfig, build_service
 from pitchrec.settings import Settings
@@ -267,7 +269,11 @@ def test_redraws_hold_the_live_prior_as_served(
 ) -> None:
     """Once feedback corrected the prior (:mod:`pitchrec.ranking.live_prior`), the
     logging re-draws rank with the prior the request was served, not the snapshot's."""
-    service = _service(snapshot, ShadowConfig(CANDIDATE, rate=1.0, draws=2, inline=True))
+    shadow = ShadowConfig(CANDIDATE, rate=1.0, draws=2, inline=True)
+    live = replace(RankingOptions.service(), live_prior=True)
+    service = build_service(
+        ServiceConfig(ranking=live, shadow=shadow), MemoryStore(), snapshot=snapshot
+    )
     first, request_id = _serve(service)
     resumes = [item for item in first.items if item.kind.value == "resume"]
     service.record_events(

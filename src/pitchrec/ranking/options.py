@@ -109,7 +109,9 @@ class RankingOptions:
     blend_search: bool = False
     #: The prior is corrected by each resume's like rate in the online feedback, shared by
     #: every replica (:mod:`pitchrec.ranking.live_prior`; the service layer serves it, the
-    #: engine ranks with the prior it is given).
+    #: engine ranks with the prior it is given). Off in both presets: in the replay it
+    #: gained 2 % of likes on the collaborative world and cost 1 % on the popular one,
+    #: both significant (bench/quality/ONLINE.md, "Live prior"); an experiment decides.
     live_prior: bool = False
     #: New-creator exposure guarantee: at least this share of each mixed feed's resume
     #: items is fresh (:mod:`.assemble`, :class:`~.assemble.FreshGuarantee`); 0: off.
@@ -168,7 +170,6 @@ class RankingOptions:
             au_shares_candidates=True,
             boost_new=True,
             blend_search=True,
-            live_prior=True,
             fresh_share=DEFAULT_FRESH_SHARE,
             fresh_max_impressions=DEFAULT_FRESH_MAX_IMPRESSIONS,
             fresh_max_days=DEFAULT_FRESH_MAX_DAYS,
