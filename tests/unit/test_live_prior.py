@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -14,6 +15,7 @@ from factories import NOW, random_snapshot
 from pitchrec.domain.events import FeedbackEvent
 from pitchrec.domain.feed import Feed, FeedKind, FeedRequest, ItemKind
 from pitchrec.index.snapshot import Snapshot
+from pitchrec.learning import feedback as feedback_module
 from pitchrec.policies.thompson import ThompsonSampling
 from pitchrec.ranking.collaborative import snapshot_prior
 from pitchrec.ranking.live_prior import PSEUDO_REWARDS, LivePrior, live_prior
@@ -169,3 +171,29 @@ def test_without_the_option_no_per_resume_statistics_are_kept(
 ) -> None:
     service = build_service(ServiceConfig(ranking=options), MemoryStore(), snapshot=snapshot)
     assert service.feedback.items is None
+
+
+def test_the_server_pulls_the_counts_on_their_own_period(
+    snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool policies sync every second; the per-resume counts every
+    ``ITEMS_SYNC_SECONDS``, or later when a pull costs more than its share of a core."""
+    store = MemoryStore()
+    service = _service(snapshot, store)
+    feed, request_id = _serve(service, 11)
+    resume = next(item for item in feed.items if item.kind is ItemKind.RESUME)
+    service.record_events(
+        [FeedbackEvent(f"e{next(_ids)}", "like", 11, resume.item_id, "resume", request_id)]
+    )
+    loop = service.feedback
+    loop.process_once()
+    loop.sync_now(items=False)  # what the server's loop asks between two pulls
+    assert not [key for key in store._stats if key.endswith(":items")]
+    before = time.monotonic()
+    loop.sync_now()
+    assert [key for key in store._stats if key.endswith(":items")]
+    assert loop._items_due >= before + feedback_module.ITEMS_SYNC_SECONDS
+    monkeypatch.setattr(feedback_module, "ITEMS_SYNC_BUDGET", 1e-9)  # every pull is costly
+    assert loop.items is not None
+    loop._sync_items(loop.items)
+    assert loop._items_due > time.monotonic() + 10 * feedback_module.ITEMS_SYNC_SECONDS
