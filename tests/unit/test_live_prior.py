@@ -18,7 +18,13 @@ from pitchrec.index.snapshot import Snapshot
 from pitchrec.learning import feedback as feedback_module
 from pitchrec.policies.thompson import ThompsonSampling
 from pitchrec.ranking.collaborative import snapshot_prior
-from pitchrec.ranking.live_prior import PSEUDO_REWARDS, LivePrior, live_prior
+from pitchrec.ranking.live_prior import (
+    PSEUDO_REWARDS,
+    LivePrior,
+    expected_rewards,
+    live_prior,
+    pseudo_rewards,
+)
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.service import RequestInfo, Service, ServiceConfig, build_service
 from pitchrec.settings import Settings
@@ -52,22 +58,72 @@ def test_without_events_there_is_nothing_to_correct(snapshot: Snapshot) -> None:
     assert live_prior(snapshot, skips_only) is None  # no rate to compare with
 
 
-def test_a_resume_moves_by_its_rate_against_the_mean_in_the_priors_log_unit(
+def _following_the_prior(
+    snapshot: Snapshot, rows: np.ndarray, events: int, intercept: float, slope: float
+) -> dict[int, list[float]]:
+    """Each resume of ``rows`` gets ``events`` events whose rewards sum to exactly what a
+    rate of ``exp(intercept + slope * prior)`` expects (fractional rewards)."""
+    prior, ids = snapshot_prior(snapshot), np.asarray(snapshot.resumes.id)
+    rate = np.exp(intercept + slope * prior)
+    return {int(ids[r]): [float(rate[r])] * events for r in rows.tolist()}
+
+
+def test_rewards_the_prior_predicts_are_not_counted_again(snapshot: Snapshot) -> None:
+    """Busy resumes are liked more: a like rate rising with the prior is what the prior
+    already says, so nothing moves (the first version lifted them: the prior twice)."""
+    rows = np.arange(0, 300)
+    table = _table(_following_the_prior(snapshot, rows, 20, math.log(0.02), 2.5))
+    assert live_prior(snapshot, table) is None
+
+
+def test_the_regression_finds_the_rate_the_prior_predicts(snapshot: Snapshot) -> None:
+    prior = snapshot_prior(snapshot)
+    events = np.full(prior.shape[0], 30.0)
+    rewards = events * np.exp(math.log(0.01) + 3.0 * prior)
+    assert np.allclose(expected_rewards(prior, rewards, events), rewards, rtol=1e-6)
+    level = np.full(prior.shape[0], 0.5)  # every resume at one prior: no slope to find
+    assert np.allclose(expected_rewards(level, rewards, events), rewards.mean())
+
+
+def test_the_shrinkage_is_the_spread_of_the_rates_beyond_chance() -> None:
+    """Rate ratios drawn from a Gamma of shape 4, rewards from a Poisson around them: the
+    method of moments finds the shape; rates that only chance spreads give no shrinkage
+    (None: nothing to correct)."""
+    rng = np.random.default_rng(3)
+    expected = np.full(20_000, 2.0)
+    events = np.full(20_000, 1_000.0)
+    rewards = rng.poisson(expected * rng.gamma(4.0, 1.0 / 4.0, size=20_000)).astype(float)
+    shape = pseudo_rewards(rewards, expected, events)
+    assert shape is not None and 3.5 < shape < 4.5
+    chance = rng.poisson(expected).astype(float)  # the estimate is noisy around 1 / c = 0:
+    shape = pseudo_rewards(chance, expected, events)  # none, or a lift too small to matter
+    assert shape is None or shape > 100
+
+
+def test_a_resume_moves_by_its_rate_against_its_priors_in_the_priors_log_unit(
     snapshot: Snapshot,
 ) -> None:
+    rng = np.random.default_rng(0)
+    rates = _following_the_prior(snapshot, np.arange(3, 300), 20, math.log(0.05), 2.0)
+    rewards = {i: (rng.random(20) < rate[0]).astype(float).tolist() for i, rate in rates.items()}
     ids = np.asarray(snapshot.resumes.id)
-    liked, skipped, mixed = int(ids[0]), int(ids[1]), int(ids[2])
-    policy = _table({liked: [1.0, 1.0, 1.0], skipped: [0.0] * 6, mixed: [1.0, 0.0, 0.0]})
-    corrected = live_prior(snapshot, policy)
+    liked, skipped, level = int(ids[0]), int(ids[1]), int(ids[2])
+    rewards.update({liked: [1.0] * 20, skipped: [0.0] * 60, level: rewards[int(ids[3])]})
+    table = _table(rewards)
+    corrected = live_prior(snapshot, table)
     assert corrected is not None
     prior, span = snapshot_prior(snapshot), _span(snapshot)
-    mean = 4.0 / 12.0
-    for row, likes, events in ((0, 3.0, 3), (1, 0.0, 6), (2, 1.0, 3)):
-        expected = math.log((likes + PSEUDO_REWARDS) / (events * mean + PSEUDO_REWARDS)) / span
-        assert corrected[row] - prior[row] == pytest.approx(expected)
+    alpha, beta = table.posterior(ids.astype(np.int64))
+    successes = alpha - table.config.alpha0
+    events = alpha + beta - table.config.alpha0 - table.config.beta0
+    expected = expected_rewards(prior, successes, events)
+    shape = pseudo_rewards(successes, expected, events)
+    assert shape is not None and shape >= PSEUDO_REWARDS
+    lift = np.log((successes + shape) / (expected + shape)) / span
+    assert np.allclose(corrected - prior, lift)
     assert corrected[0] > prior[0] and corrected[1] < prior[1]
     untouched = np.ones(len(ids), dtype=np.bool_)
-    untouched[:3] = False
+    untouched[:300] = False
     assert np.allclose(corrected[untouched], prior[untouched])  # no events: its prior
 
 
@@ -76,8 +132,8 @@ def test_a_first_like_doubles_a_rate_at_most_whatever_the_like_rate(
     snapshot: Snapshot, like_rate: float
 ) -> None:
     """The shrinkage is counted in rewards, so it means the same at any like rate."""
+    background = _spread(snapshot, like_rate)
     ids = np.asarray(snapshot.resumes.id)
-    background = {int(i): [like_rate] * 10 for i in ids[10:60]}  # the mean
     background[int(ids[0])] = [1.0]  # one event, one like
     corrected = live_prior(snapshot, _table(background))
     assert corrected is not None
@@ -85,8 +141,17 @@ def test_a_first_like_doubles_a_rate_at_most_whatever_the_like_rate(
     assert 0.0 < lift <= math.log(2.0) + 1e-9
 
 
+def _spread(snapshot: Snapshot, like_rate: float) -> dict[int, list[float]]:
+    """400 events on each of 100 resumes, half liked at ``like_rate``, half at a tenth of
+    it: rates the prior does not predict, so there is something to correct."""
+    ids = np.asarray(snapshot.resumes.id)
+    background = {int(i): [like_rate] * 400 for i in ids[10:60]}
+    background.update({int(i): [like_rate / 10] * 400 for i in ids[60:110]})
+    return background
+
+
 def test_the_corrected_prior_is_computed_once_per_snapshot(snapshot: Snapshot) -> None:
-    live = LivePrior(_table({int(snapshot.resumes.id[0]): [1.0, 0.0]}))
+    live = LivePrior(_table(_spread(snapshot, 0.1)))
     first = live.prior(snapshot)
     assert first is not None and live.prior(snapshot) is first
     assert not first.flags.writeable

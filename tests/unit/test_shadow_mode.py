@@ -274,15 +274,23 @@ def test_redraws_hold_the_live_prior_as_served(
     service = build_service(
         ServiceConfig(ranking=live, shadow=shadow), MemoryStore(), snapshot=snapshot
     )
-    first, request_id = _serve(service)
-    resumes = [item for item in first.items if item.kind.value == "resume"]
-    service.record_events(
-        [
-            FeedbackEvent(f"e{k}", "like" if k < 2 else "skip", 7, i.item_id, "resume", request_id)
-            for k, i in enumerate(resumes)
-        ]
-    )
-    service.feedback.process_once()
+    for answered in range(20):  # resumes whose id is a multiple of 3 liked, others skipped:
+        first, request_id = _serve(service, user=100 + answered)  # rates the prior cannot
+        resumes = [item for item in first.items if item.kind.value == "resume"]  # predict
+        service.record_events(
+            [
+                FeedbackEvent(
+                    f"e{answered}-{k}",
+                    "like" if i.item_id % 3 == 0 else "skip",
+                    100 + answered,
+                    i.item_id,
+                    "resume",
+                    request_id,
+                )
+                for k, i in enumerate(resumes)
+            ]
+        )
+        service.feedback.process_once()
     service.feedback.sync_now()
     assert service.recommender is not None and service.shadow is not None
     jobs: list[shadow_module.ShadowJob] = []

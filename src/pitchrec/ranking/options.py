@@ -107,11 +107,11 @@ class RankingOptions:
     #: service layer chooses, the engine ranks with fixed points). Not with
     #: ``learned_blend``; nothing to search without points.
     blend_search: bool = False
-    #: The prior is corrected by each resume's like rate in the online feedback, shared by
-    #: every replica (:mod:`pitchrec.ranking.live_prior`; the service layer serves it, the
-    #: engine ranks with the prior it is given). Off in both presets: in the replay it
-    #: gained 2 % of likes on the collaborative world and cost 1 % on the popular one,
-    #: both significant (bench/quality/ONLINE.md, "Live prior"); an experiment decides.
+    #: The prior is corrected by each resume's like rate in the online feedback against
+    #: the rate its prior predicts, shared by every replica
+    #: (:mod:`pitchrec.ranking.live_prior`; the service layer serves it, the engine ranks
+    #: with the prior it is given). Off in both presets: level with frozen policies in
+    #: both worlds' replays (bench/quality/ONLINE.md, "Live prior"); an experiment decides.
     live_prior: bool = False
     #: New-creator exposure guarantee: at least this share of each mixed feed's resume
     #: items is fresh (:mod:`.assemble`, :class:`~.assemble.FreshGuarantee`); 0: off.
