@@ -34,7 +34,7 @@ __version__ = "0.1.0"
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
-    "Recommender": "pitchrec.service",
+    "Recommender": "pitchrec.recommender",
     "ServiceConfig": "pitchrec.service",
     "build_service": "pitchrec.service",
     "FeedRequest": "pitchrec.domain.feed",
@@ -72,7 +72,8 @@ if TYPE_CHECKING:
     from pitchrec.index.snapshot import load as load_snapshot
     from pitchrec.index.snapshot import save as save_snapshot
     from pitchrec.ranking.options import RankingOptions
-    from pitchrec.service import Recommender, ServiceConfig, build_service
+    from pitchrec.recommender import Recommender
+    from pitchrec.service import ServiceConfig, build_service
 
 
 def __getattr__(name: str) -> Any:

@@ -30,7 +30,7 @@ from pitchrec.settings import Settings
 
 if TYPE_CHECKING:
     from pitchrec.index.snapshot import Snapshot
-    from pitchrec.service import Recommender
+    from pitchrec.recommender import Recommender
 
 #: Commands of the lab (:mod:`pitchrec.lab.cli`), loaded only when one of them runs (or
 #: help lists them), so ``serve`` never imports the simulator or matplotlib.

@@ -1,7 +1,8 @@
 """Dependencies point inward (architecture.md):
 
 domain <- sources, index, policies, tracking, legacy <- ranking, learning, archive
-<- service <- api, cli; ``lab`` may use anything and nothing uses ``lab``.
+<- recommender (the request path) <- service (the composition root) <- api, cli; ``lab``
+may use anything and nothing uses ``lab``.
 
 Walks the imports of every module (including imports inside functions), and checks in a
 fresh interpreter that what ``serve`` loads does not load the lab or matplotlib.
@@ -30,6 +31,7 @@ PRODUCT = {
     "ranking",
     "learning",
     "archive",
+    "recommender",
     "service",
     "api",
     "cli",
@@ -47,7 +49,9 @@ ALLOWED = {
     "ranking": {"domain", "index", "sources", "policies", "models"},
     "learning": {"domain", "tracking", "policies", "legacy"},
     "archive": {"domain", "tracking", "sources"},
+    "recommender": {"domain", "index", "learning", "legacy", "policies", "ranking", "tracking"},
     "service": {
+        "recommender",
         "domain",
         "index",
         "models",

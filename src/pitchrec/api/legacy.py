@@ -18,7 +18,7 @@ from pitchrec.api.middleware import server_request_id
 from pitchrec.api.runtime import Runtime
 from pitchrec.domain.feed import Feed, FeedKind, FeedRequest
 from pitchrec.legacy.params import parse_legacy_body
-from pitchrec.service import Recommender, RequestInfo
+from pitchrec.recommender import Recommender, RequestInfo
 
 VERSION = "2.0"  # spec 3.1
 TITLE = "TalentPitch Search API"

@@ -33,7 +33,8 @@ from pitchrec.api.telemetry import Telemetry
 from pitchrec.domain.feed import Feed, FeedRequest
 from pitchrec.index.lifecycle import EmptyCatalogueError, SnapshotManager, SnapshotSource
 from pitchrec.index.snapshot import Snapshot
-from pitchrec.service import Recommender, RequestInfo, ServiceConfig, build_service
+from pitchrec.recommender import Recommender, RequestInfo
+from pitchrec.service import ServiceConfig, build_service
 from pitchrec.settings import Settings
 from pitchrec.tracking.memory_store import MemoryStore
 from pitchrec.tracking.redis_client import redis_async_client

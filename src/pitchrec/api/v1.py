@@ -36,7 +36,7 @@ from pitchrec.domain.events import FeedbackEvent
 from pitchrec.domain.explanation import Reason
 from pitchrec.domain.feed import Feed, FeedKind, FeedRequest, ItemKind, Pool
 from pitchrec.legacy.params import parse_id_csv
-from pitchrec.service import RequestInfo
+from pitchrec.recommender import RequestInfo
 
 MAX_EVENTS = 1_000  # per POST /v1/events call
 MAX_ID = 2**63 - 1

@@ -31,7 +31,8 @@ from pitchrec.domain.feed import FeedKind, FeedRequest, ItemKind
 from pitchrec.lab.offline.metrics import bootstrap, resample_indices
 from pitchrec.lab.offline.split import Split
 from pitchrec.learning.feedback import LearningConfig
-from pitchrec.service import RequestInfo, ServiceConfig, build_service
+from pitchrec.recommender import RequestInfo
+from pitchrec.service import ServiceConfig, build_service
 from pitchrec.tracking.memory_store import MemoryStore
 from pitchrec.tracking.tracker import TrackingConfig
 

@@ -42,7 +42,7 @@ from pitchrec.lab.world.sim_world import SimWorld
 from pitchrec.lab.world.user_model import UserModel, UserModelConfig, UserState
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.shadow import ShadowConfig
-from pitchrec.service import RequestInfo
+from pitchrec.recommender import RequestInfo
 
 #: A served resume counts as fresh with at most this many earlier impressions: the
 #: service's exposure guarantee's definition (RankingOptions.fresh_max_impressions).

@@ -1,6 +1,6 @@
 """The compared policies ("arms" of the experiment), each wired like the service.
 
-Every engine-backed arm is a :class:`~pitchrec.service.Recommender` with a
+Every engine-backed arm is a :class:`~pitchrec.recommender.Recommender` with a
 :class:`~pitchrec.tracking.tracker.Tracker` on a :class:`MemoryStore`: feeds are recorded
 (impressions, session sets), events go through ``record_events`` and the learner, and the
 serving policies are swapped at every sync, exactly as in the server. They differ only by
@@ -64,7 +64,8 @@ from pitchrec.ranking.pool_policies import (
     pool_policy_factory,
 )
 from pitchrec.ranking.shadow import ShadowConfig
-from pitchrec.service import Recommender, ServiceConfig, build_service
+from pitchrec.recommender import Recommender
+from pitchrec.service import ServiceConfig, build_service
 from pitchrec.tracking.memory_store import MemoryStore
 from pitchrec.tracking.tracker import TrackingConfig
 
