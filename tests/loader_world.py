@@ -505,7 +505,7 @@ def assert_profiles(table: ProfileTable) -> None:
 
 def _archive(engine: Engine, rows: list[Any]) -> None:
     """Insert ``ArchiveRow`` values exactly as the archivers do (stream fields decoded)."""
-    from pitchrec.archive.archiver import decode_entry, idempotent_insert
+    from pitchrec.archive.entries import decode_entry, idempotent_insert
 
     with engine.begin() as connection:
         connection.execute(idempotent_insert(engine), [decode_entry(r.fields()) for r in rows])

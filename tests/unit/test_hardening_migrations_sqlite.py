@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, select, text
 
-from pitchrec.archive.archiver import idempotent_insert
+from pitchrec.archive.entries import idempotent_insert
 from pitchrec.errors import DataSourceError
 from pitchrec.sources.database import make_engine
 from pitchrec.sources.migrations import EVENT_ID_INDEX, migrate

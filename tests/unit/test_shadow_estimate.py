@@ -23,7 +23,7 @@ from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from factories import NOW, random_snapshot
-from pitchrec.archive.archiver import decode_entry
+from pitchrec.archive.entries import decode_entry
 from pitchrec.domain.events import FeedbackEvent
 from pitchrec.domain.feed import FeedKind, FeedRequest
 from pitchrec.domain.shadow import ShadowLog

@@ -6,8 +6,8 @@ a DB error part-way re-inserted the committed rows at the next flush, two worker
 at once both inserted, unparseable events were dropped for good, and nothing ran at
 shutdown.
 
-How this one works. Producers XADD one entry per event (:mod:`.format`). Archivers
-read them through the consumer group :data:`ARCHIVE_GROUP`; any number of them can run,
+How this one works. Producers XADD one entry per event (its fields: :mod:`.entries`).
+Archivers read them through the consumer group :data:`ARCHIVE_GROUP`; any number of them can run,
 each under its own consumer name. One :meth:`Archiver.run_once`:
 
 1. reclaims (XAUTOCLAIM) entries that some consumer read but has not acknowledged for
@@ -59,17 +59,20 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from dataclasses import fields as dataclass_fields
-from datetime import datetime
 from typing import Any, Final, cast
 
 import redis
-from sqlalchemy import Engine, Insert, String, insert
+from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+from pitchrec.archive.entries import (
+    ENTRY_GONE,
+    MalformedEntryError,
+    decode_entry,
+    idempotent_insert,
+    raw_bytes,
+)
 from pitchrec.archive.trim import trim_acknowledged
-from pitchrec.domain.activity import ArchiveRow
-from pitchrec.sources.schema import activity_log
 from pitchrec.tracking.store import STREAM_GROUP, STREAM_KEY
 
 log = logging.getLogger(__name__)
@@ -88,106 +91,8 @@ DEAD_ID, DEAD_ERROR, DEAD_CONSUMER = "dead:source_id", "dead:error", "dead:consu
 MIN_BACKOFF_S: Final = 0.1
 MAX_BACKOFF_S: Final = 5.0
 
-_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
-_TEXT_MAX_BYTES: Final = 65_535  # MySQL TEXT
-_GONE: Final = "entry is gone from the stream (trimmed or deleted before archival)"
-_ROW_FIELDS: Final = tuple(f.name for f in dataclass_fields(ArchiveRow))
-#: VARCHAR length of each string column; None for TEXT.
-_LENGTHS: Final = {
-    c.name: c.type.length if isinstance(c.type, String) else None for c in activity_log.columns
-}
-
 Entry = tuple[str, dict[str, str]]
 Reporter = Callable[["Archiver"], None]
-
-
-class MalformedEntryError(ValueError):
-    """A stream entry that cannot become an ``activity_log`` row."""
-
-
-def _check_text(name: str, value: object, *, nullable: bool) -> None:
-    if value is None and nullable:
-        return
-    if not isinstance(value, str):
-        raise MalformedEntryError(f"{name} is not a string")
-    try:
-        size = len(value.encode("utf-8"))
-    except UnicodeEncodeError as exc:  # lone surrogates, e.g. undecodable bytes
-        raise MalformedEntryError(f"{name} is not valid UTF-8") from exc
-    length = _LENGTHS[name]
-    if length is not None and len(value) > length:
-        raise MalformedEntryError(f"{name} is longer than {length} characters")
-    if length is None and size > _TEXT_MAX_BYTES:
-        raise MalformedEntryError(f"{name} is longer than {_TEXT_MAX_BYTES} bytes")
-
-
-def _check_id(name: str, value: object) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedEntryError(f"{name} is not an integer")
-    if not _BIGINT_MIN <= value <= _BIGINT_MAX:
-        raise MalformedEntryError(f"{name} is out of the BIGINT range")
-
-
-def decode_entry(fields: dict[str, str]) -> dict[str, Any]:
-    """The ``activity_log`` row of one stream entry; :class:`MalformedEntryError` if it has none.
-
-    Beyond :meth:`ArchiveRow.from_fields`, every value is checked against its column, so a
-    row that would be refused (or, under ``INSERT IGNORE``, silently truncated or defaulted)
-    is dead-lettered instead. In particular an ``event_id`` longer than the column would be
-    truncated, and one with a trailing space compared equal to the same id without it: either
-    could be taken for another event's id and dropped as a duplicate.
-    """
-    if not fields:
-        raise MalformedEntryError(_GONE)
-    try:
-        row = ArchiveRow.from_fields(fields)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise MalformedEntryError(f"not an archive row: {exc!r}") from exc
-    values = {name: getattr(row, name) for name in _ROW_FIELDS}  # not asdict: no deep copy
-    if not values["event_id"]:
-        raise MalformedEntryError("event_id is empty")
-    if isinstance(values["event_id"], str) and values["event_id"].endswith(" "):
-        # MySQL's PAD SPACE collations compare "a " equal to "a": it would be a duplicate.
-        raise MalformedEntryError("event_id ends with a space")
-    for name in ("event_id", "log_name", "description", "properties", "url"):
-        _check_text(name, values[name], nullable=False)
-    for name in ("subject_type", "causer_type"):
-        _check_text(name, values[name], nullable=True)
-    for name in ("subject_id", "causer_id"):
-        _check_id(name, values[name])
-    created = _created_at(row)
-    del values["created_at"]
-    return {**values, "created_at": created, "updated_at": created}
-
-
-def _created_at(row: ArchiveRow) -> datetime:
-    """The row's ``created_at`` as a DATETIME value; :class:`MalformedEntryError` if none."""
-    if not isinstance(row.created_at, str):
-        raise MalformedEntryError("created_at is not a string")
-    try:
-        created = row.created_datetime()
-    except ValueError as exc:
-        raise MalformedEntryError(f"created_at is not an ISO-8601 date-time: {exc}") from exc
-    if created.year < 1000:  # MySQL DATETIME starts at 1000-01-01
-        raise MalformedEntryError("created_at is before year 1000")
-    return created
-
-
-def _raw(text: str) -> bytes:
-    """The bytes a surrogateescape-decoded string came from."""
-    return text.encode("utf-8", "surrogateescape")
-
-
-def idempotent_insert(engine: Engine) -> Insert:
-    """``INSERT IGNORE`` / ``INSERT OR IGNORE`` into ``activity_log`` for ``engine``."""
-    name = engine.dialect.name
-    if name in ("mysql", "mariadb"):
-        return insert(activity_log).prefix_with("IGNORE")
-    if name == "sqlite":
-        return insert(activity_log).prefix_with("OR IGNORE")
-    raise ValueError(f"no idempotent insert for the {name!r} dialect")
 
 
 @dataclass(frozen=True)
@@ -314,7 +219,7 @@ class Archiver:
             # Redis already dropped them from the pending list; leave a trace of each.
             pipe = self._redis.pipeline(transaction=True)
             for entry_id in gone:
-                self._dead_letter(pipe, entry_id, {}, _GONE)
+                self._dead_letter(pipe, entry_id, {}, ENTRY_GONE)
             pipe.execute()
             self.missing += len(gone)
             log.error("%d pending entries were trimmed before archival: %s", len(gone), gone)
@@ -326,7 +231,9 @@ class Archiver:
         # Fields are sent back as the bytes they arrived as: a client decoding with
         # surrogateescape holds lone surrogates for invalid UTF-8, which hiredis's packer
         # (rightly) refuses to encode as text.
-        letter: dict[Any, Any] = {_raw(name): _raw(value) for name, value in fields.items()} | {
+        letter: dict[Any, Any] = {
+            raw_bytes(name): raw_bytes(value) for name, value in fields.items()
+        } | {
             DEAD_ID: entry_id,
             DEAD_ERROR: error,
             DEAD_CONSUMER: self.consumer,
@@ -406,9 +313,9 @@ class Archiver:
         if not self.delete_acked:
             self._trim()
 
-        gone = sum(1 for _, _, error in dead if error == _GONE)
+        gone = sum(1 for _, _, error in dead if error == ENTRY_GONE)
         for entry_id, _, error in dead:
-            if error == _GONE:
+            if error == ENTRY_GONE:
                 log.error("entry %s was trimmed before archival", entry_id)
             else:
                 log.warning("entry %s dead-lettered to %s: %s", entry_id, self.dead_letter, error)

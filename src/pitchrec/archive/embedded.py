@@ -15,7 +15,7 @@ import time
 
 from sqlalchemy import Engine
 
-from pitchrec.archive.archiver import MalformedEntryError, decode_entry, idempotent_insert
+from pitchrec.archive.entries import MalformedEntryError, decode_entry, idempotent_insert
 from pitchrec.sources.migrations import migrate
 from pitchrec.tracking.memory_store import MemoryStore
 
