@@ -13,7 +13,8 @@ import pytest
 from pitchrec.lab.report import write_report
 from pitchrec.lab.simulation.experiment import ExperimentConfig, run_experiment
 from pitchrec.lab.simulation.oracle import oracle_feed
-from pitchrec.lab.simulation.simulator import run_arm
+from pitchrec.lab.simulation.segments import segment_shares
+from pitchrec.lab.simulation.simulator import RunResult, run_arm
 from pitchrec.lab.simulation.stream import StreamConfig, make_stream
 from pitchrec.lab.simulation.summary import compact, summarise
 from pitchrec.lab.simulation.variants import ArmSpec, parse_arm
@@ -123,6 +124,47 @@ def test_oracle_is_an_upper_bound_and_feeds_are_valid(world: SimWorld) -> None:
     assert not set(rows.tolist()) & set(user.seen_rows.tolist())
 
 
+def test_every_arm_sees_the_same_requests_by_history_and_page(world: SimWorld) -> None:
+    stream = make_stream(world, 3, StreamConfig(impressions=24 * 40, pages_per_session=2.0))
+    oracle, legacy = (run_arm(world, stream, arm) for arm in ("oracle", "legacy"))
+    assert np.array_equal(oracle.warm, legacy.warm) and np.array_equal(oracle.page, legacy.page)
+    for i in range(len(stream)):
+        assert (oracle.page[i] == 1) == stream.new_session(i)
+        if i > 0 and not stream.new_session(i):
+            assert oracle.page[i] == oracle.page[i - 1] + 1
+    model = UserModel(world)
+    history = [model.new_user(int(u), world.now).seen_rows.shape[0] > 0 for u in stream.user_row]
+    assert oracle.warm.tolist() == history
+    assert oracle.warm.any() and not oracle.warm.all()  # both kinds of users in this stream
+
+
+def _run(seed: int, expected: list[float], warm: list[bool], page: list[int]) -> RunResult:
+    n = len(expected)
+    zeros = np.zeros(n)
+    counts = np.zeros(3, dtype=np.int64)
+    return RunResult(
+        "arm", seed, np.asarray(expected), zeros, np.ones(n, dtype=np.int64),
+        np.zeros(n, dtype=np.int64), zeros, zeros, counts, counts, 0.0,
+        warm=np.asarray(warm), page=np.asarray(page, dtype=np.int64),
+    )  # fmt: skip
+
+
+def test_segment_shares_compare_the_same_requests_over_the_last_half() -> None:
+    """Requests 0-3 are the first half (ignored); of the last four, the arm gets half the
+    oracle's expected likes on the cold first page and all of it elsewhere."""
+    warm = [False] * 4 + [False, False, True, True]
+    page = [1] * 4 + [1, 2, 1, 3]
+    oracle = {s: _run(s, [9.0] * 4 + [2.0, 1.0, 1.0, 1.0], warm, page) for s in (0, 1)}
+    arm = [_run(s, [0.0] * 4 + [1.0, 1.0, 1.0, 1.0], warm, page) for s in (0, 1)]
+    shares = segment_shares(arm, oracle)
+    assert shares["cold, page 1"]["vs_oracle"]["mean"] == pytest.approx(0.5)
+    for name in ("cold, later pages", "warm, page 1", "warm, later pages"):
+        assert shares[name]["vs_oracle"]["mean"] == pytest.approx(1.0)
+        assert shares[name]["requests"] == pytest.approx(0.25)
+    older = [replace(run, page=np.zeros(0, dtype=np.int64)) for run in arm]
+    assert segment_shares(older, oracle) == {}  # runs without segments: nothing to split
+
+
 def test_experiment_summary_and_report(world: SimWorld, tmp_path: Path) -> None:
     config = ExperimentConfig(
         arms=("legacy", "linucb", "oracle"),
@@ -138,11 +180,12 @@ def test_experiment_summary_and_report(world: SimWorld, tmp_path: Path) -> None:
     lin = small["policies"]["linucb"]
     assert lin["reward"]["ci_low"] <= lin["reward"]["mean"] <= lin["reward"]["ci_high"]
     assert "vs_legacy" in lin and "vs_oracle" in lin and "final_regret" in lin
+    assert sum(segment["requests"] for segment in lin["segments"].values()) == pytest.approx(1.0)
     assert 0.0 <= lin["coverage"]["mean"] <= 1.0
     assert set(summary["targets"]) == {"linucb_vs_legacy", "linucb_vs_oracle"}
     report = write_report(summary, {"impressions": 480}, tmp_path, analysis="## Notes\n\nok")
     text = report.read_text()
-    assert "## Results" in text and "## Notes" in text
+    assert "## Results" in text and "## Notes" in text and "### By kind of request" in text
     for png in ("reward_per_impression.png", "cumulative_regret.png", "feed_quality.png"):
         assert (tmp_path / png).stat().st_size > 1000
 

@@ -239,8 +239,35 @@ def _results_section(summary: dict[str, Any], figures: set[str]) -> list[str]:
     return [*lines, f"![feed quality]({FIGURES['quality']})", ""]
 
 
+def _segments_table(policies: dict[str, Any]) -> list[str]:
+    """Expected likes as a share of the oracle's, per kind of request (:mod:`.segments`)."""
+    names = next((list(e["segments"]) for e in policies.values() if e.get("segments")), [])
+    if not names:
+        return []
+    first = next(e["segments"] for e in policies.values() if e.get("segments"))
+    shares = " | ".join(f"{100 * first[n]['requests']:.0f} %" for n in names)
+    lines = [
+        "### By kind of request",
+        "",
+        "Expected likes of the last half's requests as a share of the oracle's on the same "
+        "requests; cold users have no history in the snapshot; later pages know the likes "
+        "and skips of the session's earlier pages (`pitchrec/lab/simulation/segments.py`).",
+        "",
+        "| policy | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+        "| (share of the requests) | " + shares + " |",
+    ]
+    for arm, e in policies.items():
+        segments = e.get("segments") or {}
+        cells = [_ci(segments[n]["vs_oracle"], 3) if n in segments else "n/a" for n in names]
+        if segments:
+            lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def _gap_section(policies: dict[str, Any], figures: set[str]) -> list[str]:
     lines = ["## Where the gap comes from", "", *_decomposition(policies), ""]
+    lines += _segments_table(policies)
     lines += [
         "### Can the learned part move the ranking?",
         "",

@@ -79,7 +79,9 @@ class RunResult:
     the run's: the exposure guarantee's definition); ``skill_diversity`` (R,): legacy
     per-feed metric (%); ``pool_coverage`` (R,): the engine's per-feed ``catalog_coverage``
     (%, NaN for bypass arms); ``counts`` / ``counts_late`` (n,): impressions per resume row
-    over the run / over its second half.
+    over the run / over its second half; ``warm`` (R,): the requesting user has a history
+    in the snapshot; ``page`` (R,): the request's page in its session (1, 2, ...). Both
+    depend on the stream only, so every arm has the same (:mod:`.segments`).
     """
 
     arm: str
@@ -96,12 +98,15 @@ class RunResult:
     fresh_items: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     events_matched: int = 0
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    warm: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
+    page: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 @dataclass
 class _Session:
     rows: set[int] = field(default_factory=set)
     creators: dict[int, int] = field(default_factory=dict)
+    pages: int = 0
 
 
 def _events(
@@ -145,6 +150,8 @@ class _Trace:
     counts: Ints
     counts_late: Ints
     fresh_items: Ints
+    warm: NDArray[np.bool_]
+    page: Ints
 
     @classmethod
     def empty(cls, requests: int, resumes: int) -> _Trace:
@@ -158,6 +165,8 @@ class _Trace:
             counts=np.zeros(resumes, dtype=np.int64),
             counts_late=np.zeros(resumes, dtype=np.int64),
             fresh_items=np.zeros(requests, dtype=np.int64),
+            warm=np.zeros(requests, dtype=np.bool_),
+            page=np.zeros(requests, dtype=np.int64),
         )
 
 
@@ -259,6 +268,8 @@ def run_arm(
         fresh_items=trace.fresh_items,
         events_matched=matched,
         diagnostics=diagnostics,
+        warm=trace.warm,
+        page=trace.page,
     )
 
 
@@ -281,9 +292,12 @@ def _request(run: _Run, i: int) -> _Served:
     row = int(stream.user_row[i])
     if stream.new_session(i):
         run.session = _Session()
+    run.session.pages += 1
     user = run.users.get(row)
     if user is None:
         user = run.users[row] = run.model.new_user(row, now)
+    run.trace.warm[i] = user.seen_rows.shape[0] > 0
+    run.trace.page[i] = run.session.pages
     request_id = f"sim-{stream.seed}-{i}"
     if run.engine is not None:
         rows, ids = _serve_engine(run, run.engine, i, user, request_id)

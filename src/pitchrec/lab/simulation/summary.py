@@ -25,6 +25,7 @@ from pitchrec.lab.simulation.quality import (
     creator_exposure,
     gini,
 )
+from pitchrec.lab.simulation.segments import segment_shares
 from pitchrec.lab.simulation.simulator import RunResult
 from pitchrec.lab.world.sim_world import SimWorld
 
@@ -112,6 +113,9 @@ def summarise(world: SimWorld, runs: list[RunResult], seconds: float) -> dict[st
             )
             entry["regret_curve"] = _band(regret)
             entry["final_regret"] = bootstrap_mean(regret[:, -1]).as_dict()
+            segments = segment_shares(arm_runs, oracle)
+            if segments:
+                entry["segments"] = segments
         paired = [r for r in arm_runs if r.seed in legacy]
         if paired and arm != "legacy":
             gain = np.asarray(
@@ -181,6 +185,7 @@ def compact(summary: dict[str, Any]) -> dict[str, Any]:
         "pool_coverage",
         "vs_legacy",
         "vs_oracle",
+        "segments",
         "final_regret",
         "seconds_per_run",
         "impressions_per_run",
