@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from pitchrec.domain.profile import EMPTY_PROFILE
 from pitchrec.lab.world.sim_world import load_world
 from pitchrec.lab.world.user_model import UserModel
-from pitchrec.ranking.collaborative import collaborative_affinity
+from pitchrec.ranking.collaborative import collaborative_affinity, snapshot_prior
 from pitchrec.ranking.user_context import user_context
 
 Floats = NDArray[np.float64]
@@ -78,6 +78,7 @@ def main() -> None:
         for row in rng.choice(activity.shape[0], size=args.users, p=activity)
     ]
     log_mean_q = np.log(np.mean([s.base_q for s in states], axis=0))
+    prior = np.asarray(snapshot_prior(world.snapshot))
     factors, coefficient = world.resume_factors, world.coefficients.get("collab", 0.0)
     value: dict[str, dict[str, list[float]]] = {"cold": {}, "warm": {}}
     for state in states:
@@ -91,6 +92,7 @@ def main() -> None:
             _record(shares, name, q, exam, rows, excluded)  # noqa: B023 (called in-loop)
 
         record("mean q", _top(log_mean_q, shown), shown)
+        record("snapshot prior", _top(prior, shown), shown)
         affinity = collaborative_affinity(
             world.snapshot, user_context(world.snapshot, state.user_id, EMPTY_PROFILE)
         )
