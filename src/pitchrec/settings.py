@@ -20,19 +20,15 @@ whitespace is ignored), never from a command line, where every local user sees t
 
 from __future__ import annotations
 
-import hmac
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL
 
-from pitchrec.domain.experiment import ExperimentConfigError, ExperimentSpec, parse_experiment
-from pitchrec.errors import ConfigurationError
+from pitchrec.domain.experiment import ExperimentSpec
 from pitchrec.ranking.options import (
     DEFAULT_COLLABORATIVE,
     DEFAULT_FRESH_MAX_DAYS,
@@ -45,44 +41,31 @@ from pitchrec.ranking.options import (
     RankingOptions,
 )
 from pitchrec.ranking.pool_policies import DEFAULT_REWARD_SCALE
-from pitchrec.ranking.shadow import (
-    CPU_SHARE,
-    DEFAULT_DRAWS,
-    DEFAULT_RATE,
-    ShadowCandidate,
-    candidate_options,
-    parse_candidate,
+from pitchrec.ranking.shadow import CPU_SHARE, DEFAULT_DRAWS, DEFAULT_RATE, ShadowCandidate
+from pitchrec.settings_experiments import (
+    check_experiment_variants,
+    check_shadow_setting,
+    parse_experiment_setting,
+    parse_shadow_setting,
 )
-from pitchrec.ranking.variants import variant_setups
+from pitchrec.settings_secrets import (
+    DASHBOARD_TOKEN_MIN_LENGTH,
+    DEMO_DATABASE_PATH,
+    LegacyMySQLSettings,
+    check_dashboard_token,
+    demo_database_url,
+    read_secret_file,
+    read_url_file,
+)
 
-#: Where ``make run`` keeps the demo world (relative to the working directory).
-DEMO_DATABASE_PATH = Path("var") / "pitchrec-demo.db"
-
-
-class LegacyMySQLSettings(BaseSettings):
-    """The legacy ``MYSQL_*`` variables, read without prefix (spec 5.2)."""
-
-    model_config = SettingsConfigDict(env_prefix="MYSQL_", extra="ignore")
-
-    host: str | None = None
-    port: int = 3306
-    user: str | None = None
-    password: SecretStr = SecretStr("")
-    db: str | None = None
-
-    def url(self) -> URL | None:
-        """The SQLAlchemy URL these variables describe, or None when incomplete."""
-        if not (self.host and self.user and self.db):
-            return None
-        return URL.create(
-            "mysql+pymysql",
-            username=self.user,
-            password=self.password.get_secret_value() or None,
-            host=self.host,
-            port=self.port,
-            database=self.db,
-            query={"charset": "utf8mb4"},
-        )
+__all__ = [
+    "DASHBOARD_TOKEN_MIN_LENGTH",
+    "DEMO_DATABASE_PATH",
+    "LegacyMySQLSettings",
+    "Settings",
+    "demo_database_url",
+    "read_secret_file",
+]
 
 
 class Settings(BaseSettings):
@@ -239,17 +222,7 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_shadow(cls, value: Any) -> ShadowCandidate | None:
         """Parse PITCHREC_SHADOW; a bad one stops start-up saying why."""
-        if value is None or isinstance(value, ShadowCandidate):
-            return value
-        text = value.decode() if isinstance(value, bytes) else value
-        if not isinstance(text, str):
-            raise ConfigurationError("PITCHREC_SHADOW: a text of ranking overrides is required")
-        if not text.strip():
-            return None
-        try:
-            return parse_candidate(text)
-        except ValueError as exc:
-            raise ConfigurationError(f"PITCHREC_SHADOW: {exc}") from None
+        return parse_shadow_setting(value)
 
     def base_options(self) -> RankingOptions:
         """The service's options with these settings' blend (learned, searched or
@@ -265,14 +238,7 @@ class Settings(BaseSettings):
     def _check_shadow(self) -> Settings:
         """The candidate's overrides name real options with acceptable values."""
         if self.shadow is not None:
-            base = self.base_options()
-            scale = self.shadow.reward_scale
-            try:
-                options = candidate_options(base, self.shadow)
-            except ValueError as exc:
-                raise ConfigurationError(f"PITCHREC_SHADOW: {exc}") from None
-            if options.learned_blend and (self.reward_scale if scale is None else scale) <= 0:
-                raise ConfigurationError("PITCHREC_SHADOW: a learned blend needs reward_scale > 0")
+            check_shadow_setting(self.shadow, self.base_options(), self.reward_scale)
         return self
 
     @field_validator("experiment", mode="before")
@@ -280,30 +246,14 @@ class Settings(BaseSettings):
     def _parse_experiment(cls, value: Any) -> ExperimentSpec | None:
         """Parse PITCHREC_EXPERIMENT (JSON text, or an object); a bad one stops start-up
         with a :class:`ConfigurationError` saying where."""
-        if value is None or isinstance(value, ExperimentSpec):
-            return value
-        if isinstance(value, str | bytes):
-            if not value.strip():
-                return None
-            try:
-                value = orjson.loads(value)
-            except orjson.JSONDecodeError as exc:
-                raise ConfigurationError(f"PITCHREC_EXPERIMENT is not JSON: {exc}") from None
-        try:
-            return parse_experiment(value)
-        except ExperimentConfigError as exc:
-            raise ConfigurationError(f"PITCHREC_EXPERIMENT: {exc}") from None
+        return parse_experiment_setting(value)
 
     @model_validator(mode="after")
     def _check_variants(self) -> Settings:
         """Every variant's ranking overrides name real options with acceptable values, on
         top of these settings (what :func:`pitchrec.service.build_service` will build)."""
         if self.experiment is not None:
-            base = self.base_options()
-            try:
-                variant_setups(self.experiment, base, self.reward_scale)
-            except ValueError as exc:
-                raise ConfigurationError(f"PITCHREC_EXPERIMENT: {exc}") from None
+            check_experiment_variants(self.experiment, self.base_options(), self.reward_scale)
         return self
 
     @field_validator(
@@ -325,38 +275,21 @@ class Settings(BaseSettings):
         :class:`ConfigurationError` (not a pydantic error, whose text would echo every
         input, passwords included) when both forms are set or the file is unusable."""
         if self.database_url_file is not None:
-            if self.database_url is not None:
-                raise ConfigurationError(_BOTH.format(name="PITCHREC_DATABASE_URL"))
-            self.database_url = read_secret_file(
-                "PITCHREC_DATABASE_URL_FILE", self.database_url_file
+            self.database_url = read_url_file(
+                "PITCHREC_DATABASE_URL", self.database_url, self.database_url_file
             )
         if self.redis_url_file is not None:
-            if self.redis_url is not None:
-                raise ConfigurationError(_BOTH.format(name="PITCHREC_REDIS_URL"))
-            self.redis_url = read_secret_file("PITCHREC_REDIS_URL_FILE", self.redis_url_file)
+            self.redis_url = read_url_file(
+                "PITCHREC_REDIS_URL", self.redis_url, self.redis_url_file
+            )
         return self
 
     @model_validator(mode="after")
     def _check_dashboard_token(self) -> Settings:
-        """Refuse a dashboard token that is short, not URL-safe (it is typed into a
-        ``?token=`` URL once) or equal to the admin token (a read-only token that opens the
-        admin routes is not read-only). :class:`ConfigurationError`, never quoting it."""
-        if self.dashboard_token is None:
-            return self
-        token = self.dashboard_token.get_secret_value()
-        if len(token) < DASHBOARD_TOKEN_MIN_LENGTH or not _URL_SAFE.fullmatch(token):
-            raise ConfigurationError(
-                f"PITCHREC_DASHBOARD_TOKEN: use at least {DASHBOARD_TOKEN_MIN_LENGTH} "
-                "characters among A-Z a-z 0-9 . _ ~ - (e.g. openssl rand -hex 32)"
-            )
-        admin = self.admin_token
-        if admin is not None and hmac.compare_digest(
-            token.encode(), admin.get_secret_value().encode()
-        ):
-            raise ConfigurationError(
-                "PITCHREC_DASHBOARD_TOKEN must differ from PITCHREC_ADMIN_TOKEN: the "
-                "dashboard token is read-only, the admin token is not"
-            )
+        """Refuse a dashboard token that is short, not URL-safe or equal to the admin
+        token (:func:`pitchrec.settings_secrets.check_dashboard_token`)."""
+        if self.dashboard_token is not None:
+            check_dashboard_token(self.dashboard_token, self.admin_token)
         return self
 
     @field_validator("api_path")
@@ -380,27 +313,3 @@ class Settings(BaseSettings):
         if legacy is not None:
             return legacy
         return demo_database_url()
-
-
-_BOTH = "set {name} or {name}_FILE, not both"
-#: Shortest dashboard token accepted: 16 random characters of the URL-safe set carry
-#: about 96 bits (16 hex digits: 64); ``openssl rand -hex 32`` gives 64 hex digits, 256 bits.
-DASHBOARD_TOKEN_MIN_LENGTH = 16
-_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
-
-
-def read_secret_file(variable: str, path: Path) -> SecretStr:
-    """The stripped content of ``path`` (named by ``variable`` in errors, never quoted)."""
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise ConfigurationError(f"{variable}: cannot read {path}: {reason}") from None
-    if not text:
-        raise ConfigurationError(f"{variable}: {path} is empty")
-    return SecretStr(text)
-
-
-def demo_database_url(path: Path = DEMO_DATABASE_PATH) -> str:
-    """The SQLite URL of the embedded demo database."""
-    return f"sqlite:///{path}"

@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from pitchrec.api import runtime as runtime_module
+from pitchrec.api import startup as startup_module
 from pitchrec.api.app import create_app
 from pitchrec.api.runtime import reload_channel
 from pitchrec.index.lifecycle import SnapshotSource
@@ -126,8 +126,8 @@ def proxy(world: str) -> Iterator[FlakyProxy]:
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     # Seconds instead of the production 1 s .. 30 s, so the tests wait little.
-    monkeypatch.setattr(runtime_module, "RETRY_MIN_SECONDS", 0.05, raising=False)
-    monkeypatch.setattr(runtime_module, "RETRY_MAX_SECONDS", 0.2, raising=False)
+    monkeypatch.setattr(startup_module, "RETRY_MIN_SECONDS", 0.05)
+    monkeypatch.setattr(startup_module, "RETRY_MAX_SECONDS", 0.2)
 
 
 def _proxied(world: str, proxy: FlakyProxy) -> str:

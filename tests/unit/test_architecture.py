@@ -20,6 +20,8 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "pitchrec"
 
+#: The command line: the app (``cli``), what its commands share, and the commands.
+CLI = {"cli", "cli_shared", "cli_database", "cli_feeds", "cli_serving"}
 PRODUCT = {
     "domain",
     "models",
@@ -34,10 +36,9 @@ PRODUCT = {
     "recommender",
     "service",
     "api",
-    "cli",
-}
+} | CLI
 #: For each layer, the pitchrec layers it may import (besides itself and the top-level
-#: helpers errors, logs, progress, settings).
+#: helpers errors, logs, progress, settings and settings_*).
 ALLOWED = {
     "domain": set(),
     "policies": set(),
@@ -63,11 +64,19 @@ ALLOWED = {
         "archive",
         "sources",
     },
-    "api": PRODUCT - {"cli"},
-    "cli": PRODUCT - {"api"},
+    "api": PRODUCT - CLI,
+    **{module: PRODUCT - {"api"} for module in CLI},
     "entry": {"cli"},
 }
-HELPERS = {"errors", "logs", "progress", "settings", "__init__"}
+HELPERS = {
+    "errors",
+    "logs",
+    "progress",
+    "settings",
+    "settings_secrets",
+    "settings_experiments",
+    "__init__",
+}
 
 
 def _imports(path: Path) -> set[str]:

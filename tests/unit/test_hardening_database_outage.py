@@ -21,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from pitchrec.api import runtime as runtime_module
+from pitchrec.api import startup as startup_module
 from pitchrec.api.app import create_app
 from pitchrec.index.lifecycle import SnapshotSource
 from pitchrec.lab.world import generate_world
@@ -44,8 +44,8 @@ def refused_port() -> Iterator[int]:
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime_module, "RETRY_MIN_SECONDS", 0.02, raising=False)
-    monkeypatch.setattr(runtime_module, "RETRY_MAX_SECONDS", 0.08, raising=False)
+    monkeypatch.setattr(startup_module, "RETRY_MIN_SECONDS", 0.02)
+    monkeypatch.setattr(startup_module, "RETRY_MAX_SECONDS", 0.08)
 
 
 def _mysql(port: int) -> str:
@@ -129,7 +129,7 @@ def test_the_503_of_a_redis_backed_server_carries_no_driver_text(refused_port: i
             time.sleep(0.02)
         assert response.status_code == 503
         _assert_generic(response, str(refused_port))
-        assert response.json()["detail"][0]["message"] == runtime_module.LOAD_RETRYING
+        assert response.json()["detail"][0]["message"] == startup_module.LOAD_RETRYING
 
 
 def test_retries_back_off_and_log_one_line_each(
@@ -144,8 +144,8 @@ def test_retries_back_off_and_log_one_line_each(
     assert all(r.exc_info is None for r in records[1:])  # then one line per attempt
     assert "attempt 2" in records[1].getMessage()
     waits = [float(r.args[-1]) for r in records]  # type: ignore[index]
-    assert max(waits) <= runtime_module.RETRY_MAX_SECONDS * 1.25 + 1e-9  # capped
-    assert waits[-1] > runtime_module.RETRY_MIN_SECONDS * 1.25  # grew
+    assert max(waits) <= startup_module.RETRY_MAX_SECONDS * 1.25 + 1e-9  # capped
+    assert waits[-1] > startup_module.RETRY_MIN_SECONDS * 1.25  # grew
 
 
 def test_a_reload_with_the_database_down_is_a_503_and_keeps_the_snapshot(

@@ -35,11 +35,11 @@ def test_a_worker_still_adopting_its_siblings_snapshot_serves_instead_of_503(
     A feed that reaches this worker before its next look at the directory waited for
     nothing and got a 503 (the chaos suite counted 33 of 2,869 feeds refused after the
     first /readyz 200 under load). It now waits for the adoption, bounded."""
-    from pitchrec.api import runtime as runtime_module
+    from pitchrec.api import startup as startup_module
     from pitchrec.index.snapshot import save
 
-    monkeypatch.setattr(runtime_module, "RETRY_MIN_SECONDS", 30.0)  # its own retry: late
-    monkeypatch.setattr(runtime_module, "SIBLING_POLL_SECONDS", 0.5)  # a slow, loaded look
+    monkeypatch.setattr(startup_module, "RETRY_MIN_SECONDS", 30.0)  # its own retry: late
+    monkeypatch.setattr(startup_module, "SIBLING_POLL_SECONDS", 0.5)  # a slow, loaded look
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as refusing:
         refusing.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
         port = refusing.getsockname()[1]

@@ -1,16 +1,20 @@
 """Everything long-lived in a serving process, built in the app lifespan.
 
-The snapshot loads in a worker thread after the server has started, so ``/healthz``
-answers at once and ``/readyz`` turns 200 when the snapshot is in. Reloads, the periodic
-refresh, the directory watch and the cross-replica reload announcements (Redis pub/sub,
-D-R9) all end in one reference swap.
+:class:`Runtime` wires the service (tracking store, telemetry, exposure window), starts
+and stops it, says whether it is ready and serves feeds off the event loop. The snapshot
+loads in a worker thread after the server has started, so ``/healthz`` answers at once
+and ``/readyz`` turns 200 when the snapshot is in. What clients are told meanwhile is
+generic (:meth:`Runtime.not_ready_reason`): the driver's text names hosts, ports and SQL,
+and stays in the log.
 
-A database that is down at start-up neither stops the process nor leaves it unready for
-good: the first build, and the embedded archiver's start (it migrates, so it needs the
-database too), are retried in the background with a capped exponential back-off (one log
-line per attempt; a traceback only for the first) until they succeed. What clients are told
-meanwhile is generic (:meth:`Runtime.not_ready_reason`): the driver's text names hosts,
-ports and SQL, and stays in the log.
+The rest of the lifecycle is mixed in from two modules: :mod:`pitchrec.api.startup` (the
+first snapshot, and the embedded archiver's start, retried with back-off while the
+database is down; a sibling worker's snapshot adopted meanwhile) and
+:mod:`pitchrec.api.reloads` (reloads, the periodic refresh, the directory watch and the
+cross-replica reload announcements, which all end in one reference swap). Their names
+that other code imports from here (:func:`reload_channel`, :data:`LOAD_RETRYING`) still
+are; their tunables (back-off, polls, watch period) are read where they are defined, so
+patch them there.
 """
 
 from __future__ import annotations
@@ -19,19 +23,22 @@ import asyncio
 import contextlib
 import logging
 import math
-import random
-import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 from prometheus_client import Gauge
 
 from pitchrec.api.recent import ExposureWindow
+from pitchrec.api.reloads import RELOAD_CHANNEL as RELOAD_CHANNEL  # re-exported
+from pitchrec.api.reloads import SnapshotReloads
+from pitchrec.api.reloads import reload_channel as reload_channel  # re-exported
+from pitchrec.api.startup import LOAD_RETRYING as LOAD_RETRYING  # re-exported
+from pitchrec.api.startup import StartupRetries
 from pitchrec.api.telemetry import Telemetry
 from pitchrec.domain.feed import Feed, FeedRequest
-from pitchrec.index.lifecycle import EmptyCatalogueError, SnapshotManager, SnapshotSource
+from pitchrec.index.lifecycle import SnapshotManager, SnapshotSource
 from pitchrec.index.snapshot import Snapshot
 from pitchrec.recommender import Recommender, RequestInfo
 from pitchrec.service import ServiceConfig, build_service
@@ -43,60 +50,14 @@ from pitchrec.tracking.store import TrackingStore
 
 log = logging.getLogger(__name__)
 
-RELOAD_CHANNEL = "pitchrec:reload"
-
-
-def reload_channel(database: int) -> str:
-    """``pitchrec:reload:{database}``: pub/sub channels belong to the Redis server, not to
-    a database, so two deployments on databases 0 and 1 of one server used to reload each
-    other (hardening, suspected items)."""
-    return f"{RELOAD_CHANNEL}:{database}"
-
-
-def _announcement(data: Any) -> str | None:
-    """The announcer of a reload message ``"<time> <announcer>"`` ("" for the bare
-    ``"<time>"`` of replicas before it), None when unreadable. The time is the publisher's
-    clock and is not used: a replica reloads unless its snapshot was built after it
-    received the message, by its own clock."""
-    text = data.decode() if isinstance(data, bytes) else str(data)
-    stamp, _, announcer = text.partition(" ")
-    try:
-        float(stamp)
-    except ValueError:
-        return None
-    return announcer
-
-
-def _database_of(client: Any) -> int:
-    """The database number a redis-py client talks to (0 when it does not say)."""
-    return int(client.connection_pool.connection_kwargs.get("db", 0) or 0)
-
-
-WATCH_SECONDS = 2.0  # how often a worker checks the shared snapshot directory
 FEED_THREADS = 1  # never let Redis stall a request (the legacy waited 10 s)
-#: Back-off between attempts of a start-up step that needs the database (the first
-#: snapshot build, the embedded archiver's migration): doubles from the minimum up to the
-#: maximum, each wait drawn within +-25 % so that replicas do not retry in step.
-RETRY_MIN_SECONDS = 1.0
-RETRY_MAX_SECONDS = 30.0
-#: How often a worker waiting to retry its first build looks for a sibling's snapshot in the
-#: shared directory: a manifest read while there is none, a 10 ms mapping when there is
-#: (bench/RESULTS.md). A worker that built the first snapshot after failed attempts waits
-#: SIBLING_GRACE_POLLS of these before it says ready, so its siblings have adopted it.
-SIBLING_POLL_SECONDS = 0.05
-SIBLING_GRACE_POLLS = 4
-#: Seconds a feed reaching a worker that has not adopted its sibling's snapshot yet waits
-#: for it rather than answering 503 (:meth:`Runtime.wait_ready`). The grace above is a
-#: guess at a sibling's speed: on a loaded machine (the chaos suite beside other work) 33
-#: of 2,869 feeds were still refused up to 0.2 s after the first /readyz 200.
-ADOPTION_WAIT_SECONDS = 2.0
-#: What /readyz says while the first snapshot has failed to load and is being retried.
-LOAD_RETRYING = "the snapshot could not be loaded yet; retrying (the server log says why)"
-
-T = TypeVar("T")
 
 
-class Runtime:
+class Runtime(StartupRetries, SnapshotReloads):
+    """The serving process's long-lived state: the service, its telemetry, the snapshot
+    manager and the background tasks (the start-up retries of :class:`StartupRetries`,
+    the reload loops of :class:`SnapshotReloads`)."""
+
     def __init__(self, settings: Settings, source: SnapshotSource) -> None:
         self.settings = settings
         self.manager = SnapshotManager(source)
@@ -173,20 +134,6 @@ class Runtime:
     def ready(self) -> bool:
         return self.recommender is not None
 
-    async def wait_ready(self) -> bool:
-        """Whether feeds can be served, waiting up to :data:`ADOPTION_WAIT_SECONDS` when
-        they cannot yet but the shared directory holds a snapshot this worker is about to
-        adopt (a sibling built it while this one waited to retry its own build; /readyz,
-        answered by either worker, may already say 200). Without such a snapshot (the
-        database down, nothing built) the answer is at once."""
-        if self.ready:
-            return True
-        if not await anyio.to_thread.run_sync(self.manager.on_disk, self._max_age()):
-            return False
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._served.wait(), ADOPTION_WAIT_SECONDS)
-        return self.ready
-
     def _snapshot_age(self) -> float:
         return math.nan if self.recommender is None else self.recommender.snapshot_age_seconds()
 
@@ -197,98 +144,6 @@ class Runtime:
         """Why feeds cannot be served yet, safe to answer to anyone: fixed text, never an
         exception's (a driver's error names the host, the port, the SQL)."""
         return self.load_error or "the snapshot is still loading"
-
-    async def _with_retries(
-        self,
-        what: str,
-        call: Callable[[], T],
-        on_failure: Callable[[BaseException], None] | None = None,
-        until: asyncio.Event | None = None,
-    ) -> T | None:
-        """``call()`` in a worker thread until it succeeds, waiting a capped exponential
-        back-off between attempts; None if ``until`` is set first. One log line per failed
-        attempt, with the traceback only for the first."""
-        delay = RETRY_MIN_SECONDS
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                # Abandoned on cancel: a connect to a silent host must not delay shutdown.
-                result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
-            except Exception as exc:
-                if on_failure is not None:
-                    on_failure(exc)
-                wait = min(delay, RETRY_MAX_SECONDS) * random.uniform(0.75, 1.25)
-                if attempt == 1:
-                    log.error("%s failed; retrying in %.1f s", what, wait, exc_info=exc)
-                else:
-                    log.warning(
-                        "%s failed again (attempt %d: %s); retrying in %.1f s",
-                        what,
-                        attempt,
-                        _brief(exc),
-                        wait,
-                    )
-                delay = min(delay * 2, RETRY_MAX_SECONDS)
-                if until is None:
-                    await asyncio.sleep(wait)
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(until.wait(), wait)
-                if until.is_set():
-                    return None
-                continue
-            if attempt > 1:
-                log.info("%s succeeded at attempt %d", what, attempt)
-            return result
-
-    def _load_failed(self, exc: BaseException) -> None:
-        self.load_attempts_failed += 1
-        # An empty catalogue is said as it is (fixed text of ours); anything else may
-        # carry a driver's message, which stays in the log.
-        self.load_error = str(exc) if isinstance(exc, EmptyCatalogueError) else LOAD_RETRYING
-
-    async def _first_snapshot(self) -> Snapshot:
-        """The first snapshot: built (or loaded) until it works, unless a reload or a
-        sibling worker's build serves one first."""
-        sibling = asyncio.create_task(self._adopt_sibling_snapshot())
-        try:
-            snapshot = await self._with_retries(
-                "initial snapshot load",
-                lambda: self.manager.initial(self._max_age()),
-                on_failure=self._load_failed,
-                until=self._served,
-            )
-        finally:
-            sibling.cancel()
-        if snapshot is None:  # a reload or a sibling got there first
-            assert self.recommender is not None
-            return self.recommender.snapshot
-        if self.load_error is not None:  # built after failures: let the siblings adopt it
-            await asyncio.sleep(SIBLING_GRACE_POLLS * SIBLING_POLL_SECONDS)
-        return snapshot
-
-    async def _adopt_sibling_snapshot(self) -> None:
-        """While this worker waits to retry its build (database down at start), serve the
-        snapshot a sibling worker writes to the shared directory as soon as it appears:
-        without it a worker stayed unready up to its own back-off (30 s) after its
-        sibling, and /readyz (answered by either) said 200 while it refused feeds."""
-        if self.manager.source.directory is None:
-            return
-        while not self._served.is_set():
-            await asyncio.sleep(SIBLING_POLL_SECONDS)
-            try:
-                found = await anyio.to_thread.run_sync(
-                    lambda: self.manager.existing(self._max_age())
-                )
-            except Exception:  # a half-written directory: the next poll sees it whole
-                log.debug("sibling snapshot not readable yet", exc_info=True)
-                continue
-            if found is not None and not self._served.is_set():
-                self.service.serve_snapshot(found)
-                self._served.set()
-                log.info("serving the snapshot a sibling worker built")
-                return
 
     async def _load_then_maintain(self, existing: Snapshot | None = None) -> None:
         snapshot = existing if existing is not None else await self._first_snapshot()
@@ -329,98 +184,6 @@ class Runtime:
         self.exposure.observe(feed, recommender.snapshot, recommender.options)
         return feed, body
 
-    # -- reloads --------------------------------------------------------------------
-
-    async def reload(self, *, newer_than: float | None = None, announce: bool = True) -> None:
-        """Serve a snapshot built after ``newer_than`` (default: now)."""
-        requested_at = time.time() if newer_than is None else newer_than
-        async with self._reload_lock:
-            current = self.recommender
-            if current is not None and current.snapshot.built_at >= requested_at:
-                return
-            try:
-                snapshot = await anyio.to_thread.run_sync(self.manager.rebuild, requested_at)
-            except Exception:
-                self.telemetry.reloads.labels("error").inc()
-                raise
-            self._swap(snapshot)
-            self.telemetry.reloads.labels("ok").inc()
-        if announce and self._redis is not None:
-            try:
-                channel = reload_channel(_database_of(self._redis))
-                await self._redis.publish(channel, f"{requested_at!r} {self._announcer}")
-            except Exception:
-                self.telemetry.tracking_errors.labels("reload_announce").inc()
-                log.warning("could not announce the reload to other replicas", exc_info=True)
-
-    def _swap(self, snapshot: Snapshot) -> None:
-        self.service.serve_snapshot(snapshot)
-        self._served.set()
-        log.info("snapshot swapped", extra={"built_at": snapshot.built_at})
-
-    async def _watch_directory(self) -> None:
-        while True:
-            await asyncio.sleep(WATCH_SECONDS)
-            recommender = self.recommender
-            if recommender is None:
-                continue
-            try:
-                snapshot = await anyio.to_thread.run_sync(
-                    self.manager.changed_on_disk, recommender.snapshot
-                )
-            except Exception:
-                log.warning("snapshot directory unreadable; keeping the current one", exc_info=True)
-                continue
-            if snapshot is not None:
-                self._swap(snapshot)
-                self.telemetry.reloads.labels("watched").inc()
-
-    async def _refresh_periodically(self) -> None:
-        period = self.settings.refresh_seconds
-        while True:
-            await asyncio.sleep(period)
-            try:
-                # Another worker sharing the directory may have refreshed within the
-                # last half period: then this one only loads what it built.
-                await self.reload(newer_than=time.time() - period / 2, announce=False)
-            except Exception:
-                log.warning("periodic refresh failed; keeping the current snapshot", exc_info=True)
-
-    async def _listen_for_reloads(self) -> None:
-
-        assert self.settings.redis_url is not None
-        # A connection of its own, without the short read timeout: it waits for messages.
-        listener = redis_async_client(self.settings.redis_url.get_secret_value(), listener=True)
-        try:
-            while True:
-                try:
-                    pubsub = listener.pubsub()
-                    await pubsub.subscribe(reload_channel(_database_of(listener)))
-                    async for message in pubsub.listen():
-                        if message.get("type") != "message":
-                            continue
-                        announcement = _announcement(message["data"])
-                        # Unreadable, or this worker's own: nothing to do. Else "the data
-                        # changed before now", by this replica's own clock: a publisher's
-                        # clock behind this one's made a stale snapshot look newer than the
-                        # announcement, and the reload was skipped.
-                        if announcement is not None and announcement != self._announcer:
-                            try:
-                                await self.reload(newer_than=time.time(), announce=False)
-                            except Exception as exc:  # e.g. the database is down: not Redis
-                                log.warning(
-                                    "announced reload failed (%s); keeping the current snapshot",
-                                    _brief(exc),
-                                )
-                        self.announcements_handled += 1
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.warning("reload listener lost Redis; retrying in 5 s", exc_info=True)
-                    await asyncio.sleep(5.0)
-        finally:
-            await listener.aclose()
-
     async def redis_ok(self) -> bool | None:
         """None when Redis is not configured, else whether it answers PING."""
         if self._redis is None:
@@ -429,12 +192,6 @@ class Runtime:
             return bool(await self._redis.ping())
         except Exception:
             return False
-
-
-def _brief(exc: BaseException) -> str:
-    """``Type: first line of the message`` (at most 300 characters), for a log line."""
-    text = str(exc).splitlines()[0][:300] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}"
 
 
 #: The tracker's gauges of a slow Redis (pitchrec.tracking.tracker), exported beside those
