@@ -15,7 +15,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from pitchrec.lab.simulation.simulator import RunResult, run_arm
+from pitchrec.lab.simulation.records import RunResult
+from pitchrec.lab.simulation.simulator import run_arm
 from pitchrec.lab.simulation.stream import StreamConfig, make_stream
 from pitchrec.lab.simulation.variants import arm_names_valid
 from pitchrec.lab.world.sim_world import SimWorld

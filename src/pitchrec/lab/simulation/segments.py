@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pitchrec.lab.simulation.quality import bootstrap_ratio
-from pitchrec.lab.simulation.simulator import RunResult
+from pitchrec.lab.simulation.records import RunResult
 
 Mask = NDArray[np.bool_]
 #: name -> which requests of a run (R,) from its ``warm`` (R,) and ``page`` (R,).

@@ -34,7 +34,8 @@ from pitchrec.domain.activity import ArchiveRow
 from pitchrec.domain.feed import FeedKind, FeedRequest
 from pitchrec.lab.offpolicy.shadow_log import LogReader
 from pitchrec.lab.offpolicy.slate import Action, ShadowFeed, estimate_slate
-from pitchrec.lab.simulation.simulator import RunResult, ShadowHooks, run_arm
+from pitchrec.lab.simulation.records import RunResult, ShadowHooks
+from pitchrec.lab.simulation.simulator import run_arm
 from pitchrec.lab.simulation.stream import StreamConfig, make_stream
 from pitchrec.lab.simulation.variants import EngineArm
 from pitchrec.lab.world.sim_world import SimWorld

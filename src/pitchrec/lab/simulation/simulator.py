@@ -12,7 +12,8 @@ Per request ``i`` of the stream (engine arms):
 4. every ``sync_every`` requests ``feedback.sync_now()`` (the server does it every second):
    publish, pull the totals, swap the serving policies.
 
-The oracle and random arms build the feed themselves and skip the service.
+The oracle and random arms build the feed themselves and skip the service. What a run
+records (its result, trace, served feeds, sessions, events) is :mod:`.records`.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pitchrec.domain.activity import ArchiveRow
-from pitchrec.domain.events import FeedbackEvent
 from pitchrec.domain.feed import FeedKind, FeedRequest, ItemKind
 from pitchrec.index.scores import NEW_CONTENT_DAYS, SECONDS_PER_DAY
 from pitchrec.lab.simulation.diagnostics import (
@@ -36,149 +35,27 @@ from pitchrec.lab.simulation.diagnostics import (
     taste_affinity,
 )
 from pitchrec.lab.simulation.oracle import oracle_feed, random_feed
+from pitchrec.lab.simulation.records import (
+    FRESH_IMPRESSIONS,
+    Probe,
+    RunResult,
+    Served,
+    Session,
+    ShadowHooks,
+    Trace,
+    feed_events,
+)
 from pitchrec.lab.simulation.stream import Stream
 from pitchrec.lab.simulation.variants import BYPASS_ARMS, EngineArm, build_engine_arm
 from pitchrec.lab.world.sim_world import SimWorld
 from pitchrec.lab.world.user_model import UserModel, UserModelConfig, UserState
-from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.shadow import ShadowConfig
 from pitchrec.recommender import RequestInfo
-
-#: A served resume counts as fresh with at most this many earlier impressions: the
-#: service's exposure guarantee's definition (RankingOptions.fresh_max_impressions).
-FRESH_IMPRESSIONS = RankingOptions.service().fresh_max_impressions
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
 PROGRESS_EVERY = 50  # requests between progress callbacks
 LINEAR_FIT_USERS = 200  # users whose whole catalogue fits the linear-engine theta
-#: Called after request i is served and before the user reacts, with the engine, i, the
-#: user, the resume rows the session already got and its creator counts (shadow mode's
-#: ground truth, :mod:`pitchrec.lab.simulation.shadow`). It must not change them.
-Probe = Callable[["EngineArm | None", int, UserState, set[int], dict[int, int]], None]
-
-
-@dataclass(frozen=True)
-class ShadowHooks:
-    """What a shadow-mode run adds: the candidate the service shadows (``config``), the
-    receiver of the archive rows the service writes (else dropped) and a :data:`Probe`."""
-
-    config: ShadowConfig
-    archive_sink: Callable[[list[ArchiveRow]], None] | None = None
-    probe: Probe | None = None
-
-
-@dataclass
-class RunResult:
-    """What one (arm, seed) run measured. R = requests, n = catalogue resumes.
-
-    ``expected`` (R,): the feed's expected reward under the true model (sum over items of
-    exam(p) * q); ``realised`` (R,): likes drawn; ``items`` (R,): resumes served;
-    ``new_items`` (R,): of which at most 45 days old; ``fresh_items`` (R,): of which fresh
-    when served (at most :data:`FRESH_IMPRESSIONS` earlier impressions, the snapshot's and
-    the run's: the exposure guarantee's definition); ``skill_diversity`` (R,): legacy
-    per-feed metric (%); ``pool_coverage`` (R,): the engine's per-feed ``catalog_coverage``
-    (%, NaN for bypass arms); ``counts`` / ``counts_late`` (n,): impressions per resume row
-    over the run / over its second half; ``warm`` (R,): the requesting user has a history
-    in the snapshot; ``page`` (R,): the request's page in its session (1, 2, ...). Both
-    depend on the stream only, so every arm has the same (:mod:`.segments`).
-    """
-
-    arm: str
-    seed: int
-    expected: Floats
-    realised: Floats
-    items: Ints
-    new_items: Ints
-    skill_diversity: Floats
-    pool_coverage: Floats
-    counts: Ints
-    counts_late: Ints
-    seconds: float
-    fresh_items: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    events_matched: int = 0
-    diagnostics: dict[str, Any] = field(default_factory=dict)
-    warm: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
-    page: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-
-
-@dataclass
-class _Session:
-    rows: set[int] = field(default_factory=set)
-    creators: dict[int, int] = field(default_factory=dict)
-    pages: int = 0
-
-
-def _events(
-    user_id: int,
-    ids: list[int],
-    reactions: tuple[NDArray[np.bool_], Floats],
-    request_id: str,
-    stamp: str,
-) -> list[FeedbackEvent]:
-    """The v1 events of one feed: like or skip for each examined item; ``reactions``:
-    (examined (k,), liked (k,))."""
-    examined, liked = reactions
-    return [
-        FeedbackEvent(
-            event_id=f"{request_id}:{position}",
-            type="like" if like > 0 else "skip",
-            user_id=user_id,
-            item_id=item_id,
-            item_type=ItemKind.RESUME.value,
-            request_id=request_id,
-            position=position,
-            timestamp=stamp,
-        )
-        for position, (item_id, seen, like) in enumerate(
-            zip(ids, examined.tolist(), liked.tolist(), strict=True), start=1
-        )
-        if seen
-    ]
-
-
-@dataclass
-class _Trace:
-    """The per-request and per-resume measurements of a run (see :class:`RunResult`)."""
-
-    expected: Floats
-    realised: Floats
-    items: Ints
-    new_items: Ints
-    skill_diversity: Floats
-    pool_coverage: Floats
-    counts: Ints
-    counts_late: Ints
-    fresh_items: Ints
-    warm: NDArray[np.bool_]
-    page: Ints
-
-    @classmethod
-    def empty(cls, requests: int, resumes: int) -> _Trace:
-        return cls(
-            expected=np.zeros(requests),
-            realised=np.zeros(requests),
-            items=np.zeros(requests, dtype=np.int64),
-            new_items=np.zeros(requests, dtype=np.int64),
-            skill_diversity=np.zeros(requests),
-            pool_coverage=np.full(requests, np.nan),
-            counts=np.zeros(resumes, dtype=np.int64),
-            counts_late=np.zeros(resumes, dtype=np.int64),
-            fresh_items=np.zeros(requests, dtype=np.int64),
-            warm=np.zeros(requests, dtype=np.bool_),
-            page=np.zeros(requests, dtype=np.int64),
-        )
-
-
-@dataclass(frozen=True)
-class _Served:
-    """One served feed: catalogue rows, resume ids and the user's reaction."""
-
-    rows: Ints
-    ids: list[int]
-    expected: Floats
-    examined: NDArray[np.bool_]
-    liked: Floats
 
 
 @dataclass
@@ -192,10 +69,10 @@ class _Run:
     engine: EngineArm | None
     clock: dict[str, float]
     sync_every: int
-    trace: _Trace
+    trace: Trace
     rng: np.random.Generator
     users: dict[int, UserState] = field(default_factory=dict)
-    session: _Session = field(default_factory=_Session)
+    session: Session = field(default_factory=Session)
     probe: Probe | None = None
 
 
@@ -246,7 +123,7 @@ def run_arm(
     if engine is not None and shadow is not None:
         engine.archive_sink = shadow.archive_sink
     rng = np.random.default_rng([0xA4B, stream.seed])
-    trace = _Trace.empty(len(stream), world.n_resumes)
+    trace = Trace.empty(len(stream), world.n_resumes)
     probe = None if shadow is None else shadow.probe
     run = _Run(world, stream, arm, model, engine, clock, sync_every, trace, rng, probe=probe)
     _request_loop(run, progress)
@@ -284,14 +161,14 @@ def _request_loop(run: _Run, progress: Callable[[int], None] | None) -> None:
             pending = 0
 
 
-def _request(run: _Run, i: int) -> _Served:
+def _request(run: _Run, i: int) -> Served:
     """Request ``i`` of the stream: serve, react, feed the events back, measure."""
     stream, world = run.stream, run.world
     now = stream.now(world.now, i)
     run.clock["now"] = now
     row = int(stream.user_row[i])
     if stream.new_session(i):
-        run.session = _Session()
+        run.session = Session()
     run.session.pages += 1
     user = run.users.get(row)
     if user is None:
@@ -307,7 +184,7 @@ def _request(run: _Run, i: int) -> _Served:
     if run.probe is not None:
         run.probe(run.engine, i, user, run.session.rows, run.session.creators)
     exp, examined, liked = run.model.react(user, rows, run.session.creators, stream.uniforms(i))
-    served = _Served(rows, ids, exp, examined, liked)
+    served = Served(rows, ids, exp, examined, liked)
     run.session.rows.update(rows.tolist())
     if run.engine is not None:
         _feed_back(run, run.engine, i, user, served)
@@ -357,13 +234,13 @@ def _bypass_feed(run: _Run, user: UserState) -> Ints:
     return random_feed(run.world.n_resumes, user, run.session.rows, size, run.rng)
 
 
-def _feed_back(run: _Run, engine: EngineArm, i: int, user: UserState, served: _Served) -> None:
+def _feed_back(run: _Run, engine: EngineArm, i: int, user: UserState, served: Served) -> None:
     """The user's events through ``record_events``, then the periodic sync."""
     now = run.clock["now"]
     stamp = datetime.fromtimestamp(now, UTC).replace(tzinfo=None).isoformat()
     request_id = f"sim-{run.stream.seed}-{i}"
     engine.feedback.record_events(
-        _events(user.user_id, served.ids, (served.examined, served.liked), request_id, stamp)
+        feed_events(user.user_id, served.ids, (served.examined, served.liked), request_id, stamp)
     )
     engine.feedback.process_once()
     engine.drain()
@@ -371,7 +248,7 @@ def _feed_back(run: _Run, engine: EngineArm, i: int, user: UserState, served: _S
         engine.sync()
 
 
-def _measure(run: _Run, i: int, now: float, served: _Served) -> None:
+def _measure(run: _Run, i: int, now: float, served: Served) -> None:
     trace, rows = run.trace, served.rows
     trace.expected[i] = served.expected.sum()
     trace.realised[i] = served.liked.sum()

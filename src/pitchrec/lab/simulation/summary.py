@@ -25,8 +25,8 @@ from pitchrec.lab.simulation.quality import (
     creator_exposure,
     gini,
 )
+from pitchrec.lab.simulation.records import RunResult
 from pitchrec.lab.simulation.segments import segment_shares
-from pitchrec.lab.simulation.simulator import RunResult
 from pitchrec.lab.world.sim_world import SimWorld
 
 Floats = NDArray[np.float64]
