@@ -330,7 +330,7 @@ def _pick_batch(rng: np.random.Generator, kernel: _Kernel, us: Ints, n_per_user:
 
 
 def positive_kinds(rng: np.random.Generator, rank_frac: Floats) -> Ints:
-    """Kind of each pick (indices into activity.KINDS): the user's higher-utility picks
+    """Kind of each pick (indices into activity_events.KINDS): the user's higher-utility picks
     are mostly ratings, saves and matches, the lower ones mostly views; 9 % noise kinds
     as in the skills world."""
     n = len(rank_frac)

@@ -107,3 +107,25 @@ def sample_from_groups(
         else (np.zeros((len(groups), k), dtype=np.int64))
     )
     return picks, size > 0
+
+
+def make_columns(n: int, **cols: object) -> Columns:
+    """A table of ``n`` rows: each column an array of length ``n``, or a scalar repeated."""
+    out: Columns = {}
+    for k, v in cols.items():
+        arr = np.asarray(v, dtype=object)
+        out[k] = np.full(n, v, dtype=object) if arr.ndim == 0 else arr
+    return out
+
+
+def concat_columns(*parts: Columns) -> Columns:
+    """The rows of ``parts`` (tables with the same columns) one after the other."""
+    keys = parts[0].keys()
+    return {k: np.concatenate([np.asarray(p[k], dtype=object) for p in parts]) for k in keys}
+
+
+def ids_or_none(ids: np.ndarray, null: np.ndarray) -> Objects:
+    """``ids`` as objects, None where ``null`` (same shape) is set."""
+    out = ids.astype(object)
+    out[null] = None
+    return out
