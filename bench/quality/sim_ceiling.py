@@ -9,7 +9,13 @@ oracle's, without the engine's pools and slot pattern (the engine costs about 11
 the ``oracle-engine`` arm):
 
 - ``mean q``: the best ranking that is the same for everyone (the mean of q over users);
+- ``snapshot prior``: the build's popularity prior, the same for everyone;
 - ``ALS fold-in``: the snapshot's item factors, the user folded in from the history;
+- ``prior + ALS, likes|likes+skips, page k``: pages 1..3 of a session ranked by the
+  service's points (60 x prior + 30 x affinity), the user folded in over the snapshot's
+  factors from the history and the session's likes, or its likes and skips (examined and
+  not liked: preference 0 at one interaction's confidence); both variants see the same
+  random draws, so the rows are paired;
 - ``true item factors``: the world's own resume factors, the user's vector fitted by
   ridge on the history and the likes and skips of pages 1..3 of one session, ranked with
   the true mean q as the prior: the ceiling of a factor model whose items are perfectly
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,6 +65,61 @@ def _record(
     """Append the expected likes of ``rows`` as a share of the oracle's list."""
     oracle = float((exam * q[_top(q, excluded)]).sum())
     shares.setdefault(name, []).append(float((exam * q[rows]).sum()) / oracle)
+
+
+def _fold_in(index: Any, rows: list[int], confidence: list[float]) -> Floats | None:
+    """The ALS user vector (f,) over ``index``'s item factors with preference 1 on the
+    rows of positive ``confidence`` and 0 on the others, each weighted 1 + |c| (Hu et al.,
+    eq. 4, as :func:`pitchrec.models.collaborative.fold_in` for the positives)."""
+    if index.factors == 0 or not any(c > 0 for c in confidence):
+        return None
+    y = index.item_factors[rows].astype(np.float64)  # (k, f)
+    c = np.asarray(confidence)
+    system = index.gram + (y.T * (index.alpha * np.abs(c))) @ y
+    system[np.diag_indices(index.factors)] += index.regularization
+    target = (1.0 + index.alpha * np.abs(c)) * (c > 0)
+    return np.asarray(np.linalg.solve(system, y.T @ target), dtype=np.float64)
+
+
+def _als_session(
+    world: Any,
+    state: Any,
+    prior: Floats,
+    q: Floats,
+    exam: Floats,
+    rng: np.random.Generator,
+    record: Any,
+) -> None:
+    """Pages 1..3 of a session ranked by the service's points (60 x prior + 30 x affinity,
+    both on [0, 1]), the affinity folded in over the snapshot's ALS factors from the
+    history and the session's likes, or its likes and skips (a skip: preference 0 with
+    the confidence of one interaction)."""
+    index = world.snapshot.collab
+    context = user_context(world.snapshot, state.user_id, EMPTY_PROFILE)
+    history = context.preference_rows.tolist()
+    weights = context.preference_weights.tolist()
+    session_seed = int(rng.integers(1 << 31))  # the same draws for both: paired
+    for name, skips_count in (("likes", False), ("likes+skips", True)):
+        session_rng = np.random.default_rng(session_seed)
+        shown, rows, confidence = list(state.seen_rows.tolist()), list(history), list(weights)
+        for page in range(1, PAGES + 1):
+            scores = 60.0 * prior
+            vector = _fold_in(index, rows, confidence)
+            if vector is not None:
+                raw = index.item_factors @ vector.astype(np.float32)
+                span = float(raw.max() - raw.min())
+                if span > 0:
+                    scores = scores + 30.0 * index.affinity_scale * (raw - raw.min()) / span
+            top = _top(scores, shown)
+            record(f"prior + ALS, {name}, page {page}", top, shown)
+            examined = session_rng.random(SIZE) < exam
+            like = examined & (session_rng.random(SIZE) < q[top])
+            rows += top[like].tolist()
+            confidence += [1.0] * int(like.sum())
+            if skips_count:
+                rows += top[examined & ~like].tolist()
+                confidence += [-1.0] * int((examined & ~like).sum())
+            shown += top.tolist()
 
 
 def main() -> None:
@@ -98,6 +160,7 @@ def main() -> None:
         )
         if affinity is not None:
             record("ALS fold-in", _top(affinity, shown), shown)
+        _als_session(world, state, prior, q, exam, rng, record)
         for page in range(1, PAGES + 1):
             scores = log_mean_q
             if liked or skipped:

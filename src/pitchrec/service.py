@@ -32,7 +32,7 @@ from pitchrec.ranking.pool_policies import (
     pool_policy_factory,
 )
 from pitchrec.ranking.retrieval import prepare_retrieval
-from pitchrec.ranking.shadow import ShadowConfig
+from pitchrec.ranking.shadow import ShadowConfig, candidate_options
 from pitchrec.ranking.shadow_sampler import ShadowSampler
 from pitchrec.ranking.variants import VariantTable, variant_setups
 from pitchrec.recommender import Recommender, RequestInfo
@@ -97,6 +97,7 @@ class ServiceConfig:
                 skill_novelty_window=settings.skill_novelty_window,
                 blend_search=settings.blend_search and not settings.learned_blend,
                 live_prior=settings.live_prior,
+                fold_in_skips=settings.fold_in_skips,
             ),
             reward_scale=settings.reward_scale,
             tracking=TrackingConfig(
@@ -268,10 +269,14 @@ def build_service(
     items = None
     if config.ranking.live_prior or any(s.options.live_prior for s in setups.values()):
         items = PolicyLearner(store, item_policy, namespace=ITEMS_NAMESPACE)
+    served = [config.ranking, *(s.options for s in setups.values())]
+    if config.shadow is not None:
+        served.append(candidate_options(config.ranking, config.shadow.candidate))
+    skips = any(options.fold_in_skips for options in served)  # kept only if read
     feedback = FeedbackLoop(
         tracker,
         learner,
-        config.learning,
+        replace(config.learning, profile_skips=config.learning.profile_skips or skips),
         variants=variants,
         experiment=monitor,
         blend=blend,

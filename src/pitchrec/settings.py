@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     #: every replica (:mod:`pitchrec.ranking.live_prior`); false (the default, see
     #: RankingOptions.live_prior): the snapshot's prior until the next build.
     live_prior: bool = False
+    #: The collaborative fold-in counts the resumes each user skipped as examined and not
+    #: liked (RankingOptions.fold_in_skips); false (the default): likes alone.
+    fold_in_skips: bool = False
     #: Instead of the search, the pool policies learn how the affinity and the prior
     #: weigh against each other (context columns 18-19, starting from the two weights
     #: above); true turns blend_search off.
@@ -232,6 +235,7 @@ class Settings(BaseSettings):
             learned_blend=self.learned_blend,
             blend_search=self.blend_search and not self.learned_blend,
             live_prior=self.live_prior,
+            fold_in_skips=self.fold_in_skips,
         )
 
     @model_validator(mode="after")

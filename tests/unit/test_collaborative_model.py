@@ -94,6 +94,43 @@ def test_fresh_likes_fold_in_without_retraining(snapshot: Snapshot) -> None:
     assert _second_half_share_of_top(scores, snapshot) >= 0.9
 
 
+def test_skips_fold_in_as_examined_and_not_liked(snapshot: Snapshot) -> None:
+    """Skipped resumes are confident zeros: without skips the vector is the likes' alone;
+    with them the predictions of the skipped resumes move to 0 (the ones predicted liked
+    fall behind the liked resumes and lose rank); skips alone give no vector."""
+    collab, ids = snapshot.collab, np.asarray(snapshot.resumes.id)
+    rows, weights = np.searchsorted(ids, [95, 100, 110]), np.ones(3)
+    skipped = np.searchsorted(ids, [65, 70, 75, 80])
+    plain = fold_in(collab, rows, weights)
+    same = fold_in(collab, rows, weights, np.zeros(0, dtype=np.int64), np.zeros(0))
+    assert plain is not None and same is not None
+    np.testing.assert_allclose(same, plain)
+    with_skips = fold_in(collab, rows, weights, skipped, np.full(4, 2.0))
+    before, after = affinity(collab, plain), affinity(collab, with_skips)
+    assert before is not None and after is not None
+    rank = lambda scores: np.argsort(np.argsort(-scores))  # noqa: E731 (0: the best)
+    liked_before = before[skipped] > 0.1
+    assert liked_before.sum() >= 2  # the case the skips must correct
+    assert (rank(after)[skipped][liked_before] > rank(before)[skipped][liked_before]).all()
+    assert rank(after)[skipped].min() > rank(after)[rows].max()
+    assert (np.abs(after[skipped]) < np.abs(before[skipped])).all()
+    assert fold_in(collab, rows[:0], weights[:0], skipped, np.ones(4)) is None
+
+
+def test_the_context_keeps_skips_only_when_asked_and_never_a_liked_one(
+    snapshot: Snapshot,
+) -> None:
+    ids = np.asarray(snapshot.resumes.id)
+    ids = np.asarray(snapshot.resumes.id)
+    profile = TasteProfile(
+        np.asarray([95, 100]), np.ones(2), np.asarray([100, 70, 10**12]), np.full(3, 2.0)
+    )
+    assert user_context(snapshot, None, profile).skipped_rows.shape == (0,)
+    user = user_context(snapshot, None, profile, skipped=True)
+    assert ids[user.skipped_rows].tolist() == [70] and user.skips.tolist() == [2.0]
+    assert ids[user.preference_rows].tolist() == [95, 100]
+
+
 def test_fold_in_matches_a_trained_users_factors() -> None:
     """Folding a training user's own row back in gives (nearly) the vector ALS learned
     for that user: the same least-squares problem at the fixed point."""

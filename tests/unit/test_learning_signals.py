@@ -3,22 +3,28 @@ LinUCB's reward scale and the tempered VMP/NU draws; each off means the legacy."
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from factories import NOW, random_snapshot
+from pitchrec.domain.events import FeedbackEvent, Impression
 from pitchrec.domain.feed import FeedKind, FeedRequest, Pool
 from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
 from pitchrec.index.snapshot import Snapshot
-from pitchrec.learning.profiles import add_reward
+from pitchrec.learning.profiles import add_reward, credit
 from pitchrec.policies import LinUCB, LinUCBConfig
 from pitchrec.ranking.engine import recommend
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.pool_policies import LEGACY_REWARD_SCALE, legacy_pool_policies
 from pitchrec.ranking.user_context import UserContext, user_context
+from pitchrec.service import ServiceConfig, build_service
+from pitchrec.tracking.memory_store import MemoryStore
 from pitchrec.tracking.store import PROFILE_SAMPLE, parse_profile, profile_key
 
 LEGACY = RankingOptions.legacy()
+FOLDS_SKIPS = replace(RankingOptions.service(), fold_in_skips=True)
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +47,44 @@ def test_parse_profile_keeps_valid_entries_heaviest_first() -> None:
     assert parse_profile({}) is EMPTY_PROFILE
     many = parse_profile({str(i): str(float(i)) for i in range(1, 200)})
     assert len(many) == PROFILE_SAMPLE and int(many.resume_ids[0]) == 199
+
+
+def test_parse_profile_reads_skips_apart_from_rewards() -> None:
+    """``s{id}`` fields are skips: read apart, most skipped first, never as rewards; a
+    profile of skips alone has no rewarded resume (the user stays cold)."""
+    fields = {"7": "2.0", "s7": "1", "s9": "3", "sx": "1", "s-1": "1", "s": "1", "s4": "0"}
+    profile = parse_profile(fields)
+    assert profile.resume_ids.tolist() == [7] and profile.weights.tolist() == [2.0]
+    assert profile.skipped_ids.tolist() == [9, 7] and profile.skips.tolist() == [3.0, 1.0]
+    skips_only = parse_profile({"s5": "1"})
+    assert len(skips_only) == 0 and skips_only.skipped_ids.tolist() == [5]
+    many = parse_profile({f"s{i}": "1" for i in range(1, 200)})
+    assert many.skipped_ids.shape[0] == PROFILE_SAMPLE
+
+
+def test_a_skip_is_credited_as_a_skip_of_the_served_user_only() -> None:
+    impression = Impression("AU", "AU", 2, 1.0, None, 1, (0.0,), 7, "t")
+    increments: dict[str, dict[str, float]] = {}
+
+    def event(kind: str, user_id: int = 7, item_type: str = "resume") -> FeedbackEvent:
+        return FeedbackEvent("e", kind, user_id, 11, item_type, "r1")
+
+    assert credit(increments, event("skip"), impression, 0.0) is False  # not kept unless asked
+    assert increments == {}
+    assert credit(increments, event("skip"), impression, 0.0, skips=True) is False  # no reward
+    assert credit(increments, event("skip"), impression, 0.0, skips=True) is False
+    assert credit(increments, event("like"), impression, 1.0, skips=True) is True
+    credit(increments, event("skip", user_id=8), impression, 0.0, skips=True)  # not whom served
+    credit(increments, event("skip", item_type="challenge"), impression, 0.0, skips=True)
+    credit(increments, event("view"), impression, 0.0, skips=True)  # no reward, not a skip
+    assert increments == {profile_key(7): {"s11": 2.0, "11": 1.0}}
+
+
+def test_the_service_keeps_skips_only_when_a_served_configuration_reads_them() -> None:
+    snapshot = random_snapshot(2, n_resumes=60, n_challenges=5, n_creators=40, n_users=10)
+    for options, kept in ((RankingOptions.service(), False), (FOLDS_SKIPS, True)):
+        service = build_service(ServiceConfig(ranking=options), MemoryStore(), snapshot=snapshot)
+        assert service.feedback.config.profile_skips is kept
 
 
 def test_add_reward_sums_positive_rewards_only() -> None:

@@ -100,3 +100,23 @@ def test_a_drained_archive_queue_keeps_accepting_rows() -> None:
             store.drop_archive(len(store.archive))
         else:
             store.archive.clear()
+
+
+@needs_proc
+def test_taste_profiles_grow_rss_by_their_byte_budget_only() -> None:
+    """3,000 users who each liked 40 resumes and skipped 160 (their likes and skips
+    through a few dozen feeds), no Redis: the profiles' RSS stays within their byte
+    budget plus a margin (measured: 24 MB for an estimate of 32 MiB). Capped by a count
+    of profiles alone, they held every field: 74 MB."""
+    store = MemoryStore(keep_archive=False)
+    budget = store.profile_max_bytes
+    before = rss_bytes()
+    for user in range(3_000):
+        fields = {str(1_000_000 + user * 200 + i): 1.0 for i in range(40)}
+        fields.update({f"s{2_000_000 + user * 200 + i}": 1.0 for i in range(160)})
+        store.add_profiles({f"pitchrec:profile:{user}": fields}, ttl=86_400)
+    grown = rss_bytes() - before
+    assert grown < budget + 16 * MB, f"RSS grew {grown / MB:.0f} MB, budget {budget / MB:.0f}"
+    assert 0 < store.profile_bytes_held() <= budget
+    newest = store.read_request_state(None, "pitchrec:profile:2999")[1]
+    assert len(newest) == 200  # the most recently written are kept whole

@@ -14,6 +14,7 @@ from factories import NOW, random_snapshot
 from pitchrec.domain.events import FeedbackEvent
 from pitchrec.domain.feed import FeedKind, FeedRequest
 from pitchrec.learning.feedback import FeedbackLoop, LearningConfig
+from pitchrec.ranking.options import RankingOptions
 from pitchrec.service import Recommender, RequestInfo, ServiceConfig, build_service
 from pitchrec.sources.schema import CHALLENGE_MODEL_TYPE, RESUME_MODEL_TYPE
 from pitchrec.tracking.memory_store import MemoryStore
@@ -320,3 +321,25 @@ def test_memory_store_keeps_profiles_apart_from_impression_churn(
     store.add_profiles({f"pitchrec:profile:{u}": {"1": 1.0} for u in range(2, 6)}, ttl=100)
     assert store.read_request_state(None, "pitchrec:profile:1") == (set(), {})  # oldest
     assert store.read_request_state(None, "pitchrec:profile:5")[1] == {"1": "1.0"}
+
+
+def test_posted_skips_reach_the_profile_when_the_ranking_reads_them() -> None:
+    """A skip posted for a served resume is read back with the next request's profile as
+    a skip (not a reward), and only by a service whose ranking folds skips in."""
+    for folds, expected in ((True, 1.0), (False, None)):
+        store = MemoryStore()
+        ranking = replace(RankingOptions.service(), fold_in_skips=folds)
+        service = build_service(
+            ServiceConfig(ranking=ranking),
+            store,
+            snapshot=random_snapshot(1, n_resumes=400, n_challenges=12, n_creators=250),
+        )
+        assert service.recommender is not None
+        feed = _serve(service.recommender, "r-skip", raw_user=7)
+        skips = _reward_events(feed, "r-skip", 10, kind="skip")
+        service.feedback.record_events(skips)
+        service.feedback.process_once()
+        profile = service.feedback.tracker.request_state(7, None).profile
+        assert len(profile) == 0  # no reward: still cold
+        counted = dict(zip(profile.skipped_ids.tolist(), profile.skips.tolist(), strict=True))
+        assert skips and counted.get(skips[0].item_id) == expected

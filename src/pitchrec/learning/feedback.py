@@ -252,7 +252,9 @@ class FeedbackLoop:
             evidence.append((event.item_id, amount))
         if not self.config.taste_profiles:
             return 0
-        return profiles.credit(increments, event, impression, amount)
+        return profiles.credit(
+            increments, event, impression, amount, skips=self.config.profile_skips
+        )
 
     def _first_arrivals(
         self, events: list[FeedbackEvent]

@@ -24,10 +24,14 @@ ITEMS_SYNC_BUDGET = 0.05
 @dataclass(frozen=True)
 class LearningConfig:
     """``rewards``: event type -> reward (:mod:`pitchrec.learning.rewards`);
-    ``taste_profiles``: grow the per-user taste profiles; ``profile_ttl`` in seconds."""
+    ``taste_profiles``: grow the per-user taste profiles; ``profile_skips``: count the
+    skips in them too (what ``RankingOptions.fold_in_skips`` reads; the composition root
+    turns it on when a served configuration folds skips in); ``profile_ttl`` in
+    seconds."""
 
     rewards: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_REWARDS))
     taste_profiles: bool = True
+    profile_skips: bool = False
     profile_ttl: int = profiles.PROFILE_TTL
     #: Seconds an event id is remembered against retries: as long as an impression waits
     #: for its reward (TrackingConfig.impression_ttl), after which nothing learns anyway.

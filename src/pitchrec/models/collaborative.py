@@ -285,21 +285,47 @@ def _settings(prior_half_life: float, choice: AffinityChoice) -> Floats:
     return np.asarray([REGULARIZATION, ALPHA, HALF_LIFE_DAYS, prior_half_life, choice.ratio])
 
 
-def fold_in(index: CollaborativeIndex, rows: Ints, weights: Floats) -> Floats | None:
+def fold_in(
+    index: CollaborativeIndex,
+    rows: Ints,
+    weights: Floats,
+    skipped_rows: Ints | None = None,
+    skips: Floats | None = None,
+) -> Floats | None:
     """The user vector (f,) that ALS would give a user with interactions on resume
     ``rows`` (k,) of weights ``weights`` (k,), with the item factors held fixed:
     x = (Y^T Y + Y_u^T (C_u - I) Y_u + lambda I)^-1 Y_u^T C_u 1 (Hu et al., eq. 4).
-    None without factors or without a positive weight."""
+    ``skipped_rows`` (m,), examined and not liked ``skips`` (m,) times: preference 0 at
+    confidence 1 + alpha * skips, as an unobserved resume is 0 at confidence 1; they only
+    enter the system's matrix (:func:`fold_in_system`). None without factors or without a
+    positive weight."""
     f = index.factors
     keep = weights > 0
     if f == 0 or not keep.any():
         return None
     factors = index.item_factors[rows[keep]].astype(np.float64)  # (k, f)
     confidence = 1.0 + index.alpha * weights[keep]  # (k,)
-    system = index.gram + (factors.T * (confidence - 1.0)) @ factors
-    system[np.diag_indices(f)] += index.regularization
+    system = fold_in_system(index, factors, confidence, skipped_rows, skips)
     vector: Floats = np.asarray(np.linalg.solve(system, factors.T @ confidence), dtype=np.float64)
     return vector
+
+
+def fold_in_system(
+    index: CollaborativeIndex,
+    factors: Floats,
+    confidence: Floats,
+    skipped_rows: Ints | None = None,
+    skips: Floats | None = None,
+) -> Floats:
+    """(f, f) the fold-in's matrix Y^T C_u Y + lambda I for the liked ``factors`` (k, f)
+    at ``confidence`` (k,), plus alpha * skips Y_s^T Y_s for ``skipped_rows`` (m,)."""
+    system = index.gram + (factors.T * (confidence - 1.0)) @ factors
+    if skipped_rows is not None and skips is not None and skipped_rows.shape[0]:
+        skipped = index.item_factors[skipped_rows].astype(np.float64)  # (m, f)
+        system = system + (skipped.T * (index.alpha * skips)) @ skipped
+    system[np.diag_indices(index.factors)] += index.regularization
+    matrix: Floats = system
+    return matrix
 
 
 def affinity(index: CollaborativeIndex, vector: Floats | None) -> Floats | None:

@@ -72,7 +72,13 @@ def collaborative_affinity(snapshot: Snapshot, user: UserContext) -> Floats | No
     by the snapshot's affinity scale (the ratio its build chose over the configured one,
     :mod:`pitchrec.models.affinity_ratio`: 0 to 8); None for a user with nothing to fold
     in (cold) or a snapshot without factors."""
-    vector = fold_in(snapshot.collab, user.preference_rows, user.preference_weights)
+    vector = fold_in(
+        snapshot.collab,
+        user.preference_rows,
+        user.preference_weights,
+        user.skipped_rows,
+        user.skips,
+    )
     scores = affinity(snapshot.collab, vector)
     if scores is None:
         return None

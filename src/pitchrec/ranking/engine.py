@@ -101,7 +101,13 @@ def recommend(
     started = time.perf_counter()
     rng, seed = request_rng(request)
     now = time.time() if request.now is None else request.now
-    user = user_context(snapshot, request.user_id, profile, declared=options.declared_skills)
+    user = user_context(
+        snapshot,
+        request.user_id,
+        profile,
+        declared=options.declared_skills,
+        skipped=options.fold_in_skips,
+    )
     scope = RequestScope(snapshot, request, user, rng, seed, now, started, prior)
     if request.kind is FeedKind.FLOW:
         return flow_feed(scope, policies, options)

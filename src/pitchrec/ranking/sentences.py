@@ -26,6 +26,7 @@ from pitchrec.domain.explanation import Reason
 from pitchrec.domain.feed import FeedItem, ItemKind
 from pitchrec.index.scores import NEW_CONTENT_DAYS, age_scores
 from pitchrec.index.snapshot import Snapshot
+from pitchrec.models.collaborative import fold_in_system
 from pitchrec.ranking.user_context import UserContext
 
 #: A preference row this heavy is a like: a save (0.8), a match (1.0), a rating of 3 or
@@ -227,8 +228,7 @@ class Sentences:
         weights = user.preference_weights[keep]
         factors = collab.item_factors[rows].astype(np.float64)  # (k, f)
         confidence = 1.0 + collab.alpha * weights
-        system = collab.gram + (factors.T * (confidence - 1.0)) @ factors
-        system[np.diag_indices(collab.factors)] += collab.regularization
+        system = fold_in_system(collab, factors, confidence, user.skipped_rows, user.skips)
         solved = np.asarray(np.linalg.solve(system, factors.T), dtype=np.float64)  # (f, k)
         liked = weights >= LIKED_WEIGHT
         if not liked.any():

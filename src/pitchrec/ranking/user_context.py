@@ -60,6 +60,10 @@ class UserContext:
     #: then the online taste profile (what the collaborative fold-in reads).
     preference_rows: NDArray[np.int64] = field(default_factory=lambda: _EMPTY_IDS)
     preference_weights: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    #: The profile's skipped resumes the preference sample does not hold, as catalogue
+    #: rows (m,) and skip counts (m,) (the fold-in's confident zeros; empty unless asked).
+    skipped_rows: NDArray[np.int64] = field(default_factory=lambda: _EMPTY_IDS)
+    skips: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
     @property
     def is_cold(self) -> bool:
@@ -159,9 +163,11 @@ def user_context(
     profile: TasteProfile = EMPTY_PROFILE,
     *,
     declared: bool = False,
+    skipped: bool = False,
 ) -> UserContext:
     """Build the user's context; unknown or anonymous users without a profile get the
-    cold-start context."""
+    cold-start context. ``declared``: the skills the user declares count in the skill
+    profile; ``skipped``: the profile's skipped resumes are kept for the fold-in."""
     users, resumes, vocab = snapshot.users, snapshot.resumes, snapshot.vocab
     n_skills = len(vocab.skills)
     following = _EMPTY_IDS
@@ -204,4 +210,16 @@ def user_context(
         cities=_present(np.asarray(resumes.city)[sample_rows], len(vocab.cities)),
         preference_rows=sample_rows,
         preference_weights=history.sample_weights,
+        **(_skipped(resumes.id, profile, sample_rows) if skipped else {}),
     )
+
+
+def _skipped(
+    resume_ids: NDArray[np.int64], profile: TasteProfile, sample_rows: NDArray[np.int64]
+) -> dict[str, NDArray[Any]]:
+    """The ``skipped_rows`` (m,) and ``skips`` (m,) of ``profile`` in the catalogue of
+    ``resume_ids`` (n,), without the rows of the preference sample (k,): a resume the user
+    liked too counts as liked."""
+    positions = _locate(resume_ids, profile.skipped_ids)
+    keep = (positions >= 0) & ~np.isin(positions, sample_rows)
+    return {"skipped_rows": positions[keep], "skips": profile.skips[keep]}

@@ -39,8 +39,17 @@ KEY_OVERHEAD = 800
 #: table slot and the load-factor slack).
 SLOT_OVERHEAD = 40
 #: Taste profiles kept at most, apart from the keys above (an impression burst must not
-#: evict what users liked): a profile holds a few resume ids, about 1 kB at most.
+#: evict what users liked) ...
 PROFILE_CAP = 50_000
+#: ... and their estimated bytes at most: the least recently written go first. A profile
+#: holds a field per resume the user rewarded or skipped (about 140 bytes each:
+#: :data:`PROFILE_FIELD_BYTES`), so a user who skipped through 40 feeds holds about 60 kB;
+#: 32 MiB keep the profiles of several thousand such users, and tens of thousands of
+#: lighter ones.
+PROFILE_MAX_BYTES = 32 * 1024 * 1024
+#: Estimated bytes of one profile field: its name (a str), its float and its slot in the
+#: hash, with the dict's load-factor slack (tests/unit/test_memory_store_bytes.py).
+PROFILE_FIELD_BYTES = STR_OVERHEAD + 24 + 2 * SLOT_OVERHEAD
 #: Feedback event ids remembered at most (each about 100 bytes with its expiry): as many
 #: as a replica receives in minutes at full load; past it the oldest are forgotten.
 CLAIM_CAP = 100_000
@@ -65,6 +74,9 @@ class MemoryStore:
         self._hashes: dict[str, dict[str, str]] = {}
         self._profiles: dict[str, dict[str, float]] = {}  # HINCRBYFLOAT hashes
         self._profile_expiry: dict[str, float] = {}  # ordered by last write
+        self._profile_sizes: dict[str, int] = {}  # estimated bytes of each profile
+        self._profile_held = 0  # their sum
+        self.profile_max_bytes = PROFILE_MAX_BYTES
         self._expiry: dict[str, float] = {}  # ordered by last write
         self._sizes: dict[str, int] = {}  # estimated bytes of each key
         self._held = 0  # their sum
@@ -155,15 +167,33 @@ class MemoryStore:
             for key, fields in increments.items():
                 deadline = self._profile_expiry.pop(key, None)
                 if deadline is not None and deadline <= now:
-                    self._profiles.pop(key, None)  # expired: start afresh, as Redis would
+                    self._drop_profile(key)  # expired: start afresh, as Redis would
                 target = self._profiles.setdefault(key, {})
+                grown = 0 if key in self._profile_sizes else KEY_OVERHEAD + len(key)
                 for name, amount in fields.items():
+                    if name not in target:
+                        grown += len(name) + PROFILE_FIELD_BYTES
                     target[name] = target.get(name, 0.0) + float(amount)
+                self._profile_sizes[key] = self._profile_sizes.get(key, 0) + grown
+                self._profile_held += grown
                 self._profile_expiry[key] = now + ttl
-            while len(self._profile_expiry) > PROFILE_CAP:
+            while len(self._profile_expiry) > 1 and (
+                len(self._profile_expiry) > PROFILE_CAP
+                or self._profile_held > self.profile_max_bytes
+            ):
                 oldest = next(iter(self._profile_expiry))
                 del self._profile_expiry[oldest]
-                self._profiles.pop(oldest, None)
+                self._drop_profile(oldest)
+
+    def _drop_profile(self, key: str) -> None:
+        self._profiles.pop(key, None)
+        self._profile_held -= self._profile_sizes.pop(key, 0)
+
+    def profile_bytes_held(self) -> int:
+        """Estimated bytes the taste profiles hold (at most :attr:`profile_max_bytes`,
+        the newest profile aside)."""
+        with self._lock:
+            return self._profile_held
 
     def activity(self, key: str) -> list[str]:
         """The list at ``key``, newest first (LRANGE 0 -1)."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from pitchrec.domain.activity import ArchiveRow
 from pitchrec.domain.profile import EMPTY_PROFILE, TasteProfile
@@ -89,32 +90,54 @@ def profile_key(user_id: int) -> str:
 
 
 #: Rewarded resumes read per request, heaviest first: the size of spec 2.2's preference
-#: sample, so a profile never outweighs the history by its length alone.
+#: sample, so a profile never outweighs the history by its length alone. Skipped resumes
+#: read per request, most skipped first: as many.
 PROFILE_SAMPLE = 80
+#: A profile field naming a skipped resume: ``s{resume_id}`` -> skips. Readers before
+#: skips were kept ignore such fields (not all digits), so replicas of both versions can
+#: share the hashes during a rolling update.
+SKIP_FIELD_PREFIX = "s"
+
+
+def skip_field(resume_id: int) -> str:
+    """The profile hash field counting the user's skips of ``resume_id``."""
+    return f"{SKIP_FIELD_PREFIX}{resume_id}"
 
 
 def parse_profile(fields: Mapping[str, str]) -> TasteProfile:
-    """The profile stored in ``fields`` (resume id -> summed reward); entries that are
-    not a positive id with a positive finite weight are ignored (the hash is shared, a
-    bad writer must not break feeds)."""
-    ids: list[int] = []
-    weights: list[float] = []
+    """The profile stored in ``fields`` (resume id -> summed reward, ``s`` + resume id ->
+    skips); entries that are not a positive id with a positive finite weight are ignored
+    (the hash is shared, a bad writer must not break feeds)."""
+    liked: tuple[list[int], list[float]] = ([], [])
+    skipped: tuple[list[int], list[float]] = ([], [])
     for name, value in fields.items():
-        if not (name.isascii() and name.isdigit()):
+        target, digits = liked, name
+        if name.startswith(SKIP_FIELD_PREFIX):
+            target, digits = skipped, name[len(SKIP_FIELD_PREFIX) :]
+        if not (digits.isascii() and digits.isdigit()):
             continue
         try:
             weight = float(value)
         except ValueError:
             continue
-        if math.isfinite(weight) and weight > 0.0 and int(name) < 2**63:
-            ids.append(int(name))
-            weights.append(weight)
-    if not ids:
+        if math.isfinite(weight) and weight > 0.0 and int(digits) < 2**63:
+            target[0].append(int(digits))
+            target[1].append(weight)
+    if not liked[0] and not skipped[0]:
         return EMPTY_PROFILE
+    resume_ids, weights = _heaviest(*liked)
+    skipped_ids, skips = _heaviest(*skipped)
+    return TasteProfile(resume_ids, weights, skipped_ids, skips)
+
+
+def _heaviest(
+    ids: list[int], weights: list[float]
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The :data:`PROFILE_SAMPLE` heaviest of ``ids`` and their ``weights`` (ties by id)."""
     id_array = np.asarray(ids, dtype=np.int64)
     weight_array = np.asarray(weights, dtype=np.float64)
     order = np.lexsort((id_array, -weight_array))[:PROFILE_SAMPLE]
-    return TasteProfile(id_array[order], weight_array[order])
+    return id_array[order], weight_array[order]
 
 
 def event_claim_key(event_id: str) -> str:
