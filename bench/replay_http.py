@@ -7,9 +7,10 @@ serving that snapshot with its own private ``redis-server``. Held-out users are 
 in a seeded order, one client: ``--pages`` feeds each (``GET /v1/feed/discover``, one
 session per user, what the user interacted with before the cut excluded), then ``POST
 /v1/events`` with a like for every shown resume the user went on to like after the cut and
-a skip for every other one, then ``--think`` seconds before the next page (a user reading
-the page; the server's feedback thread ticks every 20 ms and publishes what it learned
-within about 0.1 s).
+a skip for every other one (``--skips all``) or for those above the page's last like only
+(``--skips above-last-like``, :func:`pitchrec.lab.offline.replay.answered`), then
+``--think`` seconds before the next page (a user reading the page; the server's feedback
+thread ticks every 20 ms and publishes what it learned within about 0.1 s).
 
 Arms: ``learn`` (the defaults: events reach the taste profiles and the pool policies,
 which are served); ``frozen`` (``PITCHREC_LEARN_ONLINE=false``: profiles learn, the
@@ -41,8 +42,10 @@ import numpy as np
 
 from pitchrec.index.snapshot import save
 from pitchrec.lab.offline.replay import (
+    SKIP_MODELS,
     ReplayOptions,
     ReplayResult,
+    answered,
     replay_markdown,
     replay_users,
     summarise_replay,
@@ -150,7 +153,8 @@ def replay_over_http(
             hits = [i in truth and i not in liked for i in ids]
             liked.update(i for i, hit in zip(ids, hits, strict=True) if hit)
             likes[row, page] = sum(hits)
-            if arm != "none" and ids:
+            answers = answered(hits, args.skips)
+            if arm != "none" and any(a is not None for a in answers):
                 events = [
                     {
                         "event_id": f"{body['request_id']}:{position}",
@@ -161,7 +165,8 @@ def replay_over_http(
                         "request_id": body["request_id"],
                         "position": position,
                     }
-                    for position, (item, hit) in enumerate(zip(ids, hits, strict=True), 1)
+                    for position, (item, hit) in enumerate(zip(ids, answers, strict=True), 1)
+                    if hit is not None
                 ]
                 posted = served.client.post("/v1/events", json={"events": events})
                 posted.raise_for_status()
@@ -182,6 +187,7 @@ def main() -> None:
     parser.add_argument("--min-positives", type=int, default=1)
     parser.add_argument("--holdout-fraction", type=float, default=0.2)
     parser.add_argument("--think", type=float, default=0.15, help="seconds between pages")
+    parser.add_argument("--skips", choices=SKIP_MODELS, default="all")
     parser.add_argument("--report-dir", type=Path)
     parser.add_argument(
         "--server-env",

@@ -16,7 +16,14 @@ from typer.testing import CliRunner
 from factories import NOW, random_snapshot
 from pitchrec.cli import app
 from pitchrec.domain.feed import FeedKind, FeedRequest, Pool
-from pitchrec.lab.offline.replay import ReplayOptions, replay, replay_users, variant_config
+from pitchrec.lab.offline.replay import (
+    ReplayOptions,
+    _events,
+    answered,
+    replay,
+    replay_users,
+    variant_config,
+)
 from pitchrec.lab.offline.split import Split, temporal_split
 from pitchrec.lab.world import generate_world
 from pitchrec.learning.learner import PolicyLearner
@@ -164,6 +171,19 @@ def test_the_replay_counts_likes_and_only_learn_moves_the_policies(split: Split)
     assert not variant_config(ServiceConfig(), "frozen").learn_online
     with pytest.raises(ValueError, match="unknown replay variant"):
         variant_config(ServiceConfig(), "sometimes")
+
+
+def test_the_replay_skips_all_or_only_above_the_last_like() -> None:
+    """``all``: every shown resume not liked later is a skip; ``above-last-like``: only
+    those above the page's last like (below it the user never looked); no like, no event."""
+    hits = [False, True, False, False, True, False, False]
+    assert answered(hits, "all") == hits
+    assert answered(hits, "above-last-like") == [False, True, False, False, True, None, None]
+    assert answered([False] * 4, "above-last-like") == [None] * 4
+    events = _events(7, [11, 12, 13], [False, True, None], "r", 0.0)
+    assert [(e.item_id, e.type, e.position) for e in events] == [(11, "skip", 1), (12, "like", 2)]
+    with pytest.raises(ValueError, match="unknown skip model"):
+        ReplayOptions(skips="some")
 
 
 def test_the_replay_can_keep_only_users_with_more_to_find(split: Split) -> None:

@@ -34,6 +34,13 @@ def replay_command(
         typer.Option(min=1, help="Replay only users with this many positives after the cut."),
     ] = 1,
     seeds: Annotated[int, typer.Option(min=1, max=20, help="User samples (seeds).")] = 2,
+    skips: Annotated[
+        str,
+        typer.Option(
+            help="Skips for: all (every shown resume not liked later) or above-last-like"
+            " (only those above the page's last like: what the user looked at)."
+        ),
+    ] = "all",
     holdout_fraction: Annotated[
         float, typer.Option(help="Share of the positive interactions held out after the cut.")
     ] = 0.2,
@@ -48,6 +55,7 @@ def replay_command(
     feedback reaches (learn / frozen / none) with paired intervals."""
     from pitchrec.lab.offline.evaluate import engine_config
     from pitchrec.lab.offline.replay import (
+        SKIP_MODELS,
         VARIANTS,
         ReplayOptions,
         ReplayResult,
@@ -69,8 +77,14 @@ def replay_command(
             if config is None:
                 raise EvaluationInputError(f"{name!r} is not an engine configuration")
             config_of[name] = config
+        if skips not in SKIP_MODELS:
+            raise EvaluationInputError(f"--skips: choose among {', '.join(SKIP_MODELS)}")
         options = ReplayOptions(
-            users=users, pages=pages, page_size=page_size, min_positives=min_positives
+            users=users,
+            pages=pages,
+            page_size=page_size,
+            min_positives=min_positives,
+            skips=skips,
         )
         reporter: Reporter = RichReporter() if progress else SILENT
         url = database_or_default(database_url)
