@@ -20,8 +20,8 @@ from pitchrec.domain.events import FeedbackEvent
 from pitchrec.domain.feed import FeedKind, FeedRequest
 from pitchrec.legacy.events import stable_event_id
 from pitchrec.service import RequestInfo, Service, ServiceConfig, build_service
+from pitchrec.tracking.breakers import LatencyBreaker
 from pitchrec.tracking.memory_store import MemoryStore
-from pitchrec.tracking.resilience import LatencyBreaker
 from pitchrec.tracking.store import FeedWrites
 
 DELAY = 0.12  # seconds added to every round trip, as in the issue

@@ -28,7 +28,7 @@ from pitchrec.legacy.events import stable_event_id
 from pitchrec.settings import Settings
 from pitchrec.sources.database import make_engine
 from pitchrec.sources.schema import activity_log
-from pitchrec.tracking import memory_store
+from pitchrec.tracking import memory_archive
 from pitchrec.tracking.memory_store import MemoryStore
 from pitchrec.tracking.store import STREAM_MAXLEN
 from pitchrec.tracking.tracker import Tracker
@@ -60,7 +60,7 @@ def _archive_ids(events: list[FeedbackEvent]) -> list[str]:
 @pytest.fixture
 def capped(monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
     """An in-process store whose archive queue holds at most :data:`CAP` rows."""
-    monkeypatch.setattr(memory_store, "ARCHIVE_CAP", CAP)
+    monkeypatch.setattr(memory_archive, "ARCHIVE_CAP", CAP)
     return MemoryStore(keep_archive=True)
 
 

@@ -302,7 +302,7 @@ def test_memory_store_evicts_the_least_recently_written_keys_past_its_bytes() ->
 def test_memory_store_keeps_profiles_apart_from_impression_churn(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pitchrec.tracking import memory_store
+    from pitchrec.tracking import memory_profiles, memory_store
 
     clock = {"now": 0.0}
     store = MemoryStore(lambda: clock["now"], keep_archive=False)
@@ -317,7 +317,7 @@ def test_memory_store_keeps_profiles_apart_from_impression_churn(
     assert store.read_request_state(None, "pitchrec:profile:1") == (set(), {})
     store.add_profiles({"pitchrec:profile:1": {"6": 1.0}}, ttl=100)  # expired: afresh
     assert store.read_request_state(None, "pitchrec:profile:1")[1] == {"6": "1.0"}
-    monkeypatch.setattr(memory_store, "PROFILE_CAP", 3)
+    monkeypatch.setattr(memory_profiles, "PROFILE_CAP", 3)
     store.add_profiles({f"pitchrec:profile:{u}": {"1": 1.0} for u in range(2, 6)}, ttl=100)
     assert store.read_request_state(None, "pitchrec:profile:1") == (set(), {})  # oldest
     assert store.read_request_state(None, "pitchrec:profile:5")[1] == {"1": "1.0"}

@@ -41,8 +41,8 @@ from pitchrec.learning.experiment_report import (
     guardrail_verdict,
     parse_totals,
 )
+from pitchrec.tracking.breakers import CircuitBreaker
 from pitchrec.tracking.experiment_writes import Counters, counter_increments
-from pitchrec.tracking.resilience import CircuitBreaker
 from pitchrec.tracking.store import (
     EXPERIMENT_TTL,
     TrackingStore,

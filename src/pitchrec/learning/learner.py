@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from pitchrec.domain.feed import Pool
 from pitchrec.policies.base import Policy
 from pitchrec.policies.deltas import N_UPDATES, flatten_delta, unflatten_delta
-from pitchrec.tracking.resilience import CircuitBreaker
+from pitchrec.tracking.breakers import CircuitBreaker
 from pitchrec.tracking.store import TrackingStore, policy_stats_key
 
 log = logging.getLogger(__name__)

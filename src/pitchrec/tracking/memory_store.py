@@ -2,6 +2,10 @@
 embedded default (``make run`` needs no Redis), with the Redis adapter's semantics:
 lists pushed at the head, sets, hashes with TTLs, an append-only archive queue, and
 float counters. Thread-safe; one process only.
+
+The taste profiles (:mod:`pitchrec.tracking.memory_profiles`) and the archive queue
+(:mod:`pitchrec.tracking.memory_archive`) are mixins of :class:`MemoryStore`, under its
+one lock; the per-object byte estimates are in :mod:`pitchrec.tracking.sizes`.
 """
 
 from __future__ import annotations
@@ -11,20 +15,33 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from pitchrec.domain.activity import ArchiveRow
-from pitchrec.tracking.sizes import STR_OVERHEAD, row_bytes
+from pitchrec.tracking.memory_archive import ARCHIVE_CAP, ARCHIVE_MAX_BYTES, ArchiveQueue
+from pitchrec.tracking.memory_profiles import (
+    PROFILE_CAP,
+    PROFILE_FIELD_BYTES,
+    PROFILE_MAX_BYTES,
+    TasteProfiles,
+)
+from pitchrec.tracking.sizes import KEY_OVERHEAD, SLOT_OVERHEAD, STR_OVERHEAD
 from pitchrec.tracking.store import FeedWrites
 
+#: Public names. The caps of the profiles (:mod:`.memory_profiles`) and of the archive
+#: queue (:mod:`.memory_archive`) are re-exported, but read (and patched) where defined.
+__all__ = [
+    "ACTIVITY_CAP",
+    "ARCHIVE_CAP",
+    "ARCHIVE_MAX_BYTES",
+    "CLAIM_CAP",
+    "KEY_OVERHEAD",
+    "MAX_BYTES",
+    "PROFILE_CAP",
+    "PROFILE_FIELD_BYTES",
+    "PROFILE_MAX_BYTES",
+    "SLOT_OVERHEAD",
+    "MemoryStore",
+]
+
 ACTIVITY_CAP = 100  # per user list (about 4 feeds); Redis has no cap, a process must stay bounded
-#: Rows waiting for the in-process archiver (about 8,000 feeds). At the cap new rows are
-#: refused (the tracker spools and counts them, as with the Redis stream's
-#: :data:`~pitchrec.tracking.store.STREAM_MAXLEN`); a ``deque(maxlen=...)`` used to drop
-#: the oldest, never archived, silently. Read when a store is made.
-ARCHIVE_CAP = 200_000
-#: Estimated bytes of the rows waiting for the in-process archiver, at most (about 1,600
-#: feeds of 25 rows, 70,000 feedback rows: :func:`~pitchrec.tracking.sizes.row_bytes`).
-#: The row cap alone let 200,000 rows hold about 180 MB.
-ARCHIVE_MAX_BYTES = 64 * 1024 * 1024
 #: Estimated bytes of the keys (legacy activity lists, session sets, impression hashes)
 #: kept at most; past it the least recently written keys are evicted, as a Redis with
 #: maxmemory-policy allkeys-lru would. A cap of 10,000 keys of any size let 12,000 users
@@ -32,30 +49,17 @@ ARCHIVE_MAX_BYTES = 64 * 1024 * 1024
 #: profiles, claims, spool and archive queue this keeps a replica without Redis well
 #: under its 512 MiB pod limit.
 MAX_BYTES = 64 * 1024 * 1024
-#: Estimated bytes of one key beside its contents: the key string, its entries in the
-#: expiry and size dicts and the container (a deque's first block is about 600 bytes).
-KEY_OVERHEAD = 800
-#: Estimated bytes of one member of a set or one field of a hash beside its strings (the
-#: table slot and the load-factor slack).
-SLOT_OVERHEAD = 40
-#: Taste profiles kept at most, apart from the keys above (an impression burst must not
-#: evict what users liked) ...
-PROFILE_CAP = 50_000
-#: ... and their estimated bytes at most: the least recently written go first. A profile
-#: holds a field per resume the user rewarded or skipped (about 140 bytes each:
-#: :data:`PROFILE_FIELD_BYTES`), so a user who skipped through 40 feeds holds about 60 kB;
-#: 32 MiB keep the profiles of several thousand such users, and tens of thousands of
-#: lighter ones.
-PROFILE_MAX_BYTES = 32 * 1024 * 1024
-#: Estimated bytes of one profile field: its name (a str), its float and its slot in the
-#: hash, with the dict's load-factor slack (tests/unit/test_memory_store_bytes.py).
-PROFILE_FIELD_BYTES = STR_OVERHEAD + 24 + 2 * SLOT_OVERHEAD
 #: Feedback event ids remembered at most (each about 100 bytes with its expiry): as many
 #: as a replica receives in minutes at full load; past it the oldest are forgotten.
 CLAIM_CAP = 100_000
 
 
-class MemoryStore:
+class MemoryStore(TasteProfiles, ArchiveQueue):
+    """Lists, sets and hashes with TTLs (bounded together by :attr:`max_bytes`), taste
+    profiles (:class:`~pitchrec.tracking.memory_profiles.TasteProfiles`), counters,
+    write-once flags, claimed event ids and the archive queue
+    (:class:`~pitchrec.tracking.memory_archive.ArchiveQueue`): all under one lock."""
+
     def __init__(
         self,
         clock: Callable[[], float] = time.monotonic,
@@ -72,11 +76,7 @@ class MemoryStore:
         self._lists: dict[str, deque[str]] = {}
         self._sets: dict[str, set[str]] = {}
         self._hashes: dict[str, dict[str, str]] = {}
-        self._profiles: dict[str, dict[str, float]] = {}  # HINCRBYFLOAT hashes
-        self._profile_expiry: dict[str, float] = {}  # ordered by last write
-        self._profile_sizes: dict[str, int] = {}  # estimated bytes of each profile
-        self._profile_held = 0  # their sum
-        self.profile_max_bytes = PROFILE_MAX_BYTES
+        self._init_profiles()
         self._expiry: dict[str, float] = {}  # ordered by last write
         self._sizes: dict[str, int] = {}  # estimated bytes of each key
         self._held = 0  # their sum
@@ -88,11 +88,7 @@ class MemoryStore:
         self._version = 1
         self._applied: set[str] = set()
         self._claims: dict[str, float] = {}  # event key -> expiry, oldest first
-        self.archive: deque[ArchiveRow] = deque()
-        self.archive_cap = ARCHIVE_CAP
-        self.archive_max_bytes = ARCHIVE_MAX_BYTES
-        self._archive_sizes: deque[int] = deque()
-        self._archive_bytes = 0
+        self._init_archive()
 
     def _alive(self, key: str) -> bool:
         deadline = self._expiry.get(key)
@@ -155,45 +151,7 @@ class MemoryStore:
             members: set[str] = set()
             if session_key is not None and self._alive(session_key):
                 members = set(self._sets.get(session_key, ()))
-            profile: dict[str, str] = {}
-            deadline = self._profile_expiry.get(profile_key or "")
-            if profile_key is not None and deadline is not None and deadline > self._clock():
-                profile = {k: repr(v) for k, v in self._profiles.get(profile_key, {}).items()}
-            return members, profile
-
-    def add_profiles(self, increments: dict[str, dict[str, float]], ttl: int) -> None:
-        with self._lock:
-            now = self._clock()
-            for key, fields in increments.items():
-                deadline = self._profile_expiry.pop(key, None)
-                if deadline is not None and deadline <= now:
-                    self._drop_profile(key)  # expired: start afresh, as Redis would
-                target = self._profiles.setdefault(key, {})
-                grown = 0 if key in self._profile_sizes else KEY_OVERHEAD + len(key)
-                for name, amount in fields.items():
-                    if name not in target:
-                        grown += len(name) + PROFILE_FIELD_BYTES
-                    target[name] = target.get(name, 0.0) + float(amount)
-                self._profile_sizes[key] = self._profile_sizes.get(key, 0) + grown
-                self._profile_held += grown
-                self._profile_expiry[key] = now + ttl
-            while len(self._profile_expiry) > 1 and (
-                len(self._profile_expiry) > PROFILE_CAP
-                or self._profile_held > self.profile_max_bytes
-            ):
-                oldest = next(iter(self._profile_expiry))
-                del self._profile_expiry[oldest]
-                self._drop_profile(oldest)
-
-    def _drop_profile(self, key: str) -> None:
-        self._profiles.pop(key, None)
-        self._profile_held -= self._profile_sizes.pop(key, 0)
-
-    def profile_bytes_held(self) -> int:
-        """Estimated bytes the taste profiles hold (at most :attr:`profile_max_bytes`,
-        the newest profile aside)."""
-        with self._lock:
-            return self._profile_held
+            return members, self._read_profile(profile_key)
 
     def activity(self, key: str) -> list[str]:
         """The list at ``key``, newest first (LRANGE 0 -1)."""
@@ -234,23 +192,6 @@ class MemoryStore:
                 size += len(name) + 2 * STR_OVERHEAD + SLOT_OVERHEAD
             target[name] = value
             self._grow(key, size)
-
-    def _queue(self, rows: list[ArchiveRow]) -> bool:
-        """Queue ``rows`` for the archiver, all or none; False when the queue is full (in
-        rows or in estimated bytes). No database to archive into: rows are not kept."""
-        if not self.archive:  # emptied by a caller's clear(): nothing is held
-            self._archive_sizes.clear()
-            self._archive_bytes = 0
-        sizes = [row_bytes(row) for row in rows]
-        if (
-            len(self.archive) + len(rows) > self.archive_cap
-            or self._archive_bytes + sum(sizes) > self.archive_max_bytes
-        ):
-            return False
-        self.archive.extend(rows)
-        self._archive_sizes.extend(sizes)
-        self._archive_bytes += sum(sizes)
-        return True
 
     def _push(self, key: str, events: list[str]) -> None:
         """LPUSH ``events`` onto the list at ``key``, trimmed to :data:`ACTIVITY_CAP`."""
@@ -315,28 +256,12 @@ class MemoryStore:
             self._flag_expiry[key] = now + ttl
             return created
 
-    def stream_backlog(self) -> int:
-        """Rows queued for the in-process archiver."""
-        return len(self.archive)
-
     def read_impressions(self, lookups: list[tuple[str, str]]) -> list[str | None]:
         with self._lock:
             return [
                 self._hashes.get(key, {}).get(field) if self._alive(key) else None
                 for key, field in lookups
             ]
-
-    def peek_archive(self, limit: int) -> list[ArchiveRow]:
-        """The oldest ``limit`` queued rows, left in the queue until :meth:`drop_archive`."""
-        with self._lock:
-            return [self.archive[i] for i in range(min(limit, len(self.archive)))]
-
-    def drop_archive(self, count: int) -> None:
-        """Remove the oldest ``count`` rows (after they were committed)."""
-        with self._lock:
-            for _ in range(min(count, len(self.archive))):
-                self.archive.popleft()
-                self._archive_bytes -= self._archive_sizes.popleft()
 
     def add_stats(self, batch_id: str, increments: dict[str, dict[str, float]]) -> bool:
         with self._lock:

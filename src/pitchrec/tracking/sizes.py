@@ -13,6 +13,13 @@ from pitchrec.tracking.store import FeedWrites
 #: Measured per-object overheads of CPython 3.11+ on 64-bit (see :func:`spooled_bytes`).
 STR_OVERHEAD = 56  # a str's header (49 bytes, ASCII) plus its pointer in the list/dict
 ROW_OVERHEAD = 540  # an ArchiveRow (object, __dict__, ints, allocator slack), strings aside
+#: Estimated bytes of one key of the in-process store beside its contents: the key string,
+#: its entries in the expiry and size dicts and the container (a deque's first block is
+#: about 600 bytes).
+KEY_OVERHEAD = 800
+#: Estimated bytes of one member of a set or one field of a hash beside its strings (the
+#: table slot and the load-factor slack).
+SLOT_OVERHEAD = 40
 
 
 def spooled_bytes(writes: FeedWrites) -> int:

@@ -10,7 +10,7 @@ thread per process, so every millisecond a round trip takes is a millisecond no 
 computed (120 ms added per round trip gave 8 clients 2.8 feeds/s at p50 2.7 s, and no
 error, since the breaker opened on failures only; bench/slow_redis.py measured 4.0
 feeds/s at p50 2.0 s, against 128 through its proxy without the delay). Request-path
-round trips are timed into a :class:`~pitchrec.tracking.resilience.LatencyBreaker`; once
+round trips are timed into a :class:`~pitchrec.tracking.breakers.LatencyBreaker`; once
 it opens, the request state is the empty state (no session exclusions, no online taste
 profile: the feed the snapshot's history alone gives) and the writes go to the spool
 (counted in ``deferred``), where background writer threads replay them (``replayed``),
@@ -35,6 +35,7 @@ import math
 import threading
 import time
 
+from pitchrec.tracking.breakers import CircuitBreaker, LatencyBreaker
 from pitchrec.tracking.config import (
     BATCH,
     FLUSH_SECONDS,
@@ -46,7 +47,7 @@ from pitchrec.tracking.config import (
     TrackerStats,
     TrackingConfig,
 )
-from pitchrec.tracking.resilience import CircuitBreaker, LatencyBreaker, Spool
+from pitchrec.tracking.resilience import Spool
 from pitchrec.tracking.sizes import spooled_bytes
 from pitchrec.tracking.store import FeedWrites, TrackingStore
 from pitchrec.tracking.stream_cap import StreamCap, hold_archive

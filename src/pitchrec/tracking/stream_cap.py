@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 import math
 
-from pitchrec.tracking.resilience import CachedReading, CircuitBreaker
+from pitchrec.tracking.breakers import CircuitBreaker
+from pitchrec.tracking.resilience import CachedReading
 from pitchrec.tracking.store import FeedWrites, TrackingStore
 
 log = logging.getLogger(__name__)
