@@ -53,7 +53,7 @@ def replay_command(
     """Replay held-out users through the service in process: feeds, then a like for each
     shown resume the user went on to like and a skip for the rest; compares what the
     feedback reaches (learn / frozen / none) with paired intervals."""
-    from pitchrec.lab.offline.evaluate import engine_config
+    from pitchrec.lab.offline.evaluate_options import engine_config
     from pitchrec.lab.offline.replay import (
         SKIP_MODELS,
         VARIANTS,

@@ -9,7 +9,7 @@ anonymous feed's events are user 0's, as learning matches them). Per served posi
   in that feed, else 0; a second like of the same item counts once, so a feed's reward is
   the number of its items liked, between 0 and its size;
 * examined: at least one event of any type names it (a ``view``, ``skip``, ``like``,
-  ...), which is what :func:`~pitchrec.lab.offpolicy.slate.examination` counts.
+  ...), which is what :func:`~pitchrec.lab.offpolicy.slate_reward_model.examination` counts.
 
 Only feedback sent through ``POST /v1/events`` with the feed's ``request_id`` reaches a
 shadow log; the legacy routes return no request id. The Redis stream holds only what the
@@ -27,7 +27,7 @@ import orjson
 
 from pitchrec.domain.activity import ArchiveRow
 from pitchrec.domain.shadow import SHADOW_DESCRIPTION, ShadowLog, item_key
-from pitchrec.lab.offpolicy.slate import ShadowFeed
+from pitchrec.lab.offpolicy.shadow_feed import ShadowFeed
 
 FEEDBACK_URL = "/v1/events"  # legacy/events.py feedback_row
 DEFAULT_REWARD_TYPES = ("like",)

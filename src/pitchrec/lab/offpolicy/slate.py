@@ -58,6 +58,10 @@ Diagnostics: the effective sample size (sum b)^2 / sum b^2 (feeds), the largest 
 and the share of the candidate's examination that falls on items (or item-positions) the
 served configuration's draws never produced ("uncovered"): without exploration IPS is
 biased low by about that share of the value.
+
+The parts: :mod:`.shadow_feed` (the input), :mod:`.slate_reward_model` (theta and q^),
+:mod:`.slate_terms` (the weights and per-feed terms); the estimates and their bootstrap
+are here. The names of those parts used with the estimates are importable from here too.
 """
 
 from __future__ import annotations
@@ -65,35 +69,37 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from pitchrec.domain.shadow import ShadowLog
 from pitchrec.lab.offpolicy.estimators import Estimate, OffPolicyInputError
+from pitchrec.lab.offpolicy.shadow_feed import ShadowFeed
+from pitchrec.lab.offpolicy.slate_reward_model import (
+    PRIOR_EXAMINATIONS,
+    Rates,
+    cross_fitted_rates,
+    examination,
+    hash_fold,
+)
+from pitchrec.lab.offpolicy.slate_terms import Action, feed_terms
+
+__all__ = [
+    "PRIOR_EXAMINATIONS",
+    "SLATE_ESTIMATORS",
+    "Action",
+    "Rates",
+    "ShadowFeed",
+    "SlateResult",
+    "estimate_slate",
+    "examination",
+    "hash_fold",
+]
 
 Floats = NDArray[np.float64]
-Action = Literal["item", "position"]
-Rates = tuple[dict[str, float], float]  # q^ per item, and the global rate
 SLATE_ESTIMATORS = ("ips", "snips", "dr")
 _BOOT_CHUNK = 100
-PRIOR_EXAMINATIONS = 1.0  # pseudo-examinations shrinking an item's like rate to the mean
-
-
-@dataclass(frozen=True)
-class ShadowFeed:
-    """One shadowed feed with its outcome: ``rewards`` (K,) and ``examined`` (K,) per
-    served position (any feedback event at it)."""
-
-    log: ShadowLog
-    rewards: tuple[float, ...]
-    examined: tuple[bool, ...]
-
-    @property
-    def cluster(self) -> str:
-        user = self.log.user_id
-        return f"u:{user}" if user else f"f:{self.log.request_id}"
 
 
 @dataclass(frozen=True)
@@ -127,156 +133,6 @@ class SlateResult:
         }
 
 
-def _pairs(flat: list[int]) -> dict[int, int]:
-    return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
-
-
-def examination(feeds: Sequence[ShadowFeed], how: str | float) -> Floats:
-    """theta (K_max,) by ``how`` (see the module docstring)."""
-    k_max = max(len(f.log.items) for f in feeds)
-    if how == "uniform":
-        return np.ones(k_max)
-    if isinstance(how, float | int) and not isinstance(how, bool):
-        if not 0.0 < float(how) <= 1.0:
-            raise OffPolicyInputError("an examination decay must lie in (0, 1]")
-        return float(how) ** np.arange(k_max, dtype=np.float64)
-    if how != "events":
-        raise OffPolicyInputError(f"examination: 'events', 'uniform' or a number, not {how!r}")
-    seen, shown = np.zeros(k_max), np.zeros(k_max)
-    for f in feeds:
-        shown[: len(f.examined)] += 1
-        seen[: len(f.examined)] += np.asarray(f.examined, dtype=np.float64)
-    if not seen.any():
-        raise OffPolicyInputError(
-            "no feedback event names a shadowed feed: examination cannot be estimated "
-            "(the rewards would all be 0)"
-        )
-    return np.divide(seen, shown, out=np.zeros(k_max), where=shown > 0)
-
-
-def _exposure(counts: dict[int, int], theta: Floats, total: int) -> float:
-    exposure = sum(float(theta[k - 1]) * c for k, c in counts.items() if 0 < k <= theta.shape[0])
-    return exposure / total
-
-
-def _item_rates(feeds: Sequence[ShadowFeed], theta: Floats) -> Rates:
-    """q^ per item (likes per unit of examination, shrunk) and the global rate."""
-    likes: dict[str, float] = {}
-    exams: dict[str, float] = {}
-    for f in feeds:
-        for k, (item, r) in enumerate(zip(f.log.items, f.rewards, strict=True)):
-            likes[item] = likes.get(item, 0.0) + r
-            exams[item] = exams.get(item, 0.0) + float(theta[k])
-    total = sum(exams.values())
-    mean = sum(likes.values()) / total if total > 0 else 0.0
-    rates = {
-        i: min(1.0, (likes[i] + PRIOR_EXAMINATIONS * mean) / (exams[i] + PRIOR_EXAMINATIONS))
-        for i in likes
-    }
-    return rates, min(1.0, mean)
-
-
-@dataclass
-class _Terms:
-    a: Floats  # (n,) IPS terms
-    b: Floats  # (n,) normaliser terms
-    d: Floats  # (n,) DR terms
-    v: Floats  # (n,) the served configuration's terms (its rewards, reweighted if explored)
-    c: Floats  # (n,) their normaliser (1 without exploration)
-    logged: Floats  # (n,) the rewards as logged
-    weights: list[float]
-    uncovered: Floats  # (n,) candidate examination share with no logging support
-
-
-def _probabilities(
-    log: ShadowLog, k: int, counts: tuple[dict[int, int], dict[int, int]], theta: Floats
-) -> tuple[float, float, float]:
-    """(pi_0, pi_e, logging mixture) probabilities of the item served at position ``k``,
-    from its logging and target ``counts``: of the item at k when ``theta`` is empty (the
-    position action), else its examination. The served feed counts as one more draw of
-    the logging mixture."""
-    at0, ate = counts
-    draws, e = log.draws, log.explore
-    if theta.shape[0] == 0:  # position action: theta is not used
-        p0, pe, served = at0.get(k, 0) / draws, ate.get(k, 0) / draws, 1.0
-    else:
-        p0, pe = _exposure(at0, theta, draws), _exposure(ate, theta, draws)
-        served = float(theta[k - 1])
-    mixture = (served + draws * ((1.0 - e) * p0 + e * pe)) / (draws + 1)
-    return p0, pe, mixture
-
-
-def _terms(
-    feeds: Sequence[ShadowFeed], theta: Floats, action: Action, rates: list[Rates]
-) -> _Terms:
-    n = len(feeds)
-    a, b, d, v, c, logged, unc = (np.zeros(n) for _ in range(7))
-    weights: list[float] = []
-    at_theta = np.zeros(0) if action == "position" else theta
-    for f_i, f in enumerate(feeds):
-        log, (q, q_mean) = f.log, rates[f_i]
-        logging = {i: _pairs(c) for i, c in log.logging.items()}
-        target = {i: _pairs(c) for i, c in log.target.items()}
-        mass = float(theta[: len(log.items)].sum()) or 1.0
-        for item, counts in target.items():
-            d[f_i] += _exposure(counts, theta, log.draws) * q.get(item, q_mean)
-        for k, item in enumerate(log.items, start=1):
-            pair = (logging.get(item, {}), target.get(item, {}))
-            p0, pe, mixture = _probabilities(log, k, pair, at_theta)
-            w = pe / mixture if mixture > 0 else 0.0
-            r, qk = f.rewards[k - 1], theta[k - 1] * q.get(item, q_mean)
-            weights.append(w)
-            a[f_i] += w * r
-            b[f_i] += theta[k - 1] * w
-            d[f_i] += w * (r - qk)
-            w0 = 1.0 if log.explore == 0.0 else (p0 / mixture if mixture > 0 else 0.0)
-            v[f_i] += w0 * r
-            c[f_i] += theta[k - 1] * w0
-            logged[f_i] += r
-        b[f_i] /= mass
-        c[f_i] /= mass
-        served = {item: {k: 1} for k, item in enumerate(log.items, start=1)}
-        unc[f_i] = _uncovered(logging, served, target, theta, log.draws, action) / mass
-    return _Terms(a, b, d, v, c, logged, weights, unc)
-
-
-def _uncovered(
-    logging: dict[str, dict[int, int]],
-    served: dict[str, dict[int, int]],
-    target: dict[str, dict[int, int]],
-    theta: Floats,
-    draws: int,
-    action: Action,
-) -> float:
-    """Examination the candidate gives to what the served configuration's draws (and
-    the served feed) never produced."""
-    total = 0.0
-    for item, counts in target.items():
-        shown = {**logging.get(item, {}), **served.get(item, {})}
-        if action == "item":
-            if not shown:
-                total += _exposure(counts, theta, draws)
-        else:
-            missing = {k: c for k, c in counts.items() if k not in shown}
-            total += _exposure(missing, theta, draws)
-    return total
-
-
-def _folds(feeds: Sequence[ShadowFeed], theta: Floats) -> list[Rates]:
-    """Per feed, the item rates fitted on the other fold of users (cross-fitting)."""
-    fold = [hash_fold(f.cluster) for f in feeds]
-    fitted = [
-        _item_rates([f for f, g in zip(feeds, fold, strict=True) if g != side], theta)
-        for side in (0, 1)
-    ]
-    return [fitted[g] for g in fold]
-
-
-def hash_fold(cluster: str) -> int:
-    """0 or 1, fixed by the cluster name (stable across runs)."""
-    return sum(cluster.encode()) % 2
-
-
 def estimate_slate(
     feeds: Sequence[ShadowFeed],
     *,
@@ -299,7 +155,7 @@ def estimate_slate(
     if action not in ("item", "position"):
         raise OffPolicyInputError(f"action: 'item' or 'position', not {action!r}")
     theta = examination(feeds, how)
-    terms = _terms(feeds, theta, action, _folds(feeds, theta))
+    terms = feed_terms(feeds, theta, action, cross_fitted_rates(feeds, theta))
     clusters = sorted({f.cluster for f in feeds})
     index = {c: j for j, c in enumerate(clusters)}
     member = np.asarray([index[f.cluster] for f in feeds])
