@@ -215,6 +215,7 @@ def main() -> None:
         pages=args.pages,
         page_size=args.page_size,
         min_positives=args.min_positives,
+        skips=args.skips,
     )
     results: dict[str, list[ReplayResult]] = {arm: [] for arm in arms}
     with tempfile.TemporaryDirectory(prefix="replay-http-") as tmp:
