@@ -70,7 +70,7 @@ def _record(
 def _fold_in(index: Any, rows: list[int], confidence: list[float]) -> Floats | None:
     """The ALS user vector (f,) over ``index``'s item factors with preference 1 on the
     rows of positive ``confidence`` and 0 on the others, each weighted 1 + |c| (Hu et al.,
-    eq. 4, as :func:`pitchrec.models.collaborative.fold_in` for the positives)."""
+    eq. 4, as :func:`pitchrec.models.collaborative_index.fold_in` for the positives)."""
     if index.factors == 0 or not any(c > 0 for c in confidence):
         return None
     y = index.item_factors[rows].astype(np.float64)  # (k, f)

@@ -19,9 +19,10 @@ from pitchrec.api.errors import install_error_handlers
 from pitchrec.api.experiments import install_experiments
 from pitchrec.api.legacy import TITLE, install_root_routes, legacy_router
 from pitchrec.api.middleware import ServiceMiddleware
+from pitchrec.api.operations import ops_router
 from pitchrec.api.runtime import Runtime
 from pitchrec.api.stats import stats_router
-from pitchrec.api.v1 import ops_router, v1_router
+from pitchrec.api.v1 import v1_router
 from pitchrec.index.lifecycle import SnapshotSource
 from pitchrec.settings import Settings
 

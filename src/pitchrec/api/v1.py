@@ -1,17 +1,9 @@
 """The typed v1 API: feeds with honoured sizes, and feedback events.
 
 Every request and response is a pydantic model, so the OpenAPI document is complete.
-
-An event's ``timestamp`` becomes ``activity_log.created_at``, so it is accepted only
-inside a window around the server clock: at most :data:`PAST_WINDOW` before it and
-:data:`FUTURE_SKEW` after it (a naive timestamp is read as UTC). Outside the window the
-call is refused, a 422 naming the field (``events.<n>.timestamp``) like any other invalid
-event, and nothing of it is recorded. Refused rather than re-stamped with the server
-time: a wrong device clock then shows up at the client instead of being archived as a
-plausible row, and the check runs before any conversion, so dates that cannot be
-converted to UTC (``0001-01-01T00:00:00+01:00``, once a 500) are refused the same way.
-Unbounded, a view dated 2099 counted as recent until 2099 and a year-1 event was
-accepted and then dropped by the archiver.
+The events' body, the window their timestamps must fall in and their domain record are
+:mod:`pitchrec.api.v1_events`; the probes outside ``/v1`` (``/healthz``, ``/readyz``,
+``/metrics``) are :mod:`pitchrec.api.operations`.
 
 The ``request_id`` of a served feed is server-made (see :mod:`pitchrec.api.middleware`),
 never the client's ``X-Request-ID``.
@@ -19,36 +11,23 @@ never the client's ``X-Request-ID``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from pitchrec.api.deps import RuntimeDep, require_admin
-from pitchrec.api.errors import error_response
 from pitchrec.api.legacy import json_response, not_ready
 from pitchrec.api.middleware import server_request_id
-from pitchrec.api.runtime import Runtime
-from pitchrec.domain.events import FeedbackEvent
+from pitchrec.api.v1_events import FUTURE_SKEW as FUTURE_SKEW  # re-exported
+from pitchrec.api.v1_events import MAX_ID, EventsAccepted, EventsIn, feedback_event
+from pitchrec.api.v1_events import PAST_WINDOW as PAST_WINDOW  # re-exported
 from pitchrec.domain.explanation import Reason
 from pitchrec.domain.feed import Feed, FeedKind, FeedRequest, ItemKind, Pool
 from pitchrec.legacy.params import parse_id_csv
 from pitchrec.recommender import RequestInfo
-
-MAX_EVENTS = 1_000  # per POST /v1/events call
-MAX_ID = 2**63 - 1
-#: Oldest accepted event timestamp, before the server clock: an app replaying the offline
-#: queue of a week without network still gets its events archived. Older, an event can no
-#: longer meet its impression (kept 2 h, TrackingConfig.impression_ttl) and a wrong device
-#: clock is the likelier cause than so late a delivery.
-PAST_WINDOW = timedelta(days=7)
-#: Latest accepted event timestamp, after the server clock: synchronised devices are
-#: within a second; 5 minutes tolerates a drifting phone clock while no future-dated view
-#: can pass for recent activity for long.
-FUTURE_SKEW = timedelta(minutes=5)
 
 
 class ExplanationOut(BaseModel):
@@ -132,74 +111,9 @@ class FeedOut(BaseModel):
         )
 
 
-class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    event_id: str = Field(min_length=1, max_length=128, description="Client-made, idempotent.")
-    type: Literal["view", "like", "save", "match", "skip", "share"]
-    user_id: int = Field(ge=0, le=MAX_ID)
-    item_id: int = Field(ge=0, le=MAX_ID)
-    item_type: ItemKind
-    request_id: str | None = Field(default=None, max_length=128)
-    position: int | None = Field(default=None, ge=1, le=1_000)
-    value: float | None = Field(default=None, ge=0.0, le=1.0, description="Watch fraction.")
-    timestamp: datetime | None = Field(
-        default=None,
-        description="When it happened (naive: UTC); within 7 days before and 5 minutes "
-        "after the server clock.",
-    )
-
-    @field_validator("timestamp")
-    @classmethod
-    def _within_window(cls, stamp: datetime | None) -> datetime | None:
-        """Refuse timestamps outside the window (module docstring); compared as aware
-        datetimes, which never overflows (converting to UTC can, near years 1 and 9999)."""
-        if stamp is None:
-            return None
-        aware = stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
-        skew = aware - datetime.now(UTC)
-        if not -PAST_WINDOW <= skew <= FUTURE_SKEW:
-            raise ValueError(
-                "outside the accepted window: at most 7 days before and 5 minutes after "
-                "the server clock"
-            )
-        return stamp
-
-
-class EventsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS)
-
-
-class EventsAccepted(BaseModel):
-    accepted: int
-
-
 class PoliciesOut(BaseModel):
     version: int = Field(description="Statistics version (bumped to reset learning).")
     pools: dict[str, dict[str, Any]]
-
-
-def feedback_event(event: EventIn) -> FeedbackEvent:
-    """The domain record of a validated event, its timestamp as naive UTC ISO-8601."""
-    timestamp = None
-    if event.timestamp is not None:
-        stamp = event.timestamp
-        if stamp.tzinfo is not None:
-            stamp = stamp.astimezone(UTC).replace(tzinfo=None)
-        timestamp = stamp.isoformat(timespec="microseconds")
-    return FeedbackEvent(
-        event_id=event.event_id,
-        type=event.type,
-        user_id=event.user_id,
-        item_id=event.item_id,
-        item_type=event.item_type.value,
-        request_id=event.request_id,
-        position=event.position,
-        value=event.value,
-        timestamp=timestamp,
-    )
 
 
 class ReloadOut(BaseModel):
@@ -283,64 +197,5 @@ def v1_router() -> APIRouter:
         assert runtime.recommender is not None
         built_at = runtime.recommender.snapshot.built_at
         return json_response({"status": "reloaded", "snapshot_built_at": built_at})
-
-    return router
-
-
-async def _readiness(runtime: Runtime) -> Response:
-    """The readiness answer: the snapshot is loaded and Redis answers when configured."""
-    if not runtime.ready:
-        return not_ready(runtime)
-    redis = await runtime.redis_ok()
-    if redis is False and runtime.settings.ready_requires_redis:
-        return error_response(
-            503, "not_ready", "redis", "Redis does not answer", with_request_id=True
-        )
-    assert runtime.recommender is not None
-    snapshot = runtime.recommender.snapshot
-    body = {
-        "status": "ready",
-        "snapshot_built_at": snapshot.built_at,
-        "resumes": len(snapshot.resumes),
-        "challenges": len(snapshot.challenges),
-        "redis": {None: "not configured", True: "ok", False: "down"}[redis],
-    }
-    return json_response(body)
-
-
-def headers_only(response: Response) -> Response:
-    """``response``'s status and headers (its length included, as HTTP asks of HEAD)
-    without the body: what a HEAD probe gets. Load balancers probe with HEAD: it was a 405."""
-    return Response(b"", status_code=response.status_code, headers=dict(response.headers))
-
-
-def ops_router() -> APIRouter:
-    router = APIRouter(tags=["operations"])
-
-    @router.get("/healthz")
-    async def healthz() -> Response:
-        """Liveness: the process answers. No I/O."""
-        return json_response({"status": "ok"})
-
-    @router.head("/healthz")
-    async def healthz_head() -> Response:
-        """Liveness for HEAD probes: GET's status and headers, no body."""
-        return headers_only(await healthz())
-
-    @router.get("/readyz")
-    async def readyz(runtime: RuntimeDep) -> Response:
-        """Readiness: the snapshot is loaded and Redis answers when configured."""
-        return await _readiness(runtime)
-
-    @router.head("/readyz")
-    async def readyz_head(runtime: RuntimeDep) -> Response:
-        """Readiness for HEAD probes: GET's status and headers, no body."""
-        return headers_only(await _readiness(runtime))
-
-    @router.get("/metrics")
-    async def metrics(request: Request) -> Response:
-        """Prometheus text format."""
-        runtime: Runtime = request.app.state.runtime
-        return Response(runtime.telemetry.render(), media_type=runtime.telemetry.content_type)
 
     return router

@@ -5,7 +5,7 @@ The engine reads the rewarded ones as extra preference rows next to the snapshot
 (spec 2.2), so features 5-7 (skill similarity, extended match, city) become personal
 after a user's first likes, without waiting for a snapshot rebuild. The skipped ones only
 enter the collaborative fold-in, as resumes the user examined and did not like
-(:func:`pitchrec.models.collaborative.fold_in`). Where both come from and how they are
+(:func:`pitchrec.models.collaborative_index.fold_in`). Where both come from and how they are
 stored: :mod:`pitchrec.learning.profiles`.
 """
 

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from pitchrec.errors import SnapshotError
 from pitchrec.index.csr import Csr
 from pitchrec.index.packed_strings import PackedStrings
-from pitchrec.models.collaborative import CollaborativeIndex
+from pitchrec.models.collaborative_index import CollaborativeIndex
 
 FORMAT_VERSION = 4  # 2: declared user skills; 3: collaborative factors; 4: tuned prior
 MANIFEST = "manifest.json"

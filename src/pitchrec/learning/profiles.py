@@ -14,7 +14,7 @@ read with the request's session set, in the same round trip.
 Only the impression's own user is credited (an event naming another user than the one
 the impression was served to is ignored) and only resumes. Rewards are evidence of taste
 and feed the skill profile and the collaborative fold-in; skips feed only the fold-in, as
-resumes examined and not liked (:func:`pitchrec.models.collaborative.fold_in`). Measured
+resumes examined and not liked (:func:`pitchrec.models.collaborative_index.fold_in`). Measured
 without the engine on the collaborative world's simulated users (``bench/quality/
 sim_ceiling.py``, 1,200 users, paired): folding the session's skips in with its likes
 raised the third page of cold users from 46.4 % to 50.4 % of the oracle's likes.

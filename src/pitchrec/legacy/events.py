@@ -19,7 +19,7 @@ and could crash the serialiser. Events now carry the parsed user id, or
 whatever the request body held.
 
 ``created_at`` is the event's timestamp. A v1 event's client timestamp is only accepted
-inside a window around the server clock, checked where it enters (``api/v1.py``); the
+inside a window around the server clock, checked where it enters (``api/v1_events.py``); the
 simulator's events carry simulated times, so nothing is clamped here.
 """
 

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pitchrec.index.snapshot import Snapshot
-from pitchrec.models.collaborative import affinity, fold_in
+from pitchrec.models.collaborative_index import affinity, fold_in
 from pitchrec.ranking.options import RankingOptions
 from pitchrec.ranking.user_context import UserContext
 

@@ -130,7 +130,7 @@ class RankingOptions:
     #: feed's first (the legacy); 0, none (the rule off); w, the last w resumes placed.
     skill_novelty_window: int | None = None
     #: The collaborative fold-in counts the resumes the user skipped (the taste profile's
-    #: skips) as examined and not liked (:func:`pitchrec.models.collaborative.fold_in`);
+    #: skips) as examined and not liked (:func:`pitchrec.models.collaborative_index.fold_in`);
     #: False: the liked ones alone.
     fold_in_skips: bool = False
 

@@ -26,7 +26,7 @@ from pitchrec.domain.explanation import Reason
 from pitchrec.domain.feed import FeedItem, ItemKind
 from pitchrec.index.scores import NEW_CONTENT_DAYS, age_scores
 from pitchrec.index.snapshot import Snapshot
-from pitchrec.models.collaborative import fold_in_system
+from pitchrec.models.collaborative_index import fold_in_system
 from pitchrec.ranking.user_context import UserContext
 
 #: A preference row this heavy is a like: a save (0.8), a match (1.0), a rating of 3 or
