@@ -129,3 +129,13 @@ def ids_or_none(ids: np.ndarray, null: np.ndarray) -> Objects:
     out = ids.astype(object)
     out[null] = None
     return out
+
+
+def category_labels(eligible: int, mix: tuple[tuple[str, float], ...]) -> list[str]:
+    """The category of every row of a catalogue table, before shuffling: ``eligible``
+    times "eligible", then for each (name, share) of ``mix`` ``max(1, round(share *
+    eligible))`` times ``name``."""
+    cats = ["eligible"] * eligible
+    for name, share in mix:
+        cats += [name] * max(1, round(share * eligible))
+    return cats
