@@ -26,68 +26,51 @@ Inputs that are not what these formulas assume (a target row that is not a proba
 distribution, propensities outside (0, 1], a reward model that cannot be fitted) raise
 :class:`OffPolicyInputError`, a :class:`~pitchrec.errors.PitchrecError` (and a
 ``ValueError``) whose message names the problem.
+
+The logged data, its checks and :class:`OffPolicyInputError` are in
+:mod:`.logged_feedback`, the reward model in :mod:`.reward_model`; their names are
+re-exported here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import NDArray
 
-from pitchrec.errors import EvaluationInputError
+from pitchrec.lab.offpolicy.logged_feedback import (
+    Floats,
+    Ints,
+    LoggedFeedback,
+    OffPolicyInputError,
+    reward_bounds,
+)
+from pitchrec.lab.offpolicy.reward_model import fit_reward_model
 
-Floats = NDArray[np.float64]
-Ints = NDArray[np.int64]
+__all__ = [
+    "ESTIMATORS",
+    "SUM_TOLERANCE",
+    "Estimate",
+    "Estimator",
+    "Floats",
+    "Interval",
+    "Ints",
+    "LoggedFeedback",
+    "OffPolicyInputError",
+    "check_action_dist",
+    "estimate",
+    "evaluate_policy",
+    "fit_reward_model",
+    "reward_bounds",
+]
+
 Estimator = Literal["ips", "snips", "dr"]
 Interval = Literal["analytic", "bootstrap"]
 ESTIMATORS: tuple[Estimator, ...] = ("ips", "snips", "dr")
 _Z = {0.90: 1.6448536269514722, 0.95: 1.959963984540054, 0.99: 2.5758293035489004}
 _BOOT_CHUNK = 100  # bootstrap resamples drawn at once (memory: chunk x n indices)
 SUM_TOLERANCE = 1e-6  # how far a target row's sum may be from 1
-
-
-class OffPolicyInputError(EvaluationInputError, ValueError):
-    """A logged feedback, target distribution or reward model the estimators cannot use."""
-
-
-@dataclass(frozen=True)
-class LoggedFeedback:
-    """n logged rounds: ``contexts`` (n, d), ``actions`` (n,) in [0, n_actions),
-    ``rewards`` (n,), ``propensities`` (n,) in (0, 1], ``positions`` (n,) (0 when the log
-    has a single slot), ``reward_range`` (low, high): the rewards' possible range (None:
-    :func:`reward_bounds` of the logged rewards), to which estimates are clipped."""
-
-    contexts: Floats
-    actions: Ints
-    rewards: Floats
-    propensities: Floats
-    n_actions: int
-    positions: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    reward_range: tuple[float, float] | None = None
-
-    def __post_init__(self) -> None:
-        n = self.actions.shape[0]
-        if self.contexts.shape[0] != n or self.rewards.shape != (n,):
-            raise OffPolicyInputError("contexts, actions and rewards must have n rows")
-        if self.propensities.shape != (n,) or not np.all(
-            (self.propensities > 0) & (self.propensities <= 1)
-        ):
-            raise OffPolicyInputError("propensities must have shape (n,) and lie in (0, 1]")
-        if not np.all(np.isfinite(self.rewards)):
-            raise OffPolicyInputError("rewards must be finite")
-        if n and (self.actions.min() < 0 or self.actions.max() >= self.n_actions):
-            raise OffPolicyInputError("actions must lie in [0, n_actions)")
-        if self.reward_range is not None and not self.reward_range[0] <= self.reward_range[1]:
-            raise OffPolicyInputError(f"reward_range {self.reward_range} is empty")
-        if self.positions.size == 0:  # a single-slot log: every round at position 0
-            object.__setattr__(self, "positions", np.zeros(n, dtype=np.int64))
-        elif self.positions.shape != (n,) or self.positions.min() < 0:
-            raise OffPolicyInputError("positions must have shape (n,) and be >= 0")
-
-    def __len__(self) -> int:
-        return int(self.actions.shape[0])
 
 
 @dataclass(frozen=True)
@@ -118,12 +101,6 @@ class Estimate:
             value, low, high = self.unclipped
             out["unclipped"] = {"value": value, "ci_low": low, "ci_high": high}
         return out
-
-
-def reward_bounds(rewards: Floats) -> tuple[float, float]:
-    """The reward range assumed when none is given: [0, 1] widened to the observed rewards
-    (n,)."""
-    return float(rewards.min(initial=0.0)), float(rewards.max(initial=1.0))
 
 
 def check_action_dist(pi: Floats, positions: Ints | None = None) -> None:
@@ -268,82 +245,6 @@ def _bootstrap(
     tail = 100.0 * (1.0 - level) / 2.0
     low, high = np.percentile(values, [tail, 100.0 - tail])
     return float(low), float(high)
-
-
-def fit_reward_model(
-    data: LoggedFeedback,
-    *,
-    kind: Literal["mean", "ridge"] = "mean",
-    folds: int = 2,
-    ridge: float = 1.0,
-    prior_strength: float = 1.0,
-    seed: int = 0,
-) -> Floats:
-    """Cross-fitted reward predictions q (n, K): each round is predicted by a model fitted
-    on the other folds.
-
-    ``"mean"``: per-action mean reward shrunk to the global mean with ``prior_strength``
-    pseudo-rounds; ``"ridge"``: per-action ridge regression on [contexts, 1], which needs
-    more training rounds than coefficients (d + 1) for every action in every fold and
-    raises :class:`OffPolicyInputError` naming the actions otherwise (it never falls back
-    to the mean silently: ask for ``kind="mean"``). Predictions are clipped to
-    :func:`reward_bounds`.
-    """
-    n, k = len(data), data.n_actions
-    if folds < 2:
-        raise OffPolicyInputError("folds must be >= 2")
-    if kind not in ("mean", "ridge"):
-        raise OffPolicyInputError(f"unknown reward model kind {kind!r}: use 'mean' or 'ridge'")
-    fold = np.random.default_rng(seed).integers(0, folds, size=n)
-    out = np.zeros((n, k))
-    x = np.column_stack([data.contexts, np.ones(n)])
-    for f in range(folds):
-        train, test = fold != f, fold == f
-        a, r = data.actions[train], data.rewards[train]
-        if kind == "ridge":
-            out[test] = _ridge_fold(x[train], a, r, x[test], k, ridge=ridge, fold=f)
-            continue
-        overall = float(r.mean()) if r.size else 0.0
-        counts = np.bincount(a, minlength=k).astype(np.float64)
-        sums = np.bincount(a, weights=r, minlength=k)
-        out[test] = (sums + prior_strength * overall) / (counts + prior_strength)
-    clipped: Floats = np.clip(out, *reward_bounds(data.rewards))
-    return clipped
-
-
-def _ridge_fold(
-    x_train: Floats, a: Ints, r: Floats, x_test: Floats, k: int, *, ridge: float, fold: int
-) -> Floats:
-    """One fold's ridge predictions (n_test, K) from training rows ``x_train`` (m, d + 1)
-    with actions ``a`` (m,) and rewards ``r`` (m,); raises when an action cannot be fitted."""
-    p = x_train.shape[1]
-    if ridge < 0 or not np.isfinite(x_train).all():
-        raise OffPolicyInputError(
-            "ridge reward model needs ridge >= 0 and finite contexts "
-            f"(ridge={ridge:g}, finite contexts: {bool(np.isfinite(x_train).all())})"
-        )
-    counts = np.bincount(a, minlength=k)
-    short = np.flatnonzero(counts <= p)
-    if short.size:
-        listed = ", ".join(f"action {int(j)}: {int(counts[j])}" for j in short[:5])
-        raise OffPolicyInputError(
-            f"ridge reward model cannot be fitted in fold {fold}: {short.size} of {k} actions "
-            f"have at most {p} training rounds for {p} coefficients ({listed}"
-            f"{', ...' if short.size > 5 else ''}); use kind='mean', fewer folds or more data"
-        )
-    out = np.empty((x_test.shape[0], k))
-    for action in range(k):
-        rows = a == action
-        gram = x_train[rows].T @ x_train[rows] + ridge * np.eye(p)
-        try:
-            beta = np.linalg.solve(gram, x_train[rows].T @ r[rows])
-        except np.linalg.LinAlgError as exc:
-            raise OffPolicyInputError(
-                f"ridge reward model: singular system for action {action} in fold {fold} "
-                f"(ridge={ridge:g}; collinear or constant contexts need ridge > 0)"
-            ) from exc
-        out[:, action] = x_test @ beta
-    return out
 
 
 def evaluate_policy(
