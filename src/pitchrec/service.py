@@ -191,6 +191,15 @@ class Service:
                 variants=self._variant_table(),
                 shadow=self.shadow,
             )
+            if self.config.learn_online:
+                # What the blend and per-resume learners serve now (their prior before the
+                # first sync), as the pool policies and the variants: a new replica then
+                # draws the same mixes before and after it syncs an empty store.
+                feedback = self.feedback
+                if feedback.blend is not None:
+                    self._serve_blend(feedback.blend.serving)
+                if feedback.items is not None:
+                    self._serve_items(feedback.items.serving)
         else:
             self.recommender.swap(snapshot)
         return self.recommender

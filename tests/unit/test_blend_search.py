@@ -163,18 +163,22 @@ def test_feedback_reaches_the_served_arm_and_every_replica_serves_it(
     first, second = _service(snapshot, store), _service(snapshot, store)
     feed, request_id = _serve(first, 5)
     arms = BlendArms.of(SEARCH)
-    build_arm = arm_id(arms.degrees[arms.build])  # nothing learned yet: the build's
+    # Nothing learned yet: a draw among the build's arm and its two neighbours.
+    window = {arm_id(d) for d in arms.degrees[arms.build - 1 : arms.build + 2]}
     key = impression_key(request_id)
     fields = [impression_field(item.kind.value, item.item_id) for item in feed.items]
     raw = store.read_impressions([(key, field) for field in fields])
-    assert raw and all(r is not None and orjson.loads(r)["blend_arm"] == build_arm for r in raw)
+    assert raw and all(r is not None for r in raw)
+    served = {orjson.loads(r)["blend_arm"] for r in raw if r is not None}
+    assert len(served) == 1 and served <= window
+    served_arm = served.pop()
     _likes(first, 5, feed, request_id)
     second.feedback.sync_now()  # another replica pulls the shared totals
     for service in (first, second):
         assert service.recommender is not None and service.recommender.blend is not None
         policy = service.recommender.blend.policy
         assert policy is not None
-        alpha, _ = policy.posterior(np.asarray([build_arm], dtype=np.int64))
+        alpha, _ = policy.posterior(np.asarray([served_arm], dtype=np.int64))
         assert alpha[0] == pytest.approx(1.0 + 3.0)
     # The deployment's pool policies learned from the same likes.
     assert first.recommender is not None
@@ -221,3 +225,25 @@ def test_the_centre_only_walks_uphill_and_never_far_on_no_evidence(
         assert mean[step] > mean[arm]
     chosen = {search.choose(random.Random(seed)) for seed in range(20)}
     assert chosen <= {centre - 1, centre, centre + 1}
+
+
+def _seeded_items(service: Service, seeds: range, tag: str) -> list[list[int]]:
+    assert service.recommender is not None
+    pages = []
+    for seed in seeds:
+        request = FeedRequest(kind=FeedKind.DISCOVER, user_id=7, now=NOW, size=12, seed=seed)
+        info = RequestInfo(f"{tag}{seed}", "v1/discover", 7, session_id=f"{tag}{seed}")
+        pages.append([item.item_id for item in service.recommender.serve(request, info).items])
+    return pages
+
+
+def test_a_replica_serves_the_same_mixes_before_and_after_its_first_sync(
+    snapshot: Snapshot,
+) -> None:
+    """Before its first sync a new replica drew nothing: it served the build's mix, then
+    among three once it had synced an empty store, so one seeded request gave two feeds
+    ~20 ms apart (the flaky `test_v1_feed_honours_size_and_reports_items`)."""
+    service = _service(snapshot, MemoryStore())
+    before = _seeded_items(service, range(16), "before")
+    service.feedback.sync_now()  # an empty store: nothing learned anywhere
+    assert _seeded_items(service, range(16), "after") == before

@@ -133,13 +133,16 @@ def test_redraws_reproduce_the_served_distribution(snapshot: Snapshot) -> None:
     config = ShadowConfig(CANDIDATE, rate=1.0, draws=2, inline=True)
     service = _service(snapshot, config)
     feed, _ = _serve(service)
-    assert service.recommender is not None and service.shadow is not None
+    recommender = service.recommender
+    assert recommender is not None and service.shadow is not None
+    assert recommender.blend is not None  # the served options are the drawn blend arm's
+    _, served_options, _ = recommender._searched(recommender.blend, feed.request)
     job = shadow_module.ShadowJob(
         snapshot,
         feed.request,
-        service.recommender.options,
-        service.recommender.policies,
-        service.recommender.policies,
+        served_options,
+        recommender.policies,
+        recommender.policies,
         EMPTY_PROFILE,
         feed,
         "x",

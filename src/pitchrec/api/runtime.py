@@ -51,6 +51,10 @@ from pitchrec.tracking.store import TrackingStore
 log = logging.getLogger(__name__)
 
 FEED_THREADS = 1  # never let Redis stall a request (the legacy waited 10 s)
+#: The longest start-up waits for the feedback thread's first sync: two Redis timeouts
+#: (``tracking.redis_client.REDIS_TIMEOUT_SECONDS``, 0.5 s: the pool policies' and the
+#: blend search's reads), after which the replica serves the priors until the next sync.
+FIRST_SYNC_WAIT_SECONDS = 1.0
 
 
 class Runtime(StartupRetries, SnapshotReloads):
@@ -100,6 +104,11 @@ class Runtime(StartupRetries, SnapshotReloads):
         # migrates the database: retried in the background, so that a database outage does
         # not keep a server without Redis from starting (it serves from a snapshot).
         await anyio.to_thread.run_sync(self.service.feedback.start)
+        # Its first sync pulls what the other replicas learned, so this one's first feed
+        # is ranked with it (a millisecond with Redis up or refusing); bounded, for a Redis
+        # that hangs: each of the sync's reads gives up after REDIS_TIMEOUT_SECONDS.
+        feedback = self.service.feedback
+        await anyio.to_thread.run_sync(feedback.first_sync.wait, FIRST_SYNC_WAIT_SECONDS)
         archiver = self.service.archiver
         if archiver is not None:
             self._tasks.append(

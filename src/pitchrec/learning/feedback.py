@@ -100,6 +100,9 @@ class FeedbackLoop:
         self._last_sync = 0.0
         self._observed_at_sync = 0
         self._items_due = 0.0  # monotonic time of the next per-resume sync
+        #: Set once the thread's first sync was attempted (whatever its outcome): start-up
+        #: waits for it, so a new replica serves what the others learned from its first feed.
+        self.first_sync = threading.Event()
 
     def counters(self) -> dict[str, float]:
         """Gauges for the metrics endpoint."""
@@ -136,6 +139,7 @@ class FeedbackLoop:
         self._thread = None
 
     def _run(self) -> None:
+        self.sync_now()  # the shared learning first, before any tick (see ``first_sync``)
         while True:
             self._wake.wait(timeout=FLUSH_SECONDS)
             self._wake.clear()
@@ -160,16 +164,19 @@ class FeedbackLoop:
         instruments, always)."""
         self._last_sync = time.monotonic()
         self._observed_at_sync = self.learner.observed
-        if self.learner.sync() and self.on_policies is not None:
-            self.on_policies(self.learner.serving)
-        for name, learner in self.variants.items():
-            if learner.sync() and self.on_variant_policies is not None:
-                self.on_variant_policies(name, learner.serving)
-        blend = self.blend
-        if blend is not None and blend.sync() and self.on_blend is not None:
-            self.on_blend(blend.serving)
-        if items and self.items is not None:
-            self._sync_items(self.items)
+        try:
+            if self.learner.sync() and self.on_policies is not None:
+                self.on_policies(self.learner.serving)
+            for name, learner in self.variants.items():
+                if learner.sync() and self.on_variant_policies is not None:
+                    self.on_variant_policies(name, learner.serving)
+            blend = self.blend
+            if blend is not None and blend.sync() and self.on_blend is not None:
+                self.on_blend(blend.serving)
+            if items and self.items is not None:
+                self._sync_items(self.items)
+        finally:
+            self.first_sync.set()
 
     def _sync_items(self, learner: PolicyLearner) -> None:
         started = time.monotonic()

@@ -136,8 +136,9 @@ class _Served:
 
 
 class BlendSearch:
-    """Chooses the arm of each request from the shared statistics (none before the first
-    sync, or when learning is not served: the build's arm)."""
+    """Chooses the arm of each request from the shared statistics (none given, as when
+    learning is not served: the build's arm; a learning service gives it its learner's
+    statistics from the start, the prior until the first sync)."""
 
     def __init__(self, options: RankingOptions) -> None:
         self.arms = BlendArms.of(options)
