@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +177,7 @@ def replay_over_http(
     return ReplayResult(arm, users, likes)
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--arms", default="learn,frozen,none")
@@ -188,6 +189,7 @@ def main() -> None:
     parser.add_argument("--holdout-fraction", type=float, default=0.2)
     parser.add_argument("--think", type=float, default=0.15, help="seconds between pages")
     parser.add_argument("--skips", choices=SKIP_MODELS, default="all")
+    parser.add_argument("--jobs", type=int, default=1, help="runs (seed x arm) at once")
     parser.add_argument("--report-dir", type=Path)
     parser.add_argument(
         "--server-env",
@@ -196,6 +198,11 @@ def main() -> None:
         metavar="PITCHREC_NAME=VALUE",
         help="a setting for every arm's server (repeatable), e.g. PITCHREC_LEARNED_BLEND=false",
     )
+    return parser
+
+
+def main() -> None:
+    parser = _parser()
     args = parser.parse_args()
     arms = args.arms.split(",")
     common: dict[str, str] = {}
@@ -217,20 +224,26 @@ def main() -> None:
         min_positives=args.min_positives,
         skips=args.skips,
     )
-    results: dict[str, list[ReplayResult]] = {arm: [] for arm in arms}
     with tempfile.TemporaryDirectory(prefix="replay-http-") as tmp:
         snapshot = save(split.snapshot, Path(tmp) / "snapshot")
-        for seed in range(args.seeds):
+
+        def run(seed: int, arm: str) -> ReplayResult:
             users = replay_users(split, options, seed)
-            for arm in arms:
-                directory = Path(tmp) / f"{arm}-{seed}"
-                directory.mkdir()
-                say(f"{arm}, seed {seed}: {users.shape[0]} users over HTTP")
-                served = Served(snapshot, directory, {**common, **ARMS[arm]})
-                try:
-                    results[arm].append(replay_over_http(served, split, users, arm, args, seed))
-                finally:
-                    served.stop()
+            directory = Path(tmp) / f"{arm}-{seed}"
+            directory.mkdir()
+            say(f"{arm}, seed {seed}: {users.shape[0]} users over HTTP")
+            served = Served(snapshot, directory, {**common, **ARMS[arm]})
+            try:
+                return replay_over_http(served, split, users, arm, args, seed)
+            finally:
+                served.stop()
+
+        # Each (seed, arm) has its own server and Redis, so runs are independent; the
+        # clients mostly sleep (--think), so --jobs 2-4 fit on two cores.
+        tasks = [(seed, arm) for seed in range(args.seeds) for arm in arms]
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            done = dict(zip(tasks, pool.map(lambda task: run(*task), tasks), strict=True))
+    results = {arm: [done[(seed, arm)] for seed in range(args.seeds)] for arm in arms}
     summary = summarise_replay({"service over HTTP": results})
     command = "bench/replay_http.py " + " ".join(sys.argv[1:])
     out: dict[str, Any] = {
