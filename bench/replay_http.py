@@ -49,6 +49,7 @@ from pitchrec.lab.offline.replay import (
     answered,
     replay_markdown,
     replay_users,
+    runs_record,
     summarise_replay,
 )
 from pitchrec.lab.offline.split import Split, temporal_split
@@ -255,6 +256,8 @@ def main() -> None:
     if args.report_dir is not None:
         args.report_dir.mkdir(parents=True, exist_ok=True)
         (args.report_dir / "results.json").write_text(json.dumps(out, indent=1, default=str))
+        runs = runs_record({"service over HTTP": results})
+        (args.report_dir / "runs.json").write_text(json.dumps(runs) + "\n")
         (args.report_dir / "REPORT.md").write_text(replay_markdown(summary, command, options))
     print(json.dumps(out, indent=1, default=str))
 

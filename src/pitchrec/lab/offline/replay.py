@@ -197,12 +197,13 @@ def summarise_replay(
     results: dict[str, dict[str, list[ReplayResult]]], bootstrap_seed: int = 12_345
 ) -> dict[str, Any]:
     """Per configuration and variant: likes per user and per page (means over seeds,
-    95 % bootstrap intervals over users, one row per user and seed); the paired
-    differences of :data:`COMPARISONS`. ``results``: config -> variant -> one result per
-    seed, every variant on the same users."""
+    95 % bootstrap intervals over users: a user's likes are averaged over the seeds that
+    replayed them, so each user is one unit, however many seeds); the paired differences
+    of :data:`COMPARISONS`. ``results``: config -> variant -> one result per seed, every
+    variant on the same users."""
     out: dict[str, Any] = {}
     for name, variants in results.items():
-        per_user = {v: np.concatenate([r.per_user for r in runs]) for v, runs in variants.items()}
+        per_user = {v: _mean_per_user(runs) for v, runs in variants.items()}
         n = next(iter(per_user.values())).shape[0]
         resampler = resample_indices(n, bootstrap_seed)
         entry: dict[str, Any] = {"users": n, "variants": {}, "differences": {}}
@@ -218,6 +219,47 @@ def summarise_replay(
                 entry["differences"][f"{a} - {b}"] = bootstrap(diff, resampler).as_dict()
         out[name] = entry
     return out
+
+
+def runs_record(results: dict[str, dict[str, list[ReplayResult]]]) -> dict[str, Any]:
+    """Every run's users and likes as JSON (a report's ``runs.json``), so a summary can be
+    recomputed later (:func:`runs_from_record`) without replaying."""
+    return {
+        name: {
+            variant: [{"users": r.users.tolist(), "likes": r.likes.tolist()} for r in runs]
+            for variant, runs in variants.items()
+        }
+        for name, variants in results.items()
+    }
+
+
+def runs_from_record(record: dict[str, Any]) -> dict[str, dict[str, list[ReplayResult]]]:
+    """The results :func:`runs_record` wrote."""
+    return {
+        name: {
+            variant: [
+                ReplayResult(
+                    variant,
+                    np.asarray(run["users"], dtype=np.int64),
+                    np.asarray(run["likes"], dtype=np.float64),
+                )
+                for run in runs
+            ]
+            for variant, runs in variants.items()
+        }
+        for name, variants in record.items()
+    }
+
+
+def _mean_per_user(runs: list[ReplayResult]) -> Floats:
+    """Each user's likes (u,), averaged over the runs (seeds) that replayed them, in
+    ascending user id (so every variant's users pair up)."""
+    users = np.concatenate([r.users for r in runs])
+    likes = np.concatenate([r.per_user for r in runs])
+    ids, rows = np.unique(users, return_inverse=True)
+    counts = np.bincount(rows, minlength=ids.shape[0])
+    means: Floats = np.bincount(rows, weights=likes, minlength=ids.shape[0]) / counts
+    return means
 
 
 def replay_markdown(summary: dict[str, Any], command: str, options: ReplayOptions) -> str:

@@ -61,6 +61,7 @@ def replay_command(
         ReplayResult,
         replay,
         replay_markdown,
+        runs_record,
         summarise_replay,
     )
     from pitchrec.lab.offline.split import temporal_split
@@ -110,6 +111,7 @@ def replay_command(
         if report_dir is not None:
             report_dir.mkdir(parents=True, exist_ok=True)
             (report_dir / "results.json").write_text(json.dumps(summary, indent=1) + "\n")
+            (report_dir / "runs.json").write_text(json.dumps(runs_record(results)) + "\n")
             markdown = replay_markdown(summary, _command(ctx), options)
             (report_dir / "REPORT.md").write_text(markdown)
             err.print(f"report: {report_dir / 'REPORT.md'}")
