@@ -47,11 +47,9 @@ from pitchrec.lab.offline.replay import (
     ReplayOptions,
     ReplayResult,
     answered,
-    replay_markdown,
     replay_users,
-    runs_record,
-    summarise_replay,
 )
+from pitchrec.lab.offline.replay_summary import replay_markdown, runs_record, summarise_replay
 from pitchrec.lab.offline.split import Split, temporal_split
 
 HOST = "127.0.0.1"

@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 
-from pitchrec.lab.offline.replay import (
-    ReplayResult,
+from pitchrec.lab.offline.replay import ReplayResult
+from pitchrec.lab.offline.replay_summary import (
     runs_from_record,
     runs_record,
     summarise_replay,
@@ -60,3 +60,16 @@ def test_the_runs_record_gives_the_same_summary_back() -> None:
     results = {"c": _runs(2, users, likes)}
     again = runs_from_record(json.loads(json.dumps(runs_record(results))))
     assert summarise_replay(again) == summarise_replay(results)
+
+
+def test_likes_found_sooner_show_in_the_first_pages_not_in_the_total() -> None:
+    users = np.arange(20)
+    sooner = np.tile([1.0, 0.0, 0.0], (20, 1))
+    later = np.tile([0.0, 0.0, 1.0], (20, 1))
+    runs = {
+        "learn": [ReplayResult("learn", users, sooner)],
+        "frozen": [ReplayResult("frozen", users, later)],
+    }
+    entry = summarise_replay({"c": runs})["c"]
+    assert entry["differences"]["learn - frozen"]["mean"] == 0.0
+    assert [cut["mean"] for cut in entry["by_pages"]["learn - frozen"]] == [1.0, 1.0, 0.0]

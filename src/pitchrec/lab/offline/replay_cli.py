@@ -60,6 +60,8 @@ def replay_command(
         ReplayOptions,
         ReplayResult,
         replay,
+    )
+    from pitchrec.lab.offline.replay_summary import (
         replay_markdown,
         runs_record,
         summarise_replay,
