@@ -25,7 +25,7 @@ from pitchrec.sources._loading import (
 )
 from pitchrec.sources.cities import clean, normalise_city
 from pitchrec.sources.content_filters import is_test_challenge, is_test_resume
-from pitchrec.sources.resume_aggregates import _resume_aggregates
+from pitchrec.sources.resume_aggregates import read_resume_aggregates
 from pitchrec.sources.schema import challenges, resumes, users
 from pitchrec.sources.tables import ChallengeTable, LoadReport, ResumeTable
 
@@ -140,7 +140,7 @@ def read_resumes(
     lists = {
         name: parse_lists(cols[name], "resumes", name, report) for name in _RESUME_JSON_COLUMNS
     }
-    aggregates = _resume_aggregates(reader, ids, now if as_of else None, report)
+    aggregates = read_resume_aggregates(reader, ids, now if as_of else None, report)
     table = ResumeTable(
         id=ids,
         user_id=int64s(cols["user_id"]),

@@ -35,7 +35,7 @@ from pitchrec.sources.schema import (
 from pitchrec.sources.tables import Int64s, LoadReport
 
 
-def _resume_aggregates(
+def read_resume_aggregates(
     reader: Reader, ids: Int64s, until: datetime | None, report: LoadReport
 ) -> dict[str, NDArray[Any]]:
     """All-time per-resume aggregates (spec 1.2.1), one GROUP BY query each; with
