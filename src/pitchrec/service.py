@@ -19,6 +19,7 @@ from pitchrec.index.snapshot import Snapshot
 from pitchrec.learning.experiment import ExperimentMonitor
 from pitchrec.learning.feedback import FeedbackLoop, LearningConfig
 from pitchrec.learning.learner import PolicyFactory, PolicyLearner, variant_namespace
+from pitchrec.learning.stats_window import SECONDS_PER_DAY
 from pitchrec.policies.base import Policy
 from pitchrec.policies.thompson import ThompsonSampling
 from pitchrec.ranking.blend_search import NAMESPACE as BLEND_NAMESPACE
@@ -107,7 +108,9 @@ class ServiceConfig:
                 taste_profiles=settings.taste_profiles,
             ),
             learning=LearningConfig(
-                rewards=dict(settings.rewards), taste_profiles=settings.taste_profiles
+                rewards=dict(settings.rewards),
+                taste_profiles=settings.taste_profiles,
+                window_seconds=settings.learning_window_days * SECONDS_PER_DAY,
             ),
             learn_online=settings.learn_online,
             experiment=settings.experiment,
@@ -258,7 +261,8 @@ def build_service(
     factory = policy_factory or pool_policy_factory(
         config.reward_scale, config.ranking.blend_prior()
     )
-    learner = PolicyLearner(store, factory)
+    window = config.learning.stats_window()
+    learner = PolicyLearner(store, factory, window=window)
     spec = config.experiment
     tracker = Tracker(store, replace(config.tracking, tag_feedback=spec is not None))
     monitor = None if spec is None else ExperimentMonitor(spec, store)
@@ -271,13 +275,14 @@ def build_service(
                     store,
                     pool_policy_factory(setup.reward_scale, setup.options.blend_prior()),
                     namespace=variant_namespace(spec.name, name),
+                    window=window,
                 )
     blend = None
     if config.ranking.searches_blend:
-        blend = PolicyLearner(store, blend_policy, namespace=BLEND_NAMESPACE)
+        blend = PolicyLearner(store, blend_policy, namespace=BLEND_NAMESPACE, window=window)
     items = None
     if config.ranking.live_prior or any(s.options.live_prior for s in setups.values()):
-        items = PolicyLearner(store, item_policy, namespace=ITEMS_NAMESPACE)
+        items = PolicyLearner(store, item_policy, namespace=ITEMS_NAMESPACE, window=window)
     served = [config.ranking, *(s.options for s in setups.values())]
     if config.shadow is not None:
         served.append(candidate_options(config.ranking, config.shadow.candidate))

@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     #: rewards are still recorded and learned from (statistics keep growing in Redis), so
     #: switching it back on serves everything learned meanwhile.
     learn_online: bool = True
+    #: Serve only the last this many days of the shared learning statistics (a sliding
+    #: window, pitchrec.learning.stats_window), so learning follows a change in what
+    #: users like; 0: every reward since the policy version was set.
+    learning_window_days: float = Field(default=0.0, ge=0.0)
     #: Use the skills users declare in their profile (fix of D-C20).
     declared_skills: bool = True
     #: Score points of the collaborative affinity (ALS factors in the snapshot, the user

@@ -16,6 +16,7 @@ from pitchrec.domain.events import FeedbackEvent
 from pitchrec.domain.feed import FeedKind, FeedRequest, Pool
 from pitchrec.learning.feedback import FeedbackLoop
 from pitchrec.learning.learner import PolicyLearner
+from pitchrec.learning.stats_window import StatsWindow
 from pitchrec.policies.deltas import flatten_delta
 from pitchrec.ranking.pool_policies import LEGACY_REWARD_SCALE, pool_policy_factory
 from pitchrec.service import Recommender, RequestInfo, ServiceConfig, build_service
@@ -101,6 +102,32 @@ def test_a_retried_batch_is_applied_once(redis_url: str) -> None:
     assert store.add_stats("batch-1", increments) is False
     totals = store.read_stats([policy_stats_key(1, "AU")])[policy_stats_key(1, "AU")]
     assert totals == {"n_updates": 1.0, "b[0]": 0.5}
+
+
+def test_windowed_statistics_expire_and_fade_on_every_replica(redis_url: str) -> None:
+    """With a learning window, each epoch's statistics get a TTL in Redis, and replicas
+    serve the same weighed totals."""
+    now = {"t": 500 * 3_600.0}
+    window = StatsWindow(3_600.0)
+    factory = pool_policy_factory(LEGACY_REWARD_SCALE)
+    first, second = (
+        PolicyLearner(
+            RedisStore.from_url(redis_url), factory, window=window, clock=lambda: now["t"]
+        )
+        for _ in range(2)
+    )
+    for _ in range(4):
+        first.observe("VMP", np.ones(18), 1, 1.0)
+    assert first.sync()
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    key = policy_stats_key(1, "VMP") + ":w500"
+    assert client.hget(key, "n_updates") == "4"
+    assert window.ttl - 5 <= client.ttl(key) <= window.ttl
+    assert not client.exists(policy_stats_key(1, "VMP"))  # nothing outside the window keys
+    now["t"] += 1.5 * 3_600.0  # half of epoch 500 still inside the window
+    assert first.sync() and second.sync()
+    assert first.describe() == second.describe()
+    assert first.serving["VMP"].n_updates == 2
 
 
 def test_replica_b_learns_from_events_posted_to_replica_a(redis_url: str) -> None:

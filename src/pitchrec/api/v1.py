@@ -113,6 +113,9 @@ class FeedOut(BaseModel):
 
 class PoliciesOut(BaseModel):
     version: int = Field(description="Statistics version (bumped to reset learning).")
+    window_seconds: float | None = Field(
+        description="Seconds of statistics served (PITCHREC_LEARNING_WINDOW_DAYS); null: all."
+    )
     pools: dict[str, dict[str, Any]]
 
 

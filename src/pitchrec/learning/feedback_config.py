@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from pitchrec.learning import profiles
 from pitchrec.learning.rewards import DEFAULT_REWARDS
+from pitchrec.learning.stats_window import StatsWindow
 
 #: The background thread's tick: spool replay and reward matching.
 FLUSH_SECONDS = 0.02
@@ -33,9 +34,15 @@ class LearningConfig:
     taste_profiles: bool = True
     profile_skips: bool = False
     profile_ttl: int = profiles.PROFILE_TTL
+    #: Seconds of the learning statistics served (:mod:`.stats_window`); 0: all of them.
+    window_seconds: float = 0.0
     #: Seconds an event id is remembered against retries: as long as an impression waits
     #: for its reward (TrackingConfig.impression_ttl), after which nothing learns anyway.
     claim_ttl: int = 7_200
+
+    def stats_window(self) -> StatsWindow | None:
+        """The window the learners serve (None: no window)."""
+        return StatsWindow(self.window_seconds) if self.window_seconds > 0.0 else None
 
 
 @dataclass

@@ -11,13 +11,16 @@ Each replica learns locally into *accumulator* policies (one per pool), and ever
 Nobody reads-modifies-writes shared state, so no update is lost under concurrency; the
 serving policies are never mutated while feeds score with them; a restart loses at most
 one sync period of local learning. The statistics live under a version key: an operator
-resets learning by bumping the version, or rolls back by setting an older one.
+resets learning by bumping the version, or rolls back by setting an older one. With a
+:class:`~pitchrec.learning.stats_window.StatsWindow`, the totals served are those of the
+window's last seconds only, so learning follows a change in what users like.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 
@@ -25,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pitchrec.domain.feed import Pool
+from pitchrec.learning.stats_window import StatsWindow, epoch_key
 from pitchrec.policies.base import Policy
 from pitchrec.policies.deltas import N_UPDATES, flatten_delta, unflatten_delta
 from pitchrec.tracking.breakers import CircuitBreaker
@@ -57,9 +61,21 @@ def variant_namespace(experiment: str, variant: str) -> str:
     return f":exp:{experiment}:{variant}"
 
 
+def _weighed(fields: dict[str, float], weight: float) -> dict[str, float]:
+    """Statistics ``fields`` scaled by ``weight`` (the count of updates stays whole)."""
+    if weight == 1.0:
+        return fields
+    scaled = {name: weight * value for name, value in fields.items()}
+    if N_UPDATES in fields:
+        scaled[N_UPDATES] = float(round(scaled[N_UPDATES]))
+    return scaled
+
+
 class PolicyLearner:
     """``namespace``: appended to every statistics key (:func:`variant_namespace`); empty
-    for the deployment's own policies."""
+    for the deployment's own policies. ``window``: serve only the last seconds'
+    statistics (None: everything since the version was set); ``clock``: unix seconds,
+    which picks the window's epoch."""
 
     def __init__(
         self,
@@ -68,8 +84,12 @@ class PolicyLearner:
         breaker: CircuitBreaker | None = None,
         *,
         namespace: str = "",
+        window: StatsWindow | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.namespace = namespace
+        self.window = window
+        self._clock = clock
         self._store = store
         self._factory = factory
         self._breaker = breaker or CircuitBreaker()
@@ -119,8 +139,20 @@ class PolicyLearner:
             self.observed += int(arm_ids.shape[0])
         return int(arm_ids.shape[0])
 
-    def _take_increments(self, version: int) -> tuple[str, dict[str, dict[str, float]]] | None:
-        """The local deltas as one batch (kept until published; retried, never re-made)."""
+    def _keys(
+        self, version: int, pool: Pool, policy: Policy, now: float
+    ) -> list[tuple[str, float]]:
+        """(key, weight) of the statistics to serve for ``pool`` at ``now``."""
+        key = _stats_key(version, pool, policy, self.namespace)
+        if self.window is None:
+            return [(key, 1.0)]
+        return [(epoch_key(key, epoch), weight) for epoch, weight in self.window.weights(now)]
+
+    def _take_increments(
+        self, version: int, now: float
+    ) -> tuple[str, dict[str, dict[str, float]]] | None:
+        """The local deltas as one batch (kept until published; retried, never re-made:
+        a batch stays in the window epoch it was made in)."""
         with self._lock:
             if self._unpublished is not None:
                 return self._unpublished
@@ -129,6 +161,8 @@ class PolicyLearner:
                 delta = policy.pending_delta()
                 if float(np.asarray(delta.get(N_UPDATES, 0.0))) > 0:
                     key = _stats_key(version, pool, policy, self.namespace)
+                    if self.window is not None:
+                        key = epoch_key(key, self.window.epoch(now))
                     increments[key] = flatten_delta(delta)
             if not increments:
                 return None
@@ -144,14 +178,17 @@ class PolicyLearner:
             version = self._store.policy_version()
             if version != self.version:
                 self._reset(version)
-            batch = self._take_increments(version)
+            now = self._clock()
+            batch = self._take_increments(version, now)
             if batch is not None:
-                self._store.add_stats(*batch)  # idempotent: a retried batch applies once
+                ttl = None if self.window is None else self.window.ttl
+                self._store.add_stats(*batch, ttl=ttl)  # idempotent: a retry applies once
                 with self._lock:
                     self._unpublished = None
             keys = [
-                _stats_key(version, p, policy, self.namespace)
-                for p, policy in self._accumulators.items()
+                key
+                for pool, policy in self._accumulators.items()
+                for key, _ in self._keys(version, pool, policy, now)
             ]
             totals = self._store.read_stats(keys)
         except Exception:
@@ -160,7 +197,7 @@ class PolicyLearner:
             log.warning("policy sync failed; serving the last totals", exc_info=True)
             return False
         self._breaker.success()
-        self.serving = self._rebuild(version, totals)
+        self.serving = self._rebuild(version, totals, now)
         return True
 
     def _reset(self, version: int) -> None:
@@ -170,18 +207,22 @@ class PolicyLearner:
             self._unpublished = None
             self.version = version
 
-    def _rebuild(self, version: int, totals: Mapping[str, dict[str, float]]) -> dict[Pool, Policy]:
+    def _rebuild(
+        self, version: int, totals: Mapping[str, dict[str, float]], now: float
+    ) -> dict[Pool, Policy]:
         policies = self._factory()
         for pool, policy in policies.items():
-            fields = totals.get(_stats_key(version, pool, policy, self.namespace)) or {}
-            if fields:
-                policy.apply_delta(unflatten_delta(fields))
+            for key, weight in self._keys(version, pool, policy, now):
+                fields = totals.get(key) or {}
+                if fields and weight > 0.0:
+                    policy.apply_delta(unflatten_delta(_weighed(fields, weight)))
         return policies
 
     def describe(self) -> dict[str, object]:
         serving = self.serving
         return {
             "version": self.version,
+            "window_seconds": None if self.window is None else self.window.seconds,
             "pools": {
                 str(pool): {"kind": policy.name, **policy.describe()}
                 for pool, policy in serving.items()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from pitchrec.tracking.memory_archive import ARCHIVE_CAP, ARCHIVE_MAX_BYTES, ArchiveQueue
 from pitchrec.tracking.memory_profiles import (
@@ -82,7 +82,7 @@ class MemoryStore(TasteProfiles, ArchiveQueue):
         self._held = 0  # their sum
         self.max_bytes = max_bytes
         self._stats: dict[str, dict[str, float]] = {}  # policy statistics and counters
-        self._counter_expiry: dict[str, float] = {}  # counters' deadlines (stats: none)
+        self._counter_expiry: dict[str, float] = {}  # counters' and windowed stats' deadlines
         self._flags: dict[str, dict[str, str]] = {}  # HSETNX hashes
         self._flag_expiry: dict[str, float] = {}
         self._version = 1
@@ -203,7 +203,7 @@ class MemoryStore(TasteProfiles, ArchiveQueue):
             size -= len(items.pop()) + STR_OVERHEAD
         self._grow(key, size)
 
-    def _count(self, counters: dict[str, dict[str, int | float]], ttls: dict[str, int]) -> None:
+    def _count(self, counters: Mapping[str, Mapping[str, float]], ttls: dict[str, int]) -> None:
         """HINCRBY(FLOAT) and EXPIRE, under the lock; expired counters start afresh."""
         now = self._clock()
         for key, fields in counters.items():
@@ -263,15 +263,15 @@ class MemoryStore(TasteProfiles, ArchiveQueue):
                 for key, field in lookups
             ]
 
-    def add_stats(self, batch_id: str, increments: dict[str, dict[str, float]]) -> bool:
+    def add_stats(
+        self, batch_id: str, increments: dict[str, dict[str, float]], ttl: int | None = None
+    ) -> bool:
         with self._lock:
             if batch_id in self._applied:
                 return False
             self._applied.add(batch_id)
-            for key, fields in increments.items():
-                target = self._stats.setdefault(key, {})
-                for name, amount in fields.items():
-                    target[name] = target.get(name, 0.0) + amount
+            ttls = {} if ttl is None else dict.fromkeys(increments, ttl)
+            self._count(increments, ttls)
             return True
 
     def read_stats(self, keys: list[str]) -> dict[str, dict[str, float]]:

@@ -29,11 +29,14 @@ from pitchrec.tracking.store import (
 )
 
 #: Atomic, idempotent batch of HINCRBYFLOATs: applied only if the batch id is new.
+#: ARGV[1]: the batch id's TTL; ARGV[2]: the written keys' TTL (0: none); then triples.
 #: The hash keys are passed as arguments, so this needs a single Redis (not a cluster).
 _ADD_STATS_LUA = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-for i = 2, #ARGV, 3 do
+local ttl = tonumber(ARGV[2])
+for i = 3, #ARGV, 3 do
   redis.call('HINCRBYFLOAT', ARGV[i], ARGV[i + 1], ARGV[i + 2])
+  if ttl > 0 then redis.call('EXPIRE', ARGV[i], ttl) end
 end
 return 1
 """
@@ -196,8 +199,10 @@ class RedisStore:
             pipe.set(key, "1", nx=True, ex=ttl)
         return [bool(result) for result in pipe.execute()]
 
-    def add_stats(self, batch_id: str, increments: dict[str, dict[str, float]]) -> bool:
-        arguments: list[str | float] = [APPLIED_BATCHES_TTL]
+    def add_stats(
+        self, batch_id: str, increments: dict[str, dict[str, float]], ttl: int | None = None
+    ) -> bool:
+        arguments: list[str | float] = [APPLIED_BATCHES_TTL, ttl or 0]
         for key, fields in increments.items():
             for name, amount in fields.items():
                 arguments.extend((key, name, repr(float(amount))))

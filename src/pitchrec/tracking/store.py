@@ -227,9 +227,13 @@ class TrackingStore(Protocol):
         set it (the first to claim an event), False where it existed (a retry)."""
         ...
 
-    def add_stats(self, batch_id: str, increments: dict[str, dict[str, float]]) -> bool:
+    def add_stats(
+        self, batch_id: str, increments: dict[str, dict[str, float]], ttl: int | None = None
+    ) -> bool:
         """Add every (key, field, amount) atomically and at most once per ``batch_id``
-        (a retried batch is not applied twice); False when the batch was already applied."""
+        (a retried batch is not applied twice); False when the batch was already applied.
+        ``ttl``: each written key expires that many seconds after this write (None: never,
+        the statistics of a version)."""
         ...
 
     def read_stats(self, keys: list[str]) -> dict[str, dict[str, float]]: ...
