@@ -15,7 +15,7 @@ from pitchrec.lab.simulation.experiment import ExperimentConfig, run_experiment
 from pitchrec.lab.simulation.oracle import oracle_feed
 from pitchrec.lab.simulation.records import RunResult
 from pitchrec.lab.simulation.segments import segment_shares
-from pitchrec.lab.simulation.simulator import run_arm
+from pitchrec.lab.simulation.simulator import run_arm, shared_engagement
 from pitchrec.lab.simulation.stream import StreamConfig, make_stream
 from pitchrec.lab.simulation.summary import compact, summarise
 from pitchrec.lab.simulation.variants import ArmSpec, parse_arm
@@ -123,6 +123,19 @@ def test_oracle_is_an_upper_bound_and_feeds_are_valid(world: SimWorld) -> None:
     rows = oracle_feed(model, user, set(), {}, 10)
     assert len(set(rows.tolist())) == rows.shape[0] <= 10
     assert not set(rows.tolist()) & set(user.seen_rows.tolist())
+
+
+def test_the_shared_engine_ranks_every_user_by_the_mean_truth(world: SimWorld) -> None:
+    stream = make_stream(world, 3, StreamConfig(impressions=24 * 30))
+    model = UserModel(world)
+    shared = shared_engagement(model, stream.user_row, world.now)
+    rows = np.unique(stream.user_row)
+    by_hand = np.mean([model.new_user(int(r), world.now).base_q for r in stream.user_row], axis=0)
+    assert rows.shape[0] < stream.user_row.shape[0]  # repeat users: weighted by requests
+    np.testing.assert_allclose(shared, by_hand)
+    results = {arm: run_arm(world, stream, arm) for arm in ("shared-engine", "oracle-engine")}
+    per_item = {arm: r.expected.sum() / r.items.sum() for arm, r in results.items()}
+    assert per_item["oracle-engine"] > per_item["shared-engine"] > 0.0
 
 
 def test_every_arm_sees_the_same_requests_by_history_and_page(world: SimWorld) -> None:

@@ -71,7 +71,8 @@ Policies = Annotated[
         help="Comma-separated arms: legacy (static legacy), linucb (the service defaults), "
         "thompson, uniform, epsilon; suffixes -s<reward scale>, -t<temperature> (t0: legacy "
         "draws), +profile/-profile, +declared/-declared (e.g. legacy-t0.3+declared); "
-        "<linucb|thompson|epsilon>-x<weight>, oracle-engine, taste-engine, linear-engine, "
+        "<linucb|thompson|epsilon>-x<weight>, oracle-engine, shared-engine, taste-engine, "
+        "linear-engine, "
         "oracle, random."
     ),
 ]

@@ -22,6 +22,7 @@ FIGURES = {
 _ARMS_EXPLAINED = {
     "oracle": "knows the truth, bypasses the engine (upper bound)",
     "oracle-engine": "the truth as the policy score, inside the engine's pools",
+    "shared-engine": "the mean truth over users (one list for all), inside the engine",
     "taste-engine": "linear model of the 18 features + the TRUE taste match, in engine",
     "linear-engine": "the best fixed linear model of the 18 features, inside the engine",
     "linucb": "the default online learner",

@@ -13,7 +13,7 @@ from pitchrec.ranking.options import DEFAULT_TEMPERATURE, RankingOptions
 from pitchrec.ranking.pool_policies import DEFAULT_REWARD_SCALE
 
 BYPASS_ARMS = ("oracle", "random")
-CEILING_ARMS = ("oracle-engine", "linear-engine", "taste-engine")
+CEILING_ARMS = ("oracle-engine", "shared-engine", "linear-engine", "taste-engine")
 ENGINE_ARMS = ("legacy", "linucb", "thompson", "uniform", "epsilon", *CEILING_ARMS)
 LEARNING_BASES = ("legacy", "linucb", "thompson", "uniform", "epsilon")
 SCALED_BASES = ("linucb", "thompson", "epsilon")

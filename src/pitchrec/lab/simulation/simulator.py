@@ -56,6 +56,9 @@ Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
 PROGRESS_EVERY = 50  # requests between progress callbacks
 LINEAR_FIT_USERS = 200  # users whose whole catalogue fits the linear-engine theta
+#: Requests whose users' true engagement the shared-engine arm averages (a diagnostic:
+#: enough for a stable mean, 2 s of utilities at scale 1).
+SHARED_REQUESTS = 5_000
 
 
 @dataclass
@@ -74,6 +77,8 @@ class _Run:
     users: dict[int, UserState] = field(default_factory=dict)
     session: Session = field(default_factory=Session)
     probe: Probe | None = None
+    #: (n,) the shared-engine arm's score: the mean true engagement of the requests.
+    shared_q: Floats = field(default_factory=lambda: np.zeros(0))
 
 
 def _build_engine(
@@ -102,6 +107,18 @@ def _build_engine(
     return engine, diagnostics
 
 
+def shared_engagement(model: UserModel, user_rows: Ints, now: float) -> Floats:
+    """(n,) the mean true engagement of every resume over the users of ``user_rows``
+    (k,), each counted once per request (the best score that is the same for everyone),
+    from the first :data:`SHARED_REQUESTS` requests."""
+    rows, counts = np.unique(user_rows[:SHARED_REQUESTS], return_counts=True)
+    total = np.zeros(model.world.n_resumes)
+    for row, count in zip(rows.tolist(), counts.tolist(), strict=True):
+        total += count * model.new_user(int(row), now).base_q
+    mean: Floats = total / max(int(counts.sum()), 1)
+    return mean
+
+
 def run_arm(
     world: SimWorld,
     stream: Stream,
@@ -126,6 +143,8 @@ def run_arm(
     trace = Trace.empty(len(stream), world.n_resumes)
     probe = None if shadow is None else shadow.probe
     run = _Run(world, stream, arm, model, engine, clock, sync_every, trace, rng, probe=probe)
+    if arm == "shared-engine":
+        run.shared_q = shared_engagement(model, stream.user_row, world.now)
     _request_loop(run, progress)
     matched = 0
     if engine is not None:
@@ -200,6 +219,8 @@ def _serve_engine(
     if engine.truth is not None:
         if run.arm == "oracle-engine":
             engine.truth.current = user.base_q
+        elif run.arm == "shared-engine":
+            engine.truth.current = run.shared_q
         else:
             engine.truth.current = taste_affinity(world, int(stream.user_row[i]))
     feed = engine.recommender.serve(

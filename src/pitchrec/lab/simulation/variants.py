@@ -30,6 +30,9 @@ the pool-policy factory and by whether the swap is wired:
 * ``oracle-engine``: the pools scored by the TRUE engagement of the current user
   (:class:`~pitchrec.lab.simulation.scorers.TruthScorer`): the ceiling of any policy inside the
   engine's pools, sampling and slot pattern;
+* ``shared-engine``: the same with the mean of the TRUE engagement over the stream's
+  requests instead of the current user's: the ceiling of any score that is the same for
+  every user (a perfectly learned popularity) inside the engine;
 * ``linear-engine``: the pools scored by the best fixed linear model of the 18 features
   (theta fitted on the truth, :func:`~pitchrec.lab.simulation.diagnostics.fit_linear_ceiling`): the
   ceiling of any linear policy on the current features;
@@ -151,7 +154,7 @@ def _ceiling_factory(
         raise ValueError(f"the {name} arm needs linear_theta")
     truth = None
     scorer: Policy
-    if name == "oracle-engine":
+    if name in ("oracle-engine", "shared-engine"):
         scorer = truth = TruthScorer(ids)
     elif name == "taste-engine":
         scorer = truth = TruthScorer(ids, linear_theta)
