@@ -9,6 +9,8 @@ importable from here too.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -250,19 +252,21 @@ def build_service(
     snapshot: Snapshot | None = None,
     policy_factory: PolicyFactory | None = None,
     archive_database: Any = None,
+    clock: Callable[[], float] = time.time,
 ) -> Service:
     """Wire a service on ``store``.
 
     ``policy_factory``: fresh policies at the prior (default: LinUCB at the legacy prior
     with ``config.reward_scale``); ``archive_database``: a database URL that an in-process
     store archives into (the embedded default; a Redis store is archived by
-    ``pitchrec archive``); ``snapshot``: serve it at once.
+    ``pitchrec archive``); ``snapshot``: serve it at once; ``clock``: unix seconds for
+    the learners' statistics window (the simulator's clock in the lab).
     """
     factory = policy_factory or pool_policy_factory(
         config.reward_scale, config.ranking.blend_prior()
     )
     window = config.learning.stats_window()
-    learner = PolicyLearner(store, factory, window=window)
+    learner = PolicyLearner(store, factory, window=window, clock=clock)
     spec = config.experiment
     tracker = Tracker(store, replace(config.tracking, tag_feedback=spec is not None))
     monitor = None if spec is None else ExperimentMonitor(spec, store)
@@ -276,13 +280,18 @@ def build_service(
                     pool_policy_factory(setup.reward_scale, setup.options.blend_prior()),
                     namespace=variant_namespace(spec.name, name),
                     window=window,
+                    clock=clock,
                 )
     blend = None
     if config.ranking.searches_blend:
-        blend = PolicyLearner(store, blend_policy, namespace=BLEND_NAMESPACE, window=window)
+        blend = PolicyLearner(
+            store, blend_policy, namespace=BLEND_NAMESPACE, window=window, clock=clock
+        )
     items = None
     if config.ranking.live_prior or any(s.options.live_prior for s in setups.values()):
-        items = PolicyLearner(store, item_policy, namespace=ITEMS_NAMESPACE, window=window)
+        items = PolicyLearner(
+            store, item_policy, namespace=ITEMS_NAMESPACE, window=window, clock=clock
+        )
     served = [config.ranking, *(s.options for s in setups.values())]
     if config.shadow is not None:
         served.append(candidate_options(config.ranking, config.shadow.candidate))

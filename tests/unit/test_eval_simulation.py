@@ -21,7 +21,7 @@ from pitchrec.lab.simulation.summary import compact, summarise
 from pitchrec.lab.simulation.variants import ArmSpec, parse_arm
 from pitchrec.lab.world import generate_world, write_blacklist
 from pitchrec.lab.world.sim_world import SimWorld, load_truth, load_world, world_from_truth
-from pitchrec.lab.world.user_model import UserModel, UserModelConfig
+from pitchrec.lab.world.user_model import UserModel, UserModelConfig, drifted
 from pitchrec.ranking.options import DEFAULT_TEMPERATURE, RankingOptions
 from pitchrec.ranking.pool_policies import DEFAULT_REWARD_SCALE
 from pitchrec.sources.database import make_engine
@@ -230,6 +230,54 @@ def test_arm_names_take_the_learning_apart() -> None:
     assert fixed is not None and fixed.declared and not fixed.profiles and not fixed.learning
     assert fixed.temperature == 0.3
     assert parse_arm("oracle") is None and parse_arm("taste-engine") is None
+
+
+def test_a_w_suffix_gives_the_arm_a_learning_window() -> None:
+    windowed = parse_arm("linucb-t0.3-w600+profile")
+    assert windowed is not None and windowed.window_seconds == 600.0
+    assert windowed.temperature == 0.3 and windowed.profiles
+    assert parse_arm("linucb") == replace(windowed, window_seconds=0.0)
+    with_override = parse_arm("linucb-w60@live_prior=1")
+    assert with_override is not None and with_override.window_seconds == 60.0
+    for bad in ("linucb-w", "linucb-w0", "linucb-wx", "linucb-w60-t0.3"):
+        with pytest.raises(ValueError, match="unknown policy"):
+            parse_arm(bad)
+
+
+def _with_factors(world: SimWorld) -> SimWorld:
+    """``world`` given latent factors that dominate its utility (as a collaborative
+    world's do)."""
+    rng = np.random.default_rng(4)
+    return replace(
+        world,
+        user_factors=rng.normal(size=(world.user_id.shape[0], 4)),
+        resume_factors=rng.normal(size=(world.n_resumes, 4)),
+        coefficients={**world.coefficients, "collab": 3.0},
+    )
+
+
+def test_users_change_their_minds_at_the_drift(world: SimWorld) -> None:
+    factors = _with_factors(world)
+    moved = drifted(factors, seed=1)
+    assert moved.resume_factors is not None and factors.resume_factors is not None
+    assert not np.array_equal(moved.resume_factors, factors.resume_factors)
+    np.testing.assert_array_equal(
+        np.sort(moved.resume_factors, axis=0), np.sort(factors.resume_factors, axis=0)
+    )
+    np.testing.assert_array_equal(drifted(factors, 1).resume_factors, moved.resume_factors)
+    stream = make_stream(factors, 1, StreamConfig(impressions=24 * 40))
+    steady = run_arm(factors, stream, "oracle")
+    drifting = run_arm(factors, stream, "oracle", model_config=UserModelConfig(drift_at=0.5))
+    half = len(stream) // 2
+    np.testing.assert_array_equal(steady.expected[:half], drifting.expected[:half])
+    assert not np.array_equal(steady.expected[half:], drifting.expected[half:])
+    windowed = run_arm(
+        factors, stream, "linucb-w60", model_config=UserModelConfig(drift_at=0.5), sync_every=5
+    )
+    assert windowed.events_matched > 0
+    assert windowed.diagnostics["policies"]["window_seconds"] == 60.0
+    with pytest.raises(ValueError, match="latent factors"):
+        run_arm(world, stream, "oracle", model_config=UserModelConfig(drift_at=0.5))
 
 
 def test_the_service_arm_ranks_with_the_service_options() -> None:

@@ -133,6 +133,16 @@ FreshnessDays = Annotated[
     typer.Option(min=0.001, help="E-folding days of the recency utility."),
 ]
 
+DriftAt = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=0.99,
+        help="Share of each run's requests after which users change their minds: every "
+        "resume takes another's latent factors (a collaborative or popular world); 0: never.",
+    ),
+]
+
 Workers = Annotated[
     int,
     typer.Option(min=1, help="Worker processes."),

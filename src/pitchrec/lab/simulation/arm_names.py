@@ -37,6 +37,9 @@ class ArmSpec:
     temperature: float | None = None
     #: ``<option>=<value>`` overrides of the arm's ranking options.
     overrides: tuple[str, ...] = ()
+    #: ``-w<seconds>``: the learners serve only the last this many seconds of statistics
+    #: (:mod:`pitchrec.learning.stats_window`); 0: all of them.
+    window_seconds: float = 0.0
 
     def ranking(self) -> RankingOptions:
         """The arm's ranking options: the legacy's for ``legacy`` and the ceiling arms
@@ -78,11 +81,13 @@ def parse_arm(name: str) -> ArmSpec | None:
 
 @dataclass(frozen=True)
 class _Suffixes:
-    """The suffixes of a variant name: ``-s<scale>``, ``-t<temp>`` and the switches."""
+    """The suffixes of a variant name: ``-s<scale>``, ``-t<temp>``, ``-w<seconds>`` and
+    the switches."""
 
     scale: float | None
     temperature: float | None
     switches: dict[str, bool]
+    window: float = 0.0
 
 
 def _tokenize(name: str) -> tuple[str, list[str]] | None:
@@ -115,9 +120,9 @@ def _digits(text: str) -> bool:
 
 
 def _suffixes(tokens: list[str]) -> _Suffixes | None:
-    """The suffixes in their fixed order (``-s``, then ``-t``, then any switches; a later
-    switch of the same name wins); None for anything else."""
-    scale = temperature = None
+    """The suffixes in their fixed order (``-s``, then ``-t``, then ``-w``, then any
+    switches; a later switch of the same name wins); None for anything else."""
+    scale = temperature = window = None
     at = 0
     if at < len(tokens) and tokens[at].startswith("-s"):
         scale = _number(tokens[at][2:])
@@ -129,12 +134,17 @@ def _suffixes(tokens: list[str]) -> _Suffixes | None:
         if temperature is None:
             return None
         at += 1
+    if at < len(tokens) and tokens[at].startswith("-w"):
+        window = _number(tokens[at][2:])
+        if window is None or window <= 0.0:
+            return None
+        at += 1
     switches: dict[str, bool] = {}
     for token in tokens[at:]:
         if token[1:] not in _FLAGS:
             return None
         switches[token[1:]] = token[0] == "+"
-    return _Suffixes(scale, temperature, switches)
+    return _Suffixes(scale, temperature, switches, window or 0.0)
 
 
 def _variant_spec(base: str, suffixes: _Suffixes) -> ArmSpec:
@@ -150,14 +160,16 @@ def _variant_spec(base: str, suffixes: _Suffixes) -> ArmSpec:
     if temperature == 0.0:
         temperature = None  # -t0: the legacy draws
     learning = suffixes.switches.get("learn", not legacy)
-    return ArmSpec(base, reward_scale, 1.0, profiles, declared, learning, temperature)
+    spec = ArmSpec(base, reward_scale, 1.0, profiles, declared, learning, temperature)
+    return replace(spec, window_seconds=suffixes.window)
 
 
 def _unknown(name: str) -> ValueError:
     known = ", ".join(
         (
             *ENGINE_ARMS,
-            "<base>[-s<scale>][-t<temp>][+|-profile][+|-declared][+|-learn][@<option>=<v>]",
+            "<base>[-s<scale>][-t<temp>][-w<seconds>][+|-profile][+|-declared][+|-learn]"
+            "[@<option>=<v>]",
             "<linucb|thompson|epsilon>-x<weight>",
             *BYPASS_ARMS,
         )

@@ -48,7 +48,7 @@ from pitchrec.lab.simulation.records import (
 from pitchrec.lab.simulation.stream import Stream
 from pitchrec.lab.simulation.variants import BYPASS_ARMS, EngineArm, build_engine_arm
 from pitchrec.lab.world.sim_world import SimWorld
-from pitchrec.lab.world.user_model import UserModel, UserModelConfig, UserState
+from pitchrec.lab.world.user_model import UserModel, UserModelConfig, UserState, drifted
 from pitchrec.ranking.shadow import ShadowConfig
 from pitchrec.recommender import RequestInfo
 
@@ -79,6 +79,8 @@ class _Run:
     probe: Probe | None = None
     #: (n,) the shared-engine arm's score: the mean true engagement of the requests.
     shared_q: Floats = field(default_factory=lambda: np.zeros(0))
+    #: The request at which users change their minds (-1: never).
+    drift_request: int = -1
 
 
 def _build_engine(
@@ -145,6 +147,10 @@ def run_arm(
     run = _Run(world, stream, arm, model, engine, clock, sync_every, trace, rng, probe=probe)
     if arm == "shared-engine":
         run.shared_q = shared_engagement(model, stream.user_row, world.now)
+    if model.config.drift_at > 0.0:
+        if world.resume_factors is None:
+            raise ValueError("drift_at needs a world with latent factors")
+        run.drift_request = int(model.config.drift_at * len(stream))
     _request_loop(run, progress)
     matched = 0
     if engine is not None:
@@ -186,6 +192,8 @@ def _request(run: _Run, i: int) -> Served:
     now = stream.now(world.now, i)
     run.clock["now"] = now
     row = int(stream.user_row[i])
+    if i == run.drift_request:
+        _drift(run, now)
     if stream.new_session(i):
         run.session = Session()
     run.session.pages += 1
@@ -209,6 +217,14 @@ def _request(run: _Run, i: int) -> Served:
         _feed_back(run, run.engine, i, user, served)
     _measure(run, i, now, served)
     return served
+
+
+def _drift(run: _Run, now: float) -> None:
+    """Users change their minds (``UserModelConfig.drift_at``): the model moves to the
+    drifted world and every user met so far keeps their exposures, not their tastes."""
+    run.model = UserModel(drifted(run.model.world, run.stream.seed), run.model.config)
+    for row, state in run.users.items():
+        state.base_q = run.model.new_user(row, now).base_q
 
 
 def _serve_engine(

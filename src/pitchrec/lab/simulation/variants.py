@@ -193,11 +193,11 @@ def build_engine_arm(
         ranking=spec.ranking(),
         reward_scale=spec.reward_scale,
         tracking=TrackingConfig(taste_profiles=spec.profiles),
-        learning=LearningConfig(taste_profiles=spec.profiles),
+        learning=LearningConfig(taste_profiles=spec.profiles, window_seconds=spec.window_seconds),
         learn_online=spec.learning,
         shadow=shadow,
     )
     store = MemoryStore(clock=clock)
-    service = build_service(config, store, snapshot=snapshot, policy_factory=factory)
+    service = build_service(config, store, snapshot=snapshot, policy_factory=factory, clock=clock)
     assert service.recommender is not None
     return EngineArm(name, service.recommender, service.feedback, store, spec.learning, truth)

@@ -35,7 +35,7 @@ time and a user's 24 truly best items about 50 % (measured on the scale-1 world,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,6 +57,10 @@ class UserModelConfig:
     creator_fatigue: float = 0.6  # per earlier impression of the same creator in a session
     repeat_fatigue: float = 0.5  # per earlier impression of the same resume to the user
     freshness_days: float = 120.0  # e-folding time of the recency term (the world's value)
+    #: Share of a run's requests after which users change their minds (0: never): every
+    #: resume takes another's latent factors (:func:`drifted`), so who likes what moves
+    #: while how much each resume is liked overall stays; a test of learning that forgets.
+    drift_at: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("position_continue", "creator_fatigue", "repeat_fatigue"):
@@ -65,6 +69,8 @@ class UserModelConfig:
                 raise ValueError(f"{name} must be within [0, 1], got {value}")
         if self.freshness_days <= 0:
             raise ValueError("freshness_days must be > 0")
+        if not 0.0 <= self.drift_at < 1.0:
+            raise ValueError(f"drift_at must be within [0, 1), got {self.drift_at}")
 
 
 def sigmoid(x: Floats) -> Floats:
@@ -82,6 +88,15 @@ class UserState:
     base_q: Floats  # (n,) engagement probability before fatigue, for every resume row
     seen_rows: Ints  # (k,) resume rows of the snapshot history (excluded by the engine)
     exposures: dict[int, int]  # resume row -> earlier impressions in the run
+
+
+def drifted(world: SimWorld, seed: int) -> SimWorld:
+    """``world`` after users change their minds: resume factors permuted among resumes
+    (a fixed permutation for ``seed``); raises ValueError for a world without factors."""
+    if world.resume_factors is None:
+        raise ValueError("drift needs a world with latent factors (collaborative or popular)")
+    order = np.random.default_rng([0xD21F, seed]).permutation(world.resume_factors.shape[0])
+    return replace(world, resume_factors=world.resume_factors[order])
 
 
 class UserModel:
