@@ -59,7 +59,7 @@ class UserModelConfig:
     freshness_days: float = 120.0  # e-folding time of the recency term (the world's value)
     #: Share of a run's requests after which users change their minds (0: never): every
     #: resume takes another's latent factors (:func:`drifted`), so who likes what moves
-    #: while how much each resume is liked overall stays; a test of learning that forgets.
+    #: while each resume's popularity term stays; a test of learning that forgets.
     drift_at: float = 0.0
 
     def __post_init__(self) -> None:
