@@ -1,7 +1,8 @@
 """Dependencies point inward (architecture.md):
 
 domain <- sources, index, policies, tracking, legacy <- ranking, learning, archive
-<- recommender (the request path) <- service (the composition root) <- api, cli; ``lab``
+<- recommender (the request path) <- service_config, service (the composition root)
+<- api, cli; ``lab``
 may use anything and nothing uses ``lab``.
 
 Walks the imports of every module (including imports inside functions), and checks in a
@@ -34,6 +35,7 @@ PRODUCT = {
     "learning",
     "archive",
     "recommender",
+    "service_config",
     "service",
     "api",
 } | CLI
@@ -51,7 +53,9 @@ ALLOWED = {
     "learning": {"domain", "tracking", "policies", "legacy"},
     "archive": {"domain", "tracking", "sources"},
     "recommender": {"domain", "index", "learning", "legacy", "policies", "ranking", "tracking"},
+    "service_config": {"domain", "learning", "ranking", "tracking"},
     "service": {
+        "service_config",
         "recommender",
         "domain",
         "index",

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from pitchrec.lab.report import write_report
+from pitchrec.lab.simulation.diagnostics import shared_engagement
 from pitchrec.lab.simulation.experiment import ExperimentConfig, run_experiment
 from pitchrec.lab.simulation.oracle import oracle_feed
 from pitchrec.lab.simulation.records import RunResult
 from pitchrec.lab.simulation.segments import segment_shares
-from pitchrec.lab.simulation.simulator import run_arm, shared_engagement
+from pitchrec.lab.simulation.simulator import run_arm
 from pitchrec.lab.simulation.stream import StreamConfig, make_stream
 from pitchrec.lab.simulation.summary import compact, summarise
 from pitchrec.lab.simulation.variants import ArmSpec, parse_arm

@@ -12,6 +12,9 @@ measures, for sample users and the whole catalogue, the spread (5th to 95th perc
 * ``learned``: the learned mean x·theta alone (LinUCB only).
 
 A policy term whose spread is small against the heuristic spread cannot reorder a pool.
+
+It also holds what the ceiling arms score with: :func:`taste_affinity` (taste-engine),
+:func:`fit_linear_ceiling` (linear-engine) and :func:`shared_engagement` (shared-engine).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pitchrec.ranking.collaborative import blend_columns
 from pitchrec.ranking.user_context import user_context
 
 Floats = NDArray[np.float64]
+Ints = NDArray[np.int64]
 
 
 def _spread(values: Floats) -> float:
@@ -150,3 +154,20 @@ def score_decomposition(
         pool: {name: float(np.mean(values)) for name, values in entry.items()}
         for pool, entry in sums.items()
     }
+
+
+#: Requests whose users' true engagement the shared-engine arm averages (a diagnostic:
+#: enough for a stable mean, 2 s of utilities at scale 1).
+SHARED_REQUESTS = 5_000
+
+
+def shared_engagement(model: UserModel, user_rows: Ints, now: float) -> Floats:
+    """(n,) the mean true engagement of every resume over the users of ``user_rows``
+    (k,), each counted once per request (the best score that is the same for everyone),
+    from the first :data:`SHARED_REQUESTS` requests."""
+    rows, counts = np.unique(user_rows[:SHARED_REQUESTS], return_counts=True)
+    total = np.zeros(model.world.n_resumes)
+    for row, count in zip(rows.tolist(), counts.tolist(), strict=True):
+        total += count * model.new_user(int(row), now).base_q
+    mean: Floats = total / max(int(counts.sum()), 1)
+    return mean

@@ -32,6 +32,7 @@ from pitchrec.index.scores import NEW_CONTENT_DAYS, SECONDS_PER_DAY
 from pitchrec.lab.simulation.diagnostics import (
     fit_linear_ceiling,
     score_decomposition,
+    shared_engagement,
     taste_affinity,
 )
 from pitchrec.lab.simulation.oracle import oracle_feed, random_feed
@@ -56,9 +57,6 @@ Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
 PROGRESS_EVERY = 50  # requests between progress callbacks
 LINEAR_FIT_USERS = 200  # users whose whole catalogue fits the linear-engine theta
-#: Requests whose users' true engagement the shared-engine arm averages (a diagnostic:
-#: enough for a stable mean, 2 s of utilities at scale 1).
-SHARED_REQUESTS = 5_000
 
 
 @dataclass
@@ -107,18 +105,6 @@ def _build_engine(
         arm, world.snapshot, lambda: clock["now"], linear_theta=theta, shadow=shadow
     )
     return engine, diagnostics
-
-
-def shared_engagement(model: UserModel, user_rows: Ints, now: float) -> Floats:
-    """(n,) the mean true engagement of every resume over the users of ``user_rows``
-    (k,), each counted once per request (the best score that is the same for everyone),
-    from the first :data:`SHARED_REQUESTS` requests."""
-    rows, counts = np.unique(user_rows[:SHARED_REQUESTS], return_counts=True)
-    total = np.zeros(model.world.n_resumes)
-    for row, count in zip(rows.tolist(), counts.tolist(), strict=True):
-        total += count * model.new_user(int(row), now).base_q
-    mean: Floats = total / max(int(counts.sum()), 1)
-    return mean
 
 
 def run_arm(
